@@ -1,0 +1,1 @@
+"""The bundled agent (mlintern-agent): an LLM loop over MCP tools."""

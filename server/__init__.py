@@ -1,0 +1,1 @@
+"""mlintern's MCP server: settings, state, toolkit composition, transports."""

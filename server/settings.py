@@ -1,0 +1,114 @@
+"""The one settings object of mlintern.
+
+Every value can come from the environment (prefix ``MLINTERN_``) or a ``.env`` file in the
+working directory. Remote endpoints are settings so that tests point them at loopback fakes.
+Tokens that belong to other services keep their conventional names (HF_TOKEN, GITHUB_TOKEN,
+E2B_API_KEY) and are held as SecretStr so they never print by accident.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TOOLSET_NAMES_HELP = "comma-separated toolkit names, e.g. 'hub,jobs,plan'"
+
+
+def _default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("mlintern", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MLINTERN_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- where state lives -------------------------------------------------------------
+    home: Path = Field(default_factory=_default_home, description="Directory for all state.")
+
+    # --- server composition -----------------------------------------------------------
+    toolsets: list[str] | None = Field(
+        default=None, description=f"Only mount these toolkits ({TOOLSET_NAMES_HELP})."
+    )
+    read_only: bool = Field(default=False, description="Register no tool that changes anything.")
+    max_output_chars: int = Field(
+        default=20_000, ge=1_000, le=1_000_000, description="Cap on any tool's text output."
+    )
+
+    # --- HTTP transport -----------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    path: str = "/mcp"
+    auth_token: SecretStr | None = Field(
+        default=None, description="Bearer token HTTP clients must send."
+    )
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Extra Host header values to accept."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="Extra browser Origins to accept."
+    )
+
+    # --- remote endpoints (tests point these at 127.0.0.1) ------------------------------
+    hf_endpoint: str = Field(
+        default="https://huggingface.co",
+        validation_alias=AliasChoices("MLINTERN_HF_ENDPOINT", "HF_ENDPOINT"),
+    )
+    datasets_server_url: str = "https://datasets-server.huggingface.co"
+    semantic_scholar_url: str = "https://api.semanticscholar.org"
+    arxiv_url: str = "https://arxiv.org"
+    github_api_url: str = "https://api.github.com"
+    docs_url: str = "https://huggingface.co/docs"
+    http_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    # --- credentials of other services (never printed, never forwarded elsewhere) -------
+    hf_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MLINTERN_HF_TOKEN", "HF_TOKEN")
+    )
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MLINTERN_GITHUB_TOKEN", "GITHUB_TOKEN")
+    )
+    e2b_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MLINTERN_E2B_API_KEY", "E2B_API_KEY")
+    )
+
+    # --- toolkit knobs ------------------------------------------------------------------
+    sandbox_require_isolation: bool = Field(
+        default=False, description="Refuse to run sandboxes without bubblewrap namespaces."
+    )
+    jobs_max_concurrent: int = Field(
+        default=2, ge=1, le=256, description="Local jobs running at once; more are queued."
+    )
+    ray_address: str = Field(
+        default="http://127.0.0.1:8265", description="Ray Jobs API (dashboard) address."
+    )
+    agent_model: str = Field(default="anthropic/claude-sonnet-4-5", description="Agent LLM.")
+    research_model: str | None = Field(
+        default=None, description="Cheaper LLM for the research sub-agent."
+    )
+    agent_config: Path | None = Field(default=None, description="Agent config JSON path.")
+
+    @field_validator("toolsets", "allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _leading_slash(cls, value: str) -> str:
+        return value if value.startswith("/") else "/" + value
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.sqlite3"

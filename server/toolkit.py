@@ -1,0 +1,144 @@
+"""What every toolkit's MCP layer is built from.
+
+A toolkit module defines ``build(ctx: ToolkitContext) -> FastMCP``: it creates a ``Toolkit``,
+registers thin wrappers over its plain functions with ``@toolkit.tool(...)``, and returns
+``toolkit.mcp``. The decorator is where the house rules are enforced once:
+
+- all four annotations are required arguments, and ``--read-only`` skips mutating tools;
+- the output schema comes from the function's return model (defined once, never twice);
+- the result carries structured content plus a text rendering, capped and with secrets redacted;
+- ``UserError`` becomes a tool error the model sees; anything else is logged with its traceback
+  and reported as an internal error, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.tools import ToolResult
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel
+
+from server.budget import cap_text
+from server.errors import UserError
+from server.redact import redact, redact_data
+from server.settings import Settings
+from server.state import StateStore
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ToolOutput(BaseModel):
+    """Base of every tool's result model. Override ``render`` for a friendlier text view."""
+
+    def render(self) -> str:
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=1)
+
+
+@dataclass
+class ToolkitContext:
+    """What a toolkit gets from the server: settings and the shared state store."""
+
+    settings: Settings
+    read_only: bool = False
+    _store: StateStore | None = field(default=None, repr=False)
+
+    @property
+    def store(self) -> StateStore:
+        # Opened on first use so that building the server touches no file.
+        if self._store is None:
+            self._store = StateStore(self.settings.state_path)
+        return self._store
+
+
+class Toolkit:
+    def __init__(self, name: str, ctx: ToolkitContext, instructions: str):
+        self.name = name
+        self.ctx = ctx
+        self.mcp = FastMCP(name, instructions=instructions, mask_error_details=True)
+
+    def tool(
+        self,
+        *,
+        name: str,
+        title: str,
+        read_only: bool,
+        destructive: bool,
+        idempotent: bool,
+        open_world: bool,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]:
+        """Register ``fn`` as ``<namespace>_<name>``; its docstring is the model-facing text."""
+
+        def decorate(fn: F) -> F:
+            if self.ctx.read_only and not read_only:
+                return fn
+            if not (fn.__doc__ or "").strip():
+                raise TypeError(f"tool {self.name}_{name} needs a docstring for the model")
+            self.mcp.tool(
+                _as_tool_result(fn, f"{self.name}_{name}", self.ctx.settings.max_output_chars),
+                name=name,
+                title=title,
+                annotations=ToolAnnotations(
+                    readOnlyHint=read_only,
+                    destructiveHint=destructive,
+                    idempotentHint=idempotent,
+                    openWorldHint=open_world,
+                ),
+                timeout=timeout,
+            )
+            return fn
+
+        return decorate
+
+
+def _as_tool_result(fn: Callable[..., Any], tool_name: str, max_chars: int) -> Callable[..., Any]:
+    """Wrap ``fn`` so its ToolOutput becomes a ToolResult and its errors are sorted."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            if inspect.iscoroutinefunction(fn):
+                result = await fn(*args, **kwargs)
+            else:
+                # Sync toolkit functions do blocking I/O: keep the event loop free.
+                result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        except UserError as exc:
+            raise ToolError(redact(str(exc))) from None
+        except ToolError:
+            raise
+        except Exception:
+            log.exception("bug in tool %s", tool_name)
+            raise ToolError(
+                f"Internal error in {tool_name} (a bug, logged with its traceback on the "
+                f"server). The server is still running; try again or use another tool."
+            ) from None
+        return to_tool_result(result, max_chars)
+
+    return wrapper
+
+
+def to_tool_result(result: Any, max_chars: int) -> Any:
+    if isinstance(result, ToolResult):
+        return result
+    if isinstance(result, ToolOutput):
+        text = cap_text(
+            redact(result.render()),
+            max_chars,
+            "the structured result holds every field; narrow the request for less",
+        )
+        return ToolResult(
+            content=text, structured_content=redact_data(result.model_dump(mode="json"))
+        )
+    return result

@@ -1,0 +1,78 @@
+"""Helpers shared by the test suite: free ports, subprocess servers stopped by PID, MCP clients."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+
+ERAS = ("legacy", "2026-07-28")  # the 2025-11-25 handshake era and the sessionless era
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def test_env(home: Path, **extra: str) -> dict[str, str]:
+    """An environment for child processes: no real credentials, state under ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_API_KEY"))}
+    env.update(
+        MLINTERN_HOME=str(home),
+        FASTMCP_SHOW_SERVER_BANNER="false",
+        FASTMCP_CHECK_FOR_UPDATES="off",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def running(cmd: Sequence[str], env: dict[str, str], **popen) -> Iterator[subprocess.Popen]:
+    """Start ``cmd`` in its own process group; on exit kill that group by PID (never by name)."""
+    proc = subprocess.Popen(list(cmd), env=env, start_new_session=True, **popen)
+    try:
+        yield proc
+    finally:
+        stop_pid(proc)
+
+
+def stop_pid(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(grace)
+
+
+def server_cmd(*args: str) -> list[str]:
+    """``mlintern-server`` as installed (console script next to this interpreter)."""
+    script = Path(sys.executable).with_name("mlintern-server")
+    return [str(script), *args] if script.exists() else [sys.executable, "-m", "server.cli", *args]

@@ -1,0 +1,1 @@
+"""Toolkits: one sub-package each, a FastMCP sub-server over plain functions (see server.registry)."""

@@ -1,0 +1,69 @@
+"""MCP layer of the plan toolkit: schemas, annotations, rendering."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastmcp import FastMCP
+from pydantic import Field
+
+from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from toolkits.plan import core
+from toolkits.plan.core import Todo
+
+INSTRUCTIONS = "Keep a visible todo plan for multi-step work (plan_update, plan_get)."
+
+PlanId = Annotated[
+    str,
+    Field(min_length=1, max_length=64, description="Which plan; 'default' unless you keep several."),
+]
+
+
+class PlanView(ToolOutput, core.Plan):
+    def render(self) -> str:
+        return core.Plan.render(self)
+
+
+def _view(plan: core.Plan) -> PlanView:
+    return PlanView.model_validate(plan.model_dump())
+
+
+def build(ctx: ToolkitContext) -> FastMCP:
+    toolkit = Toolkit("plan", ctx, INSTRUCTIONS)
+
+    @toolkit.tool(
+        name="update",
+        title="Replace the plan",
+        read_only=False,
+        destructive=False,
+        idempotent=True,
+        open_world=False,
+    )
+    def update(
+        todos: Annotated[
+            list[Todo],
+            Field(max_length=100, description="The whole plan, in order; replaces the old one."),
+        ],
+        plan_id: PlanId = "default",
+    ) -> PlanView:
+        """Replace the plan with the given todo list and return it rendered.
+
+        Send the complete list every time (not a diff). Keep exactly one item in_progress while
+        working, mark items completed as soon as they are done, and add items you discover.
+        Statuses: pending, in_progress, completed.
+        """
+        return _view(core.update_plan(ctx.store, plan_id, todos))
+
+    @toolkit.tool(
+        name="get",
+        title="Show the plan",
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        open_world=False,
+    )
+    def get(plan_id: PlanId = "default") -> PlanView:
+        """Return the current plan with each todo's status and the counts per status."""
+        return _view(core.get_plan(ctx.store, plan_id))
+
+    return toolkit.mcp
