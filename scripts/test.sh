@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs, then runs the quality gates and the whole suite.
+# This is the README's test command and what .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+# System packages: bubblewrap for the isolated sandbox path.
+if ! command -v bwrap >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap >/dev/null
+fi
+
+# Python: the package with every extra and the test tools. torch is pinned to the CPU build.
+python3 -m pip install -q -e ".[all,test]"
+
+# The MCP Inspector CLI (a real MCP client no one here wrote), pinned, for conformance tests.
+if [ ! -x tests/inspector/node_modules/.bin/mcp-inspector ]; then
+  (cd tests/inspector && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+ruff check server agent toolkits tests benchmarks examples
+ruff format --check server agent toolkits tests benchmarks examples
+pyright
+
+# Exit code 5 (no tests collected) is a failure too: set -e stops on any non-zero code.
+python3 -m pytest -q "$@"
