@@ -50,6 +50,9 @@ def test_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+test_env.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 @contextlib.contextmanager
 def running(cmd: Sequence[str], env: dict[str, str], **popen) -> Iterator[subprocess.Popen]:
     """Start ``cmd`` in its own process group; on exit kill that group by PID (never by name)."""

@@ -1,0 +1,102 @@
+"""Streamable HTTP: bearer auth, DNS-rebinding guard, body cap, health, both protocol eras."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+from helpers import ERAS, free_port, running, server_cmd, test_env, wait_for_http
+
+TOKEN = "test-token-0123456789abcdef"
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("http-home")
+    port = free_port()
+    cmd = server_cmd("--transport", "http", "--port", str(port), "--auth-token", TOKEN)
+    env = test_env(home, MLINTERN_MAX_REQUEST_BYTES="65536")
+    with running(cmd, env, stderr=subprocess.DEVNULL) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(base + "/healthz", proc=proc)
+        yield base
+
+
+def test_healthz_needs_no_token(http_server: str) -> None:
+    response = httpx.get(http_server + "/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_missing_token_is_401(http_server: str) -> None:
+    response = httpx.post(http_server + "/mcp", json=INIT, headers=MCP_HEADERS)
+    assert response.status_code == 401
+
+
+def test_wrong_token_is_401(http_server: str) -> None:
+    headers = {**MCP_HEADERS, "Authorization": "Bearer not-the-token"}
+    response = httpx.post(http_server + "/mcp", json=INIT, headers=headers)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_right_token_lists_and_calls_tools(http_server: str, era: str) -> None:
+    transport = StreamableHttpTransport(http_server + "/mcp", auth=TOKEN)
+    async with Client(transport, mode=era) as client:
+        names = {tool.name for tool in await client.list_tools()}
+        assert {"plan_update", "plan_get"} <= names
+        result = await client.call_tool(
+            "plan_update", {"plan_id": f"http-{era}", "todos": [{"id": "1", "content": "x"}]}
+        )
+        assert result.structured_content["plan_id"] == f"http-{era}"
+
+
+def test_foreign_origin_is_refused(http_server: str) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}", "Origin": "https://evil.example"}
+    response = httpx.post(http_server + "/mcp", json=INIT, headers=headers)
+    assert response.status_code == 403
+
+
+def test_rebinding_host_header_is_refused(http_server: str) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}", "Host": "attacker.example"}
+    response = httpx.post(http_server + "/mcp", json=INIT, headers=headers)
+    assert response.status_code in (400, 421)
+
+
+def test_oversized_body_is_413(http_server: str) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+    big = {**INIT, "params": {**INIT["params"], "pad": "x" * 100_000}}
+    response = httpx.post(http_server + "/mcp", json=big, headers=headers)
+    assert response.status_code == 413
+    # ...and the server is still serving.
+    assert httpx.get(http_server + "/healthz").status_code == 200
+
+
+def test_public_bind_without_token_refuses_to_start(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        server_cmd("--transport", "http", "--host", "0.0.0.0", "--port", str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=test_env(tmp_path / "home"),
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "without authentication" in proc.stderr
+    assert "MLINTERN_AUTH_TOKEN" in proc.stderr and "--auth-token" in proc.stderr
