@@ -96,6 +96,14 @@ class Settings(BaseSettings):
         default=None, description="Cheaper LLM for the research sub-agent."
     )
     agent_config: Path | None = Field(default=None, description="Agent config JSON path.")
+    datasets_cache_max_bytes: int = Field(
+        default=10 * 1024**3,
+        ge=1024**2,
+        description="Disk budget for Hub parquet files downloaded by datasets_query.",
+    )
+    datasets_query_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Time limit of one datasets_query SQL statement."
+    )
 
     @field_validator("toolsets", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod
