@@ -1,0 +1,393 @@
+"""LLM calls through litellm: streaming, retries by error class, the model's window and cost.
+
+litellm is imported on the first call, never at module import: ``mlintern-agent --help`` and
+the server's start-up do not pay for it. litellm's own retries (and the OpenAI SDK's) are
+switched off so that one policy, tested here, decides:
+
+- rate limits: wait what Retry-After says (capped), else a long backoff;
+- transient failures (5xx, timeouts, dropped connections): a short backoff;
+- context overflow: raise ``ContextOverflow`` so the loop compacts and tries once more;
+- everything the user must fix (credentials, unknown model, bad request): no retry, and a
+  message that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from agent.config import Limits
+from agent.events import EventSink, Retrying, deliver
+from server.errors import UserError
+from server.redact import redact
+
+log = logging.getLogger(__name__)
+
+ErrorClass = Literal["rate_limit", "transient", "overflow", "fatal"]
+# Model-id prefixes litellm routes to self-hosted OpenAI-compatible servers (no key needed).
+LOCAL_PREFIXES = ("hosted_vllm/", "ollama/", "ollama_chat/", "lm_studio/", "llamafile/")
+
+
+class LLMFailure(UserError):
+    """The model could not be reached or refused the request; the message says what to do."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class ContextOverflow(Exception):
+    """The provider said the prompt does not fit the model's window."""
+
+
+@dataclass
+class ToolCallRequest:
+    id: str
+    name: str
+    arguments: str  # raw JSON text from the model; parsed (and validated) by the loop
+
+
+@dataclass
+class ModelReply:
+    text: str
+    tool_calls: list[ToolCallRequest]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    cost_known: bool
+    usage_reported: bool = True
+
+    def as_message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in self.tool_calls
+            ]
+        return message
+
+
+@dataclass
+class ModelWindow:
+    max_input_tokens: int
+    known: bool  # False: the model is not in litellm's map and the fallback size is used
+
+
+@dataclass
+class LiteLLMModel:
+    """One model behind litellm, with the retry policy of this module."""
+
+    model: str
+    limits: Limits = field(default_factory=Limits)
+    api_base: str | None = None
+    api_key: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    emit: EventSink | None = None
+    _window: ModelWindow | None = field(default=None, init=False, repr=False)
+
+    # --- model facts --------------------------------------------------------------------
+    def window(self) -> ModelWindow:
+        if self._window is None:
+            self._window = model_window(self.model, self.limits)
+        return self._window
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> tuple[float, bool]:
+        litellm = import_litellm()
+        try:
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
+        except Exception:  # not in the price map (local models): free as far as we know
+            return 0.0, False
+        return float(prompt_cost + completion_cost), True
+
+    # --- calls --------------------------------------------------------------------------
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        stream: bool = True,
+        on_text: Callable[[str], Awaitable[None]] | None = None,
+        max_tokens: int | None = None,
+    ) -> ModelReply:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._once(messages, tools, stream, on_text, max_tokens)
+            except Exception as exc:
+                kind = classify(exc)
+                if kind is None:
+                    raise  # not a provider error: a bug, with its traceback
+                if kind == "overflow":
+                    raise ContextOverflow(_short(exc)) from exc
+                if kind == "fatal":
+                    raise LLMFailure(fatal_message(self.model, exc), _fatal_kind(exc)) from exc
+                if attempt >= self.limits.llm_attempts:
+                    raise LLMFailure(
+                        f"The LLM endpoint for {self.model} kept failing: {_short(exc)} "
+                        f"({attempt} attempts over {time.monotonic() - started:.1f}s). Check the "
+                        "provider's status, your network or --api-base, then resume the session.",
+                        "exhausted",
+                    ) from exc
+                delay = self._delay(kind, attempt, exc)
+                log.info("LLM %s error, retry %d in %.1fs: %s", kind, attempt, delay, exc)
+                await deliver(
+                    self.emit, Retrying(attempt=attempt, delay_s=delay, reason=_reason(kind, exc))
+                )
+                await asyncio.sleep(delay)
+
+    def _delay(self, kind: ErrorClass, attempt: int, exc: BaseException) -> float:
+        if kind == "rate_limit":
+            asked = retry_after_seconds(exc)
+            if asked is not None:
+                return min(asked, self.limits.max_retry_wait_s)
+            steps = self.limits.rate_limit_backoff_s
+        else:
+            steps = self.limits.transient_backoff_s
+        base = steps[min(attempt - 1, len(steps) - 1)] if steps else 1.0
+        # Jitter upwards only, so a configured delay is a lower bound clients can rely on.
+        return min(base * (1 + 0.1 * random.random()), self.limits.max_retry_wait_s)
+
+    def _params(self, stream: bool, max_tokens: int | None) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "stream": stream,
+            "timeout": self.limits.llm_timeout_s,
+            # Our retry policy is the only one: litellm's and the OpenAI SDK's are off.
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        if stream:
+            params["stream_options"] = {"include_usage": True}
+        if self.api_base:
+            params["api_base"] = self.api_base
+        key = self.api_key or _placeholder_key(self.model, self.api_base)
+        if key:
+            params["api_key"] = key
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        limit = max_tokens or self.max_output_tokens
+        if limit:
+            params["max_tokens"] = limit
+        return params
+
+    async def _once(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        stream: bool,
+        on_text: Callable[[str], Awaitable[None]] | None,
+        max_tokens: int | None,
+    ) -> ModelReply:
+        litellm = import_litellm()
+        params = self._params(stream, max_tokens)
+        if tools:
+            params["tools"] = tools
+            params["tool_choice"] = "auto"
+        response = await litellm.acompletion(messages=messages, **params)
+        if stream:
+            text, calls, usage = await _read_stream(response, on_text)
+        else:
+            text, calls, usage = _read_message(response)
+            if text and on_text is not None:
+                await on_text(text)
+        reported = usage is not None
+        if usage is None:  # some local servers send no usage: estimate it
+            prompt = int(litellm.token_counter(model=self.model, messages=messages))
+            completion = max(1, len(text) // 4)
+        else:
+            prompt, completion = usage
+        cost, known = self.cost(prompt, completion)
+        return ModelReply(text, calls, prompt, completion, cost, known, reported)
+
+
+def import_litellm() -> Any:
+    """litellm, configured once for offline, quiet use."""
+    # The cost map ships with litellm; fetching it from GitHub at import would stall offline.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    if not getattr(litellm, "_mlintern_configured", False):
+        litellm.suppress_debug_info = True  # its "Give Feedback" banner would land on stdout
+        litellm.drop_params = True  # local servers reject params they do not know
+        logging.getLogger("LiteLLM").setLevel(logging.CRITICAL)
+        litellm._mlintern_configured = True  # type: ignore[attr-defined]
+    return litellm
+
+
+def model_window(model: str, limits: Limits) -> ModelWindow:
+    if limits.context_tokens:
+        return ModelWindow(limits.context_tokens, True)
+    litellm = import_litellm()
+    try:
+        info = litellm.get_model_info(model)
+        size = info.get("max_input_tokens") or info.get("max_tokens")
+    except Exception:  # unknown (e.g. a local model): a usable default instead of a crash
+        size = None
+    if not size:
+        log.warning(
+            "context window of %s unknown; assuming %d tokens (set limits.context_tokens)",
+            model,
+            limits.fallback_context_tokens,
+        )
+        return ModelWindow(limits.fallback_context_tokens, False)
+    return ModelWindow(int(size), True)
+
+
+def _placeholder_key(model: str, api_base: str | None) -> str | None:
+    # Self-hosted OpenAI-compatible servers ignore the key, but the OpenAI client refuses to
+    # send a request without one; a real OPENAI_API_KEY still wins for hosted endpoints.
+    if api_base and (model.startswith("openai/") or model.startswith(LOCAL_PREFIXES)):
+        return os.environ.get("OPENAI_API_KEY") or "sk-no-key-needed"
+    return None
+
+
+async def _read_stream(
+    response: Any, on_text: Callable[[str], Awaitable[None]] | None
+) -> tuple[str, list[ToolCallRequest], tuple[int, int] | None]:
+    parts: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
+    usage: tuple[int, int] | None = None
+    async for chunk in response:
+        chunk_usage = getattr(chunk, "usage", None)
+        if chunk_usage and getattr(chunk_usage, "prompt_tokens", None):
+            usage = (int(chunk_usage.prompt_tokens), int(chunk_usage.completion_tokens or 0))
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        if delta is None:
+            continue
+        if delta.content:
+            parts.append(delta.content)
+            if on_text is not None:
+                await on_text(delta.content)
+        for piece in delta.tool_calls or []:
+            entry = calls.setdefault(piece.index or 0, {"id": "", "name": "", "arguments": ""})
+            if piece.id:
+                entry["id"] = piece.id
+            function = piece.function
+            if function is not None:
+                if function.name and not entry["name"]:
+                    entry["name"] = function.name
+                entry["arguments"] += function.arguments or ""
+    tool_calls = [
+        ToolCallRequest(c["id"] or f"call_{i}", c["name"], c["arguments"])
+        for i, c in sorted(calls.items())
+    ]
+    return "".join(parts), tool_calls, usage
+
+
+def _read_message(response: Any) -> tuple[str, list[ToolCallRequest], tuple[int, int] | None]:
+    message = response.choices[0].message
+    tool_calls = [
+        ToolCallRequest(c.id or f"call_{i}", c.function.name or "", c.function.arguments or "")
+        for i, c in enumerate(message.tool_calls or [])
+    ]
+    usage = getattr(response, "usage", None)
+    counted = (int(usage.prompt_tokens), int(usage.completion_tokens or 0)) if usage else None
+    return message.content or "", tool_calls, counted
+
+
+def classify(exc: BaseException) -> ErrorClass | None:
+    """Sort a provider error into a retry class; None means it is not a provider error."""
+    import httpx
+    import openai
+
+    litellm = import_litellm()
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return "overflow"
+    if isinstance(exc, litellm.RateLimitError | openai.RateLimitError):
+        return "rate_limit"
+    if isinstance(
+        exc, openai.APIConnectionError | httpx.TransportError | ConnectionError | TimeoutError
+    ):
+        return "transient"
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, openai.APIStatusError | litellm.APIError) and isinstance(status, int):
+        if status >= 500 or status in (408, 409):
+            return "transient"
+        return "fatal"
+    if isinstance(exc, openai.OpenAIError | litellm.BadRequestError):
+        return "fatal"
+    return None
+
+
+def _fatal_kind(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    return {401: "auth", 403: "auth", 404: "not_found"}.get(status or 0, "bad_request")
+
+
+def fatal_message(model: str, exc: BaseException) -> str:
+    kind = _fatal_kind(exc)
+    detail = _short(exc)
+    if kind == "auth":
+        return (
+            f"The LLM provider rejected the credentials for {model}: {detail}. Set the "
+            "provider's key (ANTHROPIC_API_KEY, OPENAI_API_KEY, HF_TOKEN for the HF router, ...) "
+            "or api_key in the agent config."
+        )
+    if kind == "not_found":
+        return (
+            f"The provider does not know the model {model!r}: {detail}. Use a litellm model id "
+            "such as anthropic/claude-sonnet-4-5 or openai/gpt-4o (with --api-base for local "
+            "servers: hosted_vllm/<name>, ollama/<name>, openai/<name>)."
+        )
+    return f"The LLM provider refused the request for {model}: {detail}."
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The wait a 429 asked for (Retry-After / retry-after-ms), if it said."""
+    headers: Any = getattr(exc, "litellm_response_headers", None)
+    if not headers:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+def _reason(kind: ErrorClass, exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    label = "rate limited" if kind == "rate_limit" else "transient error"
+    return f"{label}{f' (HTTP {status})' if status else ''}"
+
+
+def _short(exc: BaseException, limit: int = 400) -> str:
+    text = redact(" ".join(str(exc).split()))
+    # litellm stacks prefixes ("litellm.X: X: OpenAIException - msg"); the tail is the message.
+    if " - " in text:
+        text = text.split(" - ", 1)[1]
+    status = getattr(exc, "status_code", None)
+    if status and str(status) not in text:
+        text = f"HTTP {status}: {text}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

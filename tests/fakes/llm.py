@@ -1,0 +1,430 @@
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1.
+
+Tests drive the agent through litellm's real code path (``model="openai/<name>"``,
+``api_base=llm.api_base``) against this server. It serves an ordered script of replies —
+text, tool calls (also with malformed arguments), HTTP errors such as 429 with Retry-After or
+500, context-overflow errors — both as SSE streams and as plain JSON, records every request, and
+``check()`` fails the test when the script was not used up or a request arrived that the script
+did not expect.
+
+Besides the ordered script, a test may register *routes*: standing replies for one kind of
+request (for example the compaction summariser, whose timing depends on token counts). A route
+is consulted before the script; it must be used at least ``min_calls`` times.
+
+Token usage is estimated as one token per four characters of the request, which is close to
+what real tokenizers report for English and JSON. With ``context_limit`` set, a request larger
+than the limit is refused the way OpenAI refuses it ("This model's maximum context length
+is ..."), so a test can prove the agent stays under a model's window.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CHARS_PER_TOKEN = 4
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str = field(default_factory=lambda: f"call_{uuid.uuid4().hex[:10]}")
+
+    @property
+    def arguments_text(self) -> str:
+        # A str is sent verbatim: that is how a test sends malformed JSON arguments.
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments)
+
+
+@dataclass
+class Reply:
+    """One scripted answer. ``status != 200`` makes it an HTTP error."""
+
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    status: int = 200
+    error_message: str = ""
+    error_type: str = "server_error"
+    error_code: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    # Checked against the request this reply answers; a str return (or False) is a failure.
+    expect: Callable[[dict[str, Any]], bool | str | None] | None = None
+    label: str = ""
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+def say(text: str, *, expect: Any = None, label: str = "") -> Reply:
+    return Reply(text=text, expect=expect, label=label or f"say {text[:30]!r}")
+
+
+def call(
+    name: str, arguments: dict[str, Any] | str | None = None, *, id: str | None = None
+) -> ToolCall:
+    tool_call = ToolCall(name=name, arguments=arguments if arguments is not None else {})
+    if id is not None:
+        tool_call.id = id
+    return tool_call
+
+
+def calls(*tool_calls: ToolCall, text: str = "", expect: Any = None, label: str = "") -> Reply:
+    names = ", ".join(c.name for c in tool_calls)
+    return Reply(
+        text=text, tool_calls=list(tool_calls), expect=expect, label=label or f"calls {names}"
+    )
+
+
+def fail(status: int, message: str = "", *, retry_after: float | None = None) -> Reply:
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+    error_type = "rate_limit_error" if status == 429 else "server_error"
+    return Reply(
+        status=status,
+        error_message=message or f"scripted HTTP {status}",
+        error_type=error_type,
+        headers=headers,
+        label=f"fail {status}",
+    )
+
+
+def overflow(limit: int = 4096, used: int = 5000) -> Reply:
+    """The error OpenAI returns when the prompt does not fit the model's window."""
+    return Reply(
+        status=400,
+        error_message=(
+            f"This model's maximum context length is {limit} tokens. However, your messages "
+            f"resulted in {used} tokens. Please reduce the length of the messages."
+        ),
+        error_type="invalid_request_error",
+        error_code="context_length_exceeded",
+        label="context overflow",
+    )
+
+
+def request_text(request: dict[str, Any]) -> str:
+    """Everything the model was shown in ``request`` (messages and tools), as one string."""
+    return json.dumps(request.get("messages", [])) + json.dumps(request.get("tools", []))
+
+
+def estimate_tokens(request: dict[str, Any]) -> int:
+    return max(1, len(request_text(request)) // CHARS_PER_TOKEN)
+
+
+@dataclass
+class Recorded:
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+    served_by: str
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.body.get("messages", [])
+
+    @property
+    def prompt_tokens(self) -> int:
+        return estimate_tokens(self.body)
+
+
+@dataclass
+class _Route:
+    name: str
+    match: Callable[[dict[str, Any]], bool]
+    respond: Responder
+    min_calls: int
+    used: int = 0
+
+
+class ScriptedLLM:
+    """The server. Use as a context manager (or ``start``/``stop``) and call ``check()``."""
+
+    def __init__(
+        self,
+        script: list[Reply] | None = None,
+        *,
+        model: str = "scripted",
+        context_limit: int | None = None,
+    ):
+        self.model = model
+        self.context_limit = context_limit
+        self.requests: list[Recorded] = []
+        self.problems: list[str] = []
+        self._script: list[Reply] = list(script or [])
+        self._served = 0
+        self._routes: list[_Route] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- set-up -------------------------------------------------------------------------
+    def add(self, *replies: Reply) -> ScriptedLLM:
+        with self._lock:
+            self._script.extend(replies)
+        return self
+
+    def route(
+        self,
+        name: str,
+        match: Callable[[dict[str, Any]], bool],
+        respond: Responder,
+        *,
+        min_calls: int = 1,
+    ) -> ScriptedLLM:
+        with self._lock:
+            self._routes.append(_Route(name, match, respond, min_calls))
+        return self
+
+    @property
+    def api_base(self) -> str:
+        assert self._httpd is not None, "start() the server first"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> ScriptedLLM:
+        handler = type("Handler", (_Handler,), {"llm": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> ScriptedLLM:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- verdict ------------------------------------------------------------------------
+    @property
+    def remaining(self) -> list[Reply]:
+        with self._lock:
+            return self._script[self._served :]
+
+    def check(self) -> None:
+        """Fail when the script was not used up, a route went unused, or a request was wrong."""
+        problems = list(self.problems)
+        left = self.remaining
+        if left:
+            problems.append(
+                f"script not used up: {len(left)} repl(ies) never requested, next: {left[0].label}"
+            )
+        for route in self._routes:
+            if route.used < route.min_calls:
+                problems.append(
+                    f"route {route.name!r} used {route.used}x, expected ≥{route.min_calls}"
+                )
+        if problems:
+            raise AssertionError("scripted LLM: " + "; ".join(problems))
+
+    # --- serving ------------------------------------------------------------------------
+    def _next_reply(self, body: dict[str, Any]) -> tuple[Reply, str]:
+        with self._lock:
+            for route in self._routes:
+                if route.match(body):
+                    route.used += 1
+                    return route.respond(body), f"route:{route.name}"
+            if self._served >= len(self._script):
+                n = len(self.requests)
+                self.problems.append(f"unexpected request #{n} after the script was used up")
+                return (
+                    Reply(
+                        status=400,
+                        error_message=f"scripted LLM: unexpected request #{n}, script used up",
+                        error_type="invalid_request_error",
+                        label="unexpected",
+                    ),
+                    "unexpected",
+                )
+            reply = self._script[self._served]
+            self._served += 1
+            return reply, f"script:{self._served - 1}"
+
+    def _answer(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
+        tokens = estimate_tokens(body)
+        if self.context_limit is not None and tokens > self.context_limit:
+            with self._lock:
+                self.requests.append(Recorded(body, headers, time.monotonic(), "overflow"))
+                self.problems.append(f"request of ~{tokens} tokens exceeded {self.context_limit}")
+            return _error_response(overflow(self.context_limit, tokens))
+        reply, served_by = self._next_reply(body)
+        with self._lock:
+            self.requests.append(Recorded(body, headers, time.monotonic(), served_by))
+        if reply.expect is not None:
+            verdict = reply.expect(body)
+            if verdict is False or isinstance(verdict, str):
+                why = verdict if isinstance(verdict, str) else "expectation not met"
+                with self._lock:
+                    self.problems.append(f"{served_by} ({reply.label}): {why}")
+        if reply.status != 200:
+            return _error_response(reply)
+        usage = {
+            "prompt_tokens": tokens,
+            "completion_tokens": _completion_tokens(reply),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return (
+                200,
+                {"Content-Type": "text/event-stream"},
+                _sse_chunks(self.model, reply, usage if include_usage else None),
+            )
+        return 200, {"Content-Type": "application/json"}, _completion(self.model, reply, usage)
+
+
+def _completion_tokens(reply: Reply) -> int:
+    size = len(reply.text) + sum(len(c.name) + len(c.arguments_text) for c in reply.tool_calls)
+    return max(1, size // CHARS_PER_TOKEN)
+
+
+def _error_response(reply: Reply) -> tuple[int, dict[str, str], Any]:
+    body = {
+        "error": {
+            "message": reply.error_message,
+            "type": reply.error_type,
+            "param": None,
+            "code": reply.error_code,
+        }
+    }
+    return reply.status, {"Content-Type": "application/json", **reply.headers}, body
+
+
+def _message(reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments_text},
+            }
+            for c in reply.tool_calls
+        ]
+    return message
+
+
+def _completion(model: str, reply: Reply, usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": _message(reply),
+                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+            }
+        ],
+        "usage": usage,
+    }
+
+
+def _pieces(text: str, n: int = 3) -> list[str]:
+    """Split ``text`` into up to ``n`` chunks, the way a model streams tokens."""
+    if not text:
+        return []
+    size = max(1, -(-len(text) // n))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _sse_chunks(model: str, reply: Reply, usage: dict[str, int] | None) -> list[dict[str, Any]]:
+    base = {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"content": piece}) for piece in _pieces(reply.text)]
+    for index, tool_call in enumerate(reply.tool_calls):
+        arguments = _pieces(tool_call.arguments_text, 2) or [""]
+        chunks.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": index,
+                            "id": tool_call.id,
+                            "type": "function",
+                            "function": {"name": tool_call.name, "arguments": arguments[0]},
+                        }
+                    ]
+                }
+            )
+        )
+        chunks += [
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            for piece in arguments[1:]
+        ]
+    chunks.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
+    if usage is not None:
+        chunks.append({**base, "choices": [], "usage": usage})
+    return chunks
+
+
+class _Handler(BaseHTTPRequestHandler):
+    llm: ScriptedLLM
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(
+                404,
+                {"Content-Type": "application/json"},
+                {"error": {"message": f"no route {self.path}"}},
+            )
+            return
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError:
+            self._send(
+                400,
+                {"Content-Type": "application/json"},
+                {"error": {"message": "invalid JSON body"}},
+            )
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, reply_headers, payload = self.llm._answer(body, headers)
+        if reply_headers.get("Content-Type") == "text/event-stream":
+            data = "".join(f"data: {json.dumps(c)}\n\n" for c in payload) + "data: [DONE]\n\n"
+            self._send_raw(status, reply_headers, data.encode())
+        else:
+            self._send(status, reply_headers, payload)
+
+    def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
+        self._send_raw(status, headers, json.dumps(payload).encode())
+
+    def _send_raw(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
