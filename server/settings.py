@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     ray_address: str = Field(
         default="http://127.0.0.1:8265", description="Ray Jobs API (dashboard) address."
     )
+    trackio_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLINTERN_TRACKIO_DIR", "TRACKIO_DIR"),
+        description="trackio's local store (default: $HF_HOME/trackio), read by experiments_*.",
+    )
     agent_model: str = Field(default="anthropic/claude-sonnet-4-5", description="Agent LLM.")
     research_model: str | None = Field(
         default=None, description="Cheaper LLM for the research sub-agent."

@@ -1,0 +1,265 @@
+"""The experiment journal: every observation and decision, for a person to read later.
+
+The state store is the record; ``<MLINTERN_HOME>/experiments/<name>/journal.md`` is rewritten
+from it after each append, so the file is always whole and a deleted file comes back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from server.errors import NotFoundError, UserError
+from server.settings import Settings
+from server.state import StateStore, dumps, loads
+
+COMPONENT = "experiments"
+MIGRATIONS = [
+    """
+    CREATE TABLE experiment_journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        observation TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        action TEXT,
+        job_ids TEXT NOT NULL,
+        numbers TEXT NOT NULL
+    );
+    CREATE INDEX experiment_journal_by_name ON experiment_journal(experiment, id);
+    """
+]
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+Number = float | int | str | None
+
+
+class JournalInput(BaseModel):
+    """What to record. Numbers make an entry useful later: quote them."""
+
+    observation: str = Field(
+        min_length=1,
+        max_length=4000,
+        description="What was seen, with numbers (e.g. 'val/loss NaN from step 40').",
+    )
+    decision: str = Field(min_length=1, max_length=1000, description="What was decided and why.")
+    action: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="What was done (a tool call, a restart, nothing).",
+    )
+    job_ids: list[str] = Field(
+        default_factory=list, max_length=20, description="Jobs this entry concerns, oldest first."
+    )
+    numbers: dict[str, Number] = Field(
+        default_factory=dict, max_length=30, description="Key figures, e.g. {'val/loss': 0.41}."
+    )
+
+
+class JournalEntry(JournalInput):
+    index: int = Field(description="Position in the journal, from 0.")
+    entry_id: int = Field(exclude=True, default=0)
+    experiment: str
+    time: str = Field(description="UTC, ISO 8601.")
+
+    def markdown(self) -> str:
+        lines = [
+            f"## {self.time.replace('T', ' ').rstrip('Z')} UTC — {_headline(self.decision)}",
+            "",
+            f"- **Observation:** {self.observation}",
+            f"- **Decision:** {self.decision}",
+        ]
+        if self.action:
+            lines.append(f"- **Action:** {self.action}")
+        if self.job_ids:
+            lines.append(f"- **Jobs:** {' → '.join(self.job_ids)}")
+        if self.numbers:
+            figures = ", ".join(f"{k} = {_figure(v)}" for k, v in self.numbers.items())
+            lines.append(f"- **Numbers:** {figures}")
+        return "\n".join(lines) + "\n"
+
+
+class JournalPage(BaseModel):
+    experiment: str
+    path: str = Field(description="The Markdown file a person can open.")
+    entry_count: int
+    first_index: int
+    entries: list[JournalEntry]
+    truncated: bool = Field(description="True when entries exist outside this window.")
+    hint: str | None = None
+
+    def markdown(self) -> str:
+        return "\n".join(entry.markdown() for entry in self.entries)
+
+
+def validate_name(experiment: str) -> str:
+    experiment = experiment.strip()
+    if not _NAME.match(experiment):
+        raise UserError(
+            f"Invalid experiment name {experiment!r}: use 1-64 letters, digits, '.', "
+            f"'_' or '-', starting with a letter or digit."
+        )
+    return experiment
+
+
+def safe_name(text: str) -> str:
+    """An experiment name derived from free text (a job name)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:64]
+    return cleaned or "experiment"
+
+
+def journal_path(settings: Settings, experiment: str) -> Path:
+    return settings.home / "experiments" / experiment / "journal.md"
+
+
+def append(
+    settings: Settings, store: StateStore, experiment: str, entry: JournalInput
+) -> JournalEntry:
+    experiment = validate_name(experiment)
+    store.migrate(COMPONENT, MIGRATIONS)
+    now = time.time()
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "INSERT INTO experiment_journal(experiment, created_at, observation, decision, "
+            "action, job_ids, numbers) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                experiment,
+                now,
+                entry.observation,
+                entry.decision,
+                entry.action,
+                dumps(entry.job_ids),
+                dumps(entry.numbers),
+            ),
+        )
+        entries = _entries(conn, experiment)
+        # Written inside the write transaction: concurrent appends cannot leave a stale file.
+        _write_file(settings, experiment, entries)
+    index = next(e.index for e in entries if e.entry_id == cursor.lastrowid)
+    return entries[index]
+
+
+def read(
+    settings: Settings,
+    store: StateStore,
+    experiment: str,
+    offset: int | None = None,
+    limit: int = 20,
+) -> JournalPage:
+    experiment = validate_name(experiment)
+    entries = _all_entries(store, experiment)
+    if not entries:
+        known = known_experiments(store)
+        raise NotFoundError(
+            f"No journal for experiment {experiment!r}. Known: {', '.join(known) or 'none'}. "
+            f"Start one with experiments_journal(experiment={experiment!r}, action='append', "
+            "entry={...})."
+        )
+    total = len(entries)
+    first = max(0, total - limit) if offset is None else min(offset, total)
+    window = entries[first : first + limit]
+    hints = []
+    if first > 0:
+        hints.append(f"earlier entries: offset={max(0, first - limit)}")
+    if first + len(window) < total:
+        hints.append(f"later entries: offset={first + len(window)}")
+    hint = None
+    if hints:
+        hint = (
+            f"Showing entries {first}-{first + len(window) - 1} of {total}; call "
+            f"experiments_journal(experiment={experiment!r}, action='read', ...) with "
+            + " or ".join(hints)
+            + "."
+        )
+    return JournalPage(
+        experiment=experiment,
+        path=str(journal_path(settings, experiment)),
+        entry_count=total,
+        first_index=first,
+        entries=window,
+        truncated=bool(hints),
+        hint=hint,
+    )
+
+
+def known_experiments(store: StateStore, limit: int = 30) -> list[str]:
+    store.migrate(COMPONENT, MIGRATIONS)
+    with store.reading() as conn:
+        rows = conn.execute(
+            "SELECT experiment FROM experiment_journal GROUP BY experiment "
+            "ORDER BY MAX(id) DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+    return [row["experiment"] for row in rows]
+
+
+def experiment_of_job(store: StateStore, job_id: str) -> str | None:
+    """The experiment whose journal already mentions ``job_id`` (most recent first)."""
+    store.migrate(COMPONENT, MIGRATIONS)
+    with store.reading() as conn:
+        row = conn.execute(
+            "SELECT experiment FROM experiment_journal WHERE job_ids LIKE ? ORDER BY id DESC "
+            "LIMIT 1",
+            (f'%"{job_id}"%',),
+        ).fetchone()
+    return row["experiment"] if row else None
+
+
+def _all_entries(store: StateStore, experiment: str) -> list[JournalEntry]:
+    store.migrate(COMPONENT, MIGRATIONS)
+    with store.reading() as conn:
+        return _entries(conn, experiment)
+
+
+def _entries(conn: sqlite3.Connection, experiment: str) -> list[JournalEntry]:
+    rows = conn.execute(
+        "SELECT * FROM experiment_journal WHERE experiment = ? ORDER BY id", (experiment,)
+    ).fetchall()
+    return [
+        JournalEntry(
+            index=i,
+            entry_id=row["id"],
+            experiment=experiment,
+            time=_iso(row["created_at"]),
+            observation=row["observation"],
+            decision=row["decision"],
+            action=row["action"],
+            job_ids=loads(row["job_ids"], []),
+            numbers=loads(row["numbers"], {}),
+        )
+        for i, row in enumerate(rows)
+    ]
+
+
+def _write_file(settings: Settings, experiment: str, entries: list[JournalEntry]) -> None:
+    path = journal_path(settings, experiment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"# Experiment journal: {experiment}\n\nWritten by mlintern's experiments tools; "
+        "each entry records what was seen, what was decided and which jobs it concerns.\n\n"
+    )
+    body = "\n".join(entry.markdown() for entry in entries)
+    # Write-then-rename: a reader never sees half a file.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".journal-", suffix=".md")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(header + body)
+    os.replace(temp, path)
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def _headline(decision: str) -> str:
+    first = decision.strip().splitlines()[0] if decision.strip() else "entry"
+    return first if len(first) <= 80 else first[:79] + "…"
+
+
+def _figure(value: Number) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

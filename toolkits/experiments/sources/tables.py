@@ -1,0 +1,160 @@
+"""JSONL and CSV metric files, read incrementally (complete lines only).
+
+Two row shapes are understood, because both are common in hand-rolled loggers:
+- wide: ``{"step": 10, "train/loss": 0.4, "val/acc": 0.8}`` (nested objects become ``a/b``);
+- long: ``{"tag": "train/loss", "value": 0.4, "step": 10}`` (also ``name``/``metric``).
+Rows without a step are numbered in file order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from toolkits.experiments.sources.incremental import FileCursor, cursor_for
+
+STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step", "epoch")
+TIME_KEYS = ("wall_time", "timestamp", "time", "_timestamp")
+TAG_KEYS = ("tag", "name", "metric")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+CSV_SUFFIXES = (".csv", ".tsv")
+_NON_FINITE = {
+    "nan": math.nan,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "-infinity": -math.inf,
+}
+
+
+class TableCursor(FileCursor):
+    def __init__(self, path: Path, stat: os.stat_result):
+        super().__init__(path, stat)
+        self.rows = 0
+        self.lines_seen = 0
+        self.header: list[str] | None = None
+        self.bad_lines = 0
+
+
+def read_jsonl(path: Path) -> TableCursor:
+    cursor = cursor_for(path, "jsonl", TableCursor)
+    with cursor.lock:
+        for line_number, line in _new_lines(cursor):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                _note_bad_line(cursor, line_number, "is not valid JSON")
+                continue
+            if isinstance(row, dict):
+                _add_row(cursor, _flatten(row))
+            else:
+                _note_bad_line(cursor, line_number, "is not a JSON object")
+    return cursor
+
+
+def read_csv(path: Path) -> TableCursor:
+    cursor = cursor_for(path, "csv", TableCursor)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with cursor.lock:
+        lines = [line for _number, line in _new_lines(cursor)]
+        if not lines:
+            return cursor
+        if cursor.header is None:
+            cursor.header = next(csv.reader([lines[0]], delimiter=delimiter))
+            lines = lines[1:]
+        header = cursor.header
+        for cells in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter):
+            if cells:
+                _add_row(cursor, dict(zip(header, cells, strict=False)))
+    return cursor
+
+
+def _new_lines(cursor: TableCursor):
+    """Complete lines appended since the last read; the cursor moves past them."""
+    with open(cursor.path, "rb") as handle:
+        handle.seek(cursor.offset)
+        data = handle.read()
+    end = data.rfind(b"\n")
+    if end < 0:
+        return []
+    chunk = data[: end + 1]
+    cursor.offset += len(chunk)
+    first_line = cursor.lines_seen + 1
+    lines = chunk.decode("utf-8", errors="replace").split("\n")[:-1]
+    cursor.lines_seen += len(lines)
+    return [(first_line + i, line.rstrip("\r")) for i, line in enumerate(lines) if line.strip()]
+
+
+def _note_bad_line(cursor: TableCursor, line_number: int, why: str) -> None:
+    cursor.bad_lines += 1
+    if cursor.bad_lines <= 3:
+        cursor.problems.append(f"{cursor.path.name}: line {line_number} {why}; skipped")
+
+
+def _flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _add_row(cursor: TableCursor, row: dict[str, Any]) -> None:
+    step_key = next((k for k in STEP_KEYS if k in row), None)
+    step_value = to_number(row.get(step_key)) if step_key else None
+    step = int(step_value) if step_value is not None and math.isfinite(step_value) else cursor.rows
+    time_key = next((k for k in TIME_KEYS if k in row), None)
+    wall_time = to_timestamp(row.get(time_key)) if time_key else math.nan
+    cursor.rows += 1
+    tag_key = next((k for k in TAG_KEYS if isinstance(row.get(k), str)), None)
+    if tag_key is not None and "value" in row:
+        value = to_number(row["value"])
+        if value is not None:
+            cursor.buffer(row[tag_key]).append(step, value, wall_time)
+        return
+    for key, raw in row.items():
+        if key in (step_key, time_key):
+            continue
+        value = to_number(raw)
+        if value is not None:
+            cursor.buffer(key).append(step, value, wall_time)
+
+
+def to_number(raw: Any) -> float | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, int | float):
+        return float(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.lower() in _NON_FINITE:
+            return _NON_FINITE[text.lower()]
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def to_timestamp(raw: Any) -> float:
+    number = to_number(raw)
+    if number is not None:
+        # Milliseconds since the epoch are common in JavaScript-born loggers.
+        return number / 1000.0 if number > 1e11 else number
+    if isinstance(raw, str):
+        try:
+            return datetime.fromisoformat(raw.strip().replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return math.nan
+    return math.nan
