@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     sandbox_require_isolation: bool = Field(
         default=False, description="Refuse to run sandboxes without bubblewrap namespaces."
     )
+    sandbox_bwrap: str = Field(
+        default="bwrap", description="bubblewrap executable (name on PATH or absolute path)."
+    )
+    e2b_api_url: str | None = Field(
+        default=None, description="E2B control-plane API (default: the SDK's, api.e2b.app)."
+    )
+    e2b_sandbox_url: str | None = Field(
+        default=None, description="E2B sandbox (envd) endpoint override; tests use loopback."
+    )
     jobs_max_concurrent: int = Field(
         default=2, ge=1, le=256, description="Local jobs running at once; more are queued."
     )

@@ -1,0 +1,433 @@
+"""Sandboxes: create, run code in, read/write/edit files of, list and destroy. No MCP here.
+
+``SandboxService`` owns ids, persistence, idle reaping and everything shared by the backends;
+each backend (``backends/``) only provisions, executes and moves bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import shutil
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from server.errors import NotFoundError, UserError
+from server.settings import Settings
+from server.state import StateStore
+from toolkits.sandbox import execution, textview
+from toolkits.sandbox.backends import BackendName, load_backend
+from toolkits.sandbox.backends.base import ExecRequest, SandboxBackend, SandboxSpec
+from toolkits.sandbox.backends.limits import FILE_MB
+from toolkits.sandbox.models import (
+    DestroyResult,
+    DirEntryView,
+    EditResult,
+    ExecResult,
+    FileView,
+    Limits,
+    SandboxInfo,
+    SandboxList,
+    WriteResult,
+)
+from toolkits.sandbox.output import OutputCapture
+from toolkits.sandbox.paths import display, workspace_relative
+from toolkits.sandbox.records import SandboxRecord, SandboxRecords
+
+log = logging.getLogger(__name__)
+
+SANDBOX_ID = re.compile(r"^sbx-[0-9a-f]{12}$")
+MAX_ACTIVE = 32
+MAX_CREATE_BYTES = 20 * 1024 * 1024
+MAX_EDIT_BYTES = 8 * 1024 * 1024
+MAX_DIR_ENTRIES = 200
+SAVED_OUTPUT_DIR = PurePosixPath(".mlintern/exec")
+
+
+def workspace_path(settings: Settings, sandbox_id: str) -> Path:
+    """Where a local sandbox's workspace lives (the jobs toolkit runs jobs there)."""
+    return settings.home / "sandboxes" / sandbox_id / "workspace"
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp or 0).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class SandboxService:
+    def __init__(self, settings: Settings, store: StateStore):
+        self.settings = settings
+        self.records = SandboxRecords(store)
+        self._backends: dict[str, SandboxBackend] = {}
+        self._busy: dict[str, int] = {}
+
+    def backend(self, name: str) -> SandboxBackend:
+        if name not in self._backends:
+            self._backends[name] = load_backend(name, self.settings)
+        return self._backends[name]
+
+    # --- lookup ---------------------------------------------------------------------------
+
+    async def _known_ids(self) -> str:
+        active = await asyncio.to_thread(self.records.active, 10)
+        return ", ".join(r.sandbox_id for r in active) or "none"
+
+    async def _record(self, sandbox_id: str) -> SandboxRecord:
+        if not SANDBOX_ID.match(sandbox_id):
+            raise UserError(
+                f"{sandbox_id!r} is not a sandbox id (they look like sbx-1a2b3c4d5e6f). "
+                f"List yours with sandbox_list."
+            )
+        record = await asyncio.to_thread(self.records.get, sandbox_id)
+        if record is None:
+            raise NotFoundError(
+                f"No sandbox {sandbox_id}. Active sandboxes: {await self._known_ids()}. "
+                f"Create one with sandbox_create."
+            )
+        return record
+
+    async def _active(self, sandbox_id: str) -> SandboxRecord:
+        record = await self._record(sandbox_id)
+        if record.status == "active" and record.idle_deadline < time.time():
+            if not self._busy.get(sandbox_id):
+                await self._end(record, f"reaped after {record.idle_timeout_s}s idle")
+                record = await self._record(sandbox_id)
+        if record.status != "active":
+            raise NotFoundError(
+                f"Sandbox {sandbox_id} no longer exists: {record.end_reason} at "
+                f"{_when(record.ended_at)}; its files are gone. Create a new one with "
+                f"sandbox_create."
+            )
+        return record
+
+    @contextlib.asynccontextmanager
+    async def _using(self, sandbox_id: str) -> AsyncIterator[SandboxRecord]:
+        """An active sandbox, marked busy (never reaped) and touched before and after use."""
+        record = await self._active(sandbox_id)
+        self._busy[sandbox_id] = self._busy.get(sandbox_id, 0) + 1
+        try:
+            await asyncio.to_thread(self.records.touch, sandbox_id)
+            await self.backend(record.backend).keep_alive(record.ref())
+            yield record
+        finally:
+            self._busy[sandbox_id] -= 1
+            await asyncio.to_thread(self.records.touch, sandbox_id)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        backend: BackendName = "local",
+        network: bool = False,
+        idle_timeout_s: int = 1800,
+        memory_mb: int = 4096,
+        cpu_s: int = 600,
+        files: dict[str, str] | None = None,
+    ) -> SandboxInfo:
+        await self.reap_idle()
+        initial = self._initial_files(files or {})
+        if await asyncio.to_thread(self.records.count_active) >= MAX_ACTIVE:
+            raise UserError(
+                f"{MAX_ACTIVE} sandboxes are already active. Destroy ones you no longer need "
+                f"with sandbox_destroy (see sandbox_list)."
+            )
+        sandbox_id = f"sbx-{secrets.token_hex(6)}"
+        spec = SandboxSpec(sandbox_id, network, idle_timeout_s, memory_mb, cpu_s)
+        provisioned = await self.backend(backend).provision(spec, initial)
+        now = time.time()
+        record = SandboxRecord(
+            sandbox_id=sandbox_id,
+            backend=backend,
+            status="active",
+            isolation=provisioned.isolation,
+            network=network,
+            idle_timeout_s=idle_timeout_s,
+            memory_mb=memory_mb,
+            cpu_s=cpu_s,
+            workspace=provisioned.workspace,
+            created_at=now,
+            last_used_at=now,
+            backend_state=provisioned.state,
+            limits=provisioned.limits,
+        )
+        try:
+            await asyncio.to_thread(self.records.insert, record)
+        except BaseException:
+            await self.backend(backend).destroy(record.ref())
+            raise
+        info = self._info(record)
+        info.python = provisioned.python
+        info.warnings = provisioned.warnings
+        info.files_written = [display(path) for path in initial]
+        return info
+
+    @staticmethod
+    def _initial_files(files: dict[str, str]) -> dict[PurePosixPath, bytes]:
+        initial: dict[PurePosixPath, bytes] = {}
+        for name, content in files.items():
+            path = workspace_relative(name, workspace=None)
+            if path == PurePosixPath("."):
+                raise UserError(f"{name!r} names the workspace itself; give a file path.")
+            initial[path] = content.encode()
+        if sum(len(data) for data in initial.values()) > MAX_CREATE_BYTES:
+            raise UserError(
+                f"`files` holds more than {MAX_CREATE_BYTES // 2**20} MiB; write large files "
+                f"with sandbox_write or fetch them from inside the sandbox."
+            )
+        return initial
+
+    def _info(self, record: SandboxRecord) -> SandboxInfo:
+        extra = record.limits
+        return SandboxInfo(
+            sandbox_id=record.sandbox_id,
+            backend=record.backend,
+            status="active" if record.status == "active" else "destroyed",
+            isolation=record.isolation,
+            workspace=record.workspace,
+            limits=Limits(
+                memory_mb=record.memory_mb,
+                cpu_s=record.cpu_s,
+                idle_timeout_s=record.idle_timeout_s,
+                network=record.network,
+                max_file_mb=extra.get("max_file_mb"),
+                max_open_files=extra.get("max_open_files"),
+                max_processes=extra.get("max_processes"),
+            ),
+            created_at=record.created_at,
+            last_used_at=record.last_used_at,
+            idle_expires_at=record.idle_deadline if record.status == "active" else None,
+            end_reason=record.end_reason,
+        )
+
+    async def list(self, limit: int = 50, include_destroyed: bool = False) -> SandboxList:
+        await self.reap_idle()
+        fetch = self.records.recent if include_destroyed else self.records.active
+        rows = await asyncio.to_thread(fetch, limit + 1)
+        active = await asyncio.to_thread(self.records.count_active)
+        return SandboxList(
+            sandboxes=[self._info(row) for row in rows[:limit]],
+            active_count=active,
+            truncated=len(rows) > limit,
+            hint=f"Only the newest {limit} are shown." if len(rows) > limit else None,
+        )
+
+    async def destroy(self, sandbox_id: str) -> DestroyResult:
+        record = await self._record(sandbox_id)
+        if record.status != "active":
+            return DestroyResult(
+                sandbox_id=sandbox_id,
+                destroyed=False,
+                already_destroyed=True,
+                end_reason=record.end_reason,
+            )
+        await self._end(record, "destroyed by sandbox_destroy")
+        return DestroyResult(sandbox_id=sandbox_id, destroyed=True)
+
+    async def _end(self, record: SandboxRecord, reason: str) -> None:
+        await self.backend(record.backend).destroy(record.ref())
+        await asyncio.to_thread(self.records.mark_destroyed, record.sandbox_id, reason)
+        if record.backend != "local":  # the local backend removed this directory itself
+            spill = self.settings.home / "sandboxes" / record.sandbox_id
+            await asyncio.to_thread(shutil.rmtree, spill, ignore_errors=True)
+
+    async def reap_idle(self) -> list[str]:
+        """Destroy every sandbox left unused past its idle timeout (those in use are spared)."""
+        reaped = []
+        for record in await asyncio.to_thread(self.records.expired, time.time()):
+            if self._busy.get(record.sandbox_id):
+                continue
+            try:
+                await self._end(record, f"reaped after {record.idle_timeout_s}s idle")
+            except UserError as exc:  # e.g. E2B credentials gone: E2B expires it on its own
+                log.warning("reaping %s: %s", record.sandbox_id, exc)
+                await asyncio.to_thread(
+                    self.records.mark_destroyed, record.sandbox_id, "expired (idle)"
+                )
+            reaped.append(record.sandbox_id)
+        return reaped
+
+    # --- exec -----------------------------------------------------------------------------
+
+    async def exec(
+        self,
+        sandbox_id: str,
+        command: str,
+        *,
+        language: str = "bash",
+        timeout_s: float = 120,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+        progress: execution.Progress | None = None,
+    ) -> ExecResult:
+        request = ExecRequest(
+            command=command,
+            language="python" if language == "python" else "bash",
+            timeout_s=timeout_s,
+            stdin=stdin.encode() if stdin is not None else None,
+            env=execution.check_env(env or {}),
+        )
+        async with self._using(sandbox_id) as record:
+            backend = self.backend(record.backend)
+            stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+            spill_dir = self.settings.home / "sandboxes" / sandbox_id / "spill"
+            share = self.settings.max_output_chars // 5  # stdout 2/5, stderr 1/5 of the budget
+            captures = {
+                name: OutputCapture(share * parts, spill_dir / f"{stamp}-{name}.log", FILE_MB << 20)
+                for name, parts in (("stdout", 2), ("stderr", 1))
+            }
+            stdout, stderr = captures["stdout"], captures["stderr"]
+            async with execution.progress_ticker(progress, timeout_s, stdout, stderr):
+                outcome = await backend.exec(record.ref(), request, stdout, stderr)
+            views = {}
+            for name, capture in captures.items():
+                saved = capture.finish()
+                destination = None
+                if saved is not None:
+                    destination = SAVED_OUTPUT_DIR / f"{stamp}-{name}.log"
+                    try:
+                        await backend.deliver_file(record.ref(), saved, destination)
+                    except (OSError, UserError) as exc:
+                        capture.spill_error = f"could not save it to the workspace: {exc}"
+                        destination = None
+                        await asyncio.to_thread(saved.unlink, missing_ok=True)
+                views[name] = execution.stream_view(
+                    capture, display(destination) if destination else None
+                )
+        reason = execution.kill_reason(outcome, stderr.text()[-4000:])
+        limits = f"memory_mb={record.memory_mb}, cpu_s={record.cpu_s}"
+        hints = [execution.advice(reason, outcome, timeout_s, limits)]
+        hints += [
+            execution.saved_hint(sandbox_id, name, views[name], captures[name])
+            for name in ("stdout", "stderr")
+            if views[name].truncated
+        ]
+        return ExecResult(
+            sandbox_id=sandbox_id,
+            exit_code=outcome.exit_code,
+            signal=execution.signal_name(outcome.signal),
+            killed=reason is not None,
+            killed_reason=reason,
+            duration_s=round(outcome.duration_s, 3),
+            isolation=outcome.isolation,
+            stdout=views["stdout"],
+            stderr=views["stderr"],
+            notes=outcome.notes,
+            hint=" ".join(hint for hint in hints if hint) or None,
+        )
+
+    # --- files ----------------------------------------------------------------------------
+
+    async def read(
+        self, sandbox_id: str, path: str = ".", offset: int = 1, limit: int = 400
+    ) -> FileView:
+        async with self._using(sandbox_id) as record:
+            backend, ref = self.backend(record.backend), record.ref()
+            relative = workspace_relative(path, record.workspace)
+            shown = display(relative)
+            entry = await backend.stat(ref, relative)
+            if entry.kind == "missing":
+                raise NotFoundError(
+                    f"No file {shown!r} in {sandbox_id}. See what is there with "
+                    f"sandbox_read(sandbox_id='{sandbox_id}', path='.')."
+                )
+            if entry.kind == "dir":
+                entries = await backend.list_dir(ref, relative)
+                return FileView(
+                    sandbox_id=sandbox_id,
+                    path=shown,
+                    kind="dir",
+                    entries=[DirEntryView(**vars(e)) for e in entries[:MAX_DIR_ENTRIES]],
+                    truncated=len(entries) > MAX_DIR_ENTRIES,
+                    hint="More entries exist; list them with sandbox_exec (ls)."
+                    if len(entries) > MAX_DIR_ENTRIES
+                    else None,
+                )
+            if entry.kind != "file":
+                raise UserError(f"{shown!r} is not a regular file (a device, socket or pipe).")
+            reader = await backend.open_reader(ref, relative)
+            try:
+                view = FileView(
+                    sandbox_id=sandbox_id, path=shown, kind="file", size_bytes=reader.size
+                )
+                if textview.looks_binary(await reader.read(0, textview.SNIFF_BYTES)):
+                    view.binary = True
+                    view.hint = "Inspect binary files with sandbox_exec (e.g. xxd, file, python)."
+                    return view
+                page = await textview.page_lines(
+                    reader,
+                    offset=offset,
+                    limit=limit,
+                    max_chars=self.settings.max_output_chars * 4 // 5,
+                )
+            finally:
+                await reader.close()
+        view.text, view.start_line, view.end_line = page.text, page.start_line, page.end_line
+        view.total_lines, view.truncated = page.total_lines, page.more
+        if page.more:
+            view.next_offset = page.end_line + 1
+            view.hint = (
+                f"More lines follow: sandbox_read(sandbox_id='{sandbox_id}', path='{shown}', "
+                f"offset={view.next_offset})."
+            )
+        elif page.total_lines is not None and offset > page.total_lines > 0:
+            view.hint = f"The file has only {page.total_lines} lines."
+        return view
+
+    async def write(self, sandbox_id: str, path: str, content: str) -> WriteResult:
+        async with self._using(sandbox_id) as record:
+            backend, ref = self.backend(record.backend), record.ref()
+            relative = workspace_relative(path, record.workspace)
+            before = await backend.stat(ref, relative)
+            if before.kind == "dir":
+                raise UserError(f"{display(relative)!r} is a directory; give a file path.")
+            data = content.encode()
+            await backend.write_file(ref, relative, data)
+        return WriteResult(
+            sandbox_id=sandbox_id,
+            path=display(relative),
+            bytes_written=len(data),
+            created=before.kind == "missing",
+        )
+
+    async def edit(
+        self, sandbox_id: str, path: str, old: str, new: str, replace_all: bool = False
+    ) -> EditResult:
+        async with self._using(sandbox_id) as record:
+            backend, ref = self.backend(record.backend), record.ref()
+            relative = workspace_relative(path, record.workspace)
+            shown = display(relative)
+            entry = await backend.stat(ref, relative)
+            if entry.kind != "file":
+                raise NotFoundError(
+                    f"No file {shown!r} to edit in {sandbox_id}; create it with sandbox_write."
+                )
+            if entry.size > MAX_EDIT_BYTES:
+                raise UserError(
+                    f"{shown} is {entry.size} bytes, over the {MAX_EDIT_BYTES // 2**20} MiB edit "
+                    f"limit; change it with sandbox_exec (sed, python) instead."
+                )
+            reader = await backend.open_reader(ref, relative)
+            try:
+                raw = await reader.read(0, reader.size)
+            finally:
+                await reader.close()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UserError(f"{shown} is not UTF-8 text; edit it with sandbox_exec.") from None
+            updated, count, first = textview.apply_edit(text, old, new, replace_all, shown)
+            data = updated.encode()
+            await backend.write_file(ref, relative, data)
+        snippet, _ = textview.snippet_around(updated, first, len(new))
+        return EditResult(
+            sandbox_id=sandbox_id,
+            path=shown,
+            replacements=count if replace_all else 1,
+            size_bytes=len(data),
+            snippet=snippet,
+        )
