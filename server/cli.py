@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
         server = build_server(settings)
         if args.transport == "stdio":
-            server.run(transport="stdio", show_banner=False)
+            import anyio
+
+            from server.stdio import serve_stdio
+
+            anyio.run(serve_stdio, server)
         else:
             _serve_http(server, settings)
     except UserError as exc:
