@@ -20,4 +20,9 @@ TOOLKITS: dict[str, ToolkitEntry] = {
     "plan": ToolkitEntry(
         "toolkits.plan", "keep a visible todo plan for multi-step work (plan_update, plan_get)"
     ),
+    "github": ToolkitEntry(
+        "toolkits.github",
+        "find and read example code on GitHub: search code, rank a repository's example files, "
+        "list an owner's repositories, read files and notebooks",
+    ),
 }

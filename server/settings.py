@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     docs_url: str = "https://huggingface.co/docs"
     http_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    github_max_retries: int = Field(
+        default=3, ge=0, le=10, description="GitHub retries on rate limits, 5xx, lost connections."
+    )
+    github_max_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="Longest wait GitHub may ask for (Retry-After, rate-limit reset) before "
+        "a GitHub tool gives up and reports it.",
+    )
 
     # --- credentials of other services (never printed, never forwarded elsewhere) -------
     hf_token: SecretStr | None = Field(
