@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import anyio
 from fastmcp import Context, FastMCP
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from server.toolkit import Toolkit, ToolkitContext
-from toolkits.hub import browse, write
-from toolkits.hub.models import (
-    CommitResult,
-    FileContent,
-    FileListing,
-    Kind,
-    RepoCreated,
-    RepoInfo,
-    SearchResults,
-)
+from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from toolkits.hub import browse, models, write
+from toolkits.hub.models import Kind
+
+V = TypeVar("V", bound=ToolOutput)
 
 INSTRUCTIONS = (
     "Search the Hugging Face Hub and read repositories (hub_search, hub_repo_info, "
@@ -44,6 +38,35 @@ Revision = Annotated[
 RepoPath = Annotated[str, Field(max_length=1000, description="Path inside the repository.")]
 
 
+# Tool outputs: the plain result models, with their own render() (listed first in the bases).
+class SearchResults(models.SearchResults, ToolOutput):
+    pass
+
+
+class RepoInfo(models.RepoInfo, ToolOutput):
+    pass
+
+
+class FileListing(models.FileListing, ToolOutput):
+    pass
+
+
+class FileContent(models.FileContent, ToolOutput):
+    pass
+
+
+class RepoCreated(models.RepoCreated, ToolOutput):
+    pass
+
+
+class CommitResult(models.CommitResult, ToolOutput):
+    pass
+
+
+def _as(view: type[V], result: BaseModel) -> V:
+    return view.model_validate(result.model_dump())
+
+
 def build(ctx: ToolkitContext) -> FastMCP:
     toolkit = Toolkit("hub", ctx, INSTRUCTIONS)
     settings = ctx.settings
@@ -57,7 +80,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=True,
     )
     def search(
-        query: Annotated[str, Field(max_length=200, description="Words to match in repo ids.")] = "",
+        query: Annotated[
+            str, Field(max_length=200, description="Words to match in repo ids.")
+        ] = "",
         kind: KindParam = "model",
         author: Annotated[
             str | None, Field(max_length=100, description="Only this user or organization.")
@@ -82,15 +107,18 @@ def build(ctx: ToolkitContext) -> FastMCP:
         hub_repo_info on one of them for details. Page with offset when the result says
         truncated.
         """
-        return browse.search(
-            settings,
-            query=query,
-            kind=kind,
-            author=author,
-            filters=filters,
-            sort=sort,
-            limit=limit,
-            offset=offset,
+        return _as(
+            SearchResults,
+            browse.search(
+                settings,
+                query=query,
+                kind=kind,
+                author=author,
+                filters=filters,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            ),
         )
 
     @toolkit.tool(
@@ -101,13 +129,17 @@ def build(ctx: ToolkitContext) -> FastMCP:
         idempotent=True,
         open_world=True,
     )
-    def repo_info(repo_id: RepoId, kind: KindParam = "model", revision: Revision = None) -> RepoInfo:
+    def repo_info(
+        repo_id: RepoId, kind: KindParam = "model", revision: Revision = None
+    ) -> RepoInfo:
         """Details of one Hub repository: license, task, library, tags, downloads, likes, the
         parameter count (from safetensors metadata), total size, a few file names and the start
         of its model/dataset card. A wrong id gets suggestions of similar ids, or of the right
         kind when the id exists as another kind.
         """
-        return browse.repo_info(settings, repo_id=repo_id, kind=kind, revision=revision)
+        return _as(
+            RepoInfo, browse.repo_info(settings, repo_id=repo_id, kind=kind, revision=revision)
+        )
 
     @toolkit.tool(
         name="list_files",
@@ -130,15 +162,18 @@ def build(ctx: ToolkitContext) -> FastMCP:
         sizes and whether each file is stored in LFS. Page with offset when truncated. Read a
         text file with hub_read_file.
         """
-        return browse.list_files(
-            settings,
-            repo_id=repo_id,
-            kind=kind,
-            path=path,
-            revision=revision,
-            recursive=recursive,
-            offset=offset,
-            limit=limit,
+        return _as(
+            FileListing,
+            browse.list_files(
+                settings,
+                repo_id=repo_id,
+                kind=kind,
+                path=path,
+                revision=revision,
+                recursive=recursive,
+                offset=offset,
+                limit=limit,
+            ),
         )
 
     @toolkit.tool(
@@ -162,14 +197,17 @@ def build(ctx: ToolkitContext) -> FastMCP:
         (weights, parquet, images) are detected and not dumped: the answer says binary=true and
         what to use instead. Continue with offset=next_offset when truncated.
         """
-        return browse.read_file(
-            settings,
-            repo_id=repo_id,
-            path=path,
-            kind=kind,
-            revision=revision,
-            offset=offset,
-            max_chars=max_chars,
+        return _as(
+            FileContent,
+            browse.read_file(
+                settings,
+                repo_id=repo_id,
+                path=path,
+                kind=kind,
+                revision=revision,
+                offset=offset,
+                max_chars=max_chars,
+            ),
         )
 
     @toolkit.tool(
@@ -191,13 +229,16 @@ def build(ctx: ToolkitContext) -> FastMCP:
         access). A bare name goes to the token owner's namespace. Repositories are private
         unless private=false. Spaces need space_sdk.
         """
-        return write.create_repo(
-            settings,
-            repo_id=repo_id,
-            kind=kind,
-            private=private,
-            exist_ok=exist_ok,
-            space_sdk=space_sdk,
+        return _as(
+            RepoCreated,
+            write.create_repo(
+                settings,
+                repo_id=repo_id,
+                kind=kind,
+                private=private,
+                exist_ok=exist_ok,
+                space_sdk=space_sdk,
+            ),
         )
 
     @toolkit.tool(
@@ -257,7 +298,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             )
         )
         await ctx.report_progress(1, 1, f"committed {len(result.paths)} file(s)")
-        return result
+        return _as(CommitResult, result)
 
     @toolkit.tool(
         name="delete",
@@ -283,14 +324,17 @@ def build(ctx: ToolkitContext) -> FastMCP:
         are named. The repository itself is never deleted. This removes content from the
         branch: confirm with the user first.
         """
-        return write.delete(
-            settings,
-            repo_id=repo_id,
-            paths=paths,
-            kind=kind,
-            revision=revision,
-            create_pr=create_pr,
-            commit_message=commit_message,
+        return _as(
+            CommitResult,
+            write.delete(
+                settings,
+                repo_id=repo_id,
+                paths=paths,
+                kind=kind,
+                revision=revision,
+                create_pr=create_pr,
+                commit_message=commit_message,
+            ),
         )
 
     return toolkit.mcp

@@ -1,13 +1,14 @@
-"""Results of the hub tools: structured for programs, rendered compactly for models."""
+"""Results of the hub functions: structured for programs, rendered compactly for models.
+
+Plain pydantic models (no MCP); hub/mcp.py turns them into tool outputs."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from server.budget import TextPage
-from server.toolkit import ToolOutput
 
 Kind = Literal["model", "dataset", "space"]
 
@@ -32,7 +33,7 @@ def human_count(count: int | None) -> str:
     return str(count)
 
 
-class RepoSummary(ToolOutput):
+class RepoSummary(BaseModel):
     id: str
     kind: Kind
     downloads: int | None = None
@@ -55,7 +56,7 @@ class RepoSummary(ToolOutput):
         )
 
 
-class SearchResults(ToolOutput):
+class SearchResults(BaseModel):
     query: str
     kind: Kind
     results: list[RepoSummary]
@@ -74,7 +75,7 @@ class SearchResults(ToolOutput):
         return "\n".join(lines)
 
 
-class RepoInfo(ToolOutput):
+class RepoInfo(BaseModel):
     id: str
     kind: Kind
     url: str
@@ -133,14 +134,14 @@ class RepoInfo(ToolOutput):
         return "\n".join(lines)
 
 
-class RepoEntry(ToolOutput):
+class RepoEntry(BaseModel):
     path: str
     type: Literal["file", "folder"]
     size: int | None = None
     lfs: bool = False
 
 
-class FileListing(ToolOutput):
+class FileListing(BaseModel):
     repo_id: str
     kind: Kind
     revision: str
@@ -166,7 +167,7 @@ class FileListing(ToolOutput):
         return "\n".join(lines)
 
 
-class FileContent(ToolOutput, TextPage):
+class FileContent(TextPage):
     repo_id: str
     kind: Kind
     path: str
@@ -182,7 +183,7 @@ class FileContent(ToolOutput, TextPage):
         return f"{head}, characters {self.offset}-{self.offset + len(self.text)} of {self.total_chars}:\n{self.text}{tail}"
 
 
-class RepoCreated(ToolOutput):
+class RepoCreated(BaseModel):
     repo_id: str
     kind: Kind
     url: str
@@ -194,7 +195,7 @@ class RepoCreated(ToolOutput):
         return f"{state} {self.kind} {self.repo_id} ({'private' if self.private else 'public'}) — {self.url}"
 
 
-class CommitResult(ToolOutput):
+class CommitResult(BaseModel):
     repo_id: str
     kind: Kind
     commit_url: str
@@ -204,7 +205,9 @@ class CommitResult(ToolOutput):
     bytes_uploaded: int | None = None
 
     def render(self) -> str:
-        shown = ", ".join(self.paths[:20]) + (f" (+{len(self.paths) - 20} more)" if len(self.paths) > 20 else "")
+        shown = ", ".join(self.paths[:20]) + (
+            f" (+{len(self.paths) - 20} more)" if len(self.paths) > 20 else ""
+        )
         lines = [f"Committed to {self.kind} {self.repo_id}: {shown}", f"commit: {self.commit_url}"]
         if self.pr_url:
             lines.append(f"pull request: {self.pr_url}")

@@ -113,7 +113,9 @@ def collect_files(source: Path, path_in_repo: str) -> list[UploadFile]:
                 continue  # a link pointing out of the folder is not part of it
             relative = local.relative_to(source).as_posix()
             files.append(
-                UploadFile(path_in_repo="/".join(p for p in (path_in_repo, relative) if p), local=local)
+                UploadFile(
+                    path_in_repo="/".join(p for p in (path_in_repo, relative) if p), local=local
+                )
             )
             if len(files) > MAX_FILES:
                 raise UserError(

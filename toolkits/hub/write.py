@@ -124,8 +124,10 @@ def upload(
         ),
         what=f"uploading to {kind} {repo_id}",
         write=True,
-        not_found=lambda: missing_repo_message(settings, repo_id, kind)
-        + f" Create it first with hub_create_repo(repo_id={repo_id!r}, kind={kind!r}).",
+        not_found=lambda: (
+            missing_repo_message(settings, repo_id, kind)
+            + f" Create it first with hub_create_repo(repo_id={repo_id!r}, kind={kind!r})."
+        ),
     )
     return CommitResult(
         repo_id=repo_id,
