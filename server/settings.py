@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     e2b_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("MLINTERN_E2B_API_KEY", "E2B_API_KEY")
     )
+    semantic_scholar_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "MLINTERN_SEMANTIC_SCHOLAR_API_KEY", "SEMANTIC_SCHOLAR_API_KEY"
+        ),
+        description="Optional; raises Semantic Scholar's rate limit. Sent only to that API.",
+    )
 
     # --- toolkit knobs ------------------------------------------------------------------
     sandbox_require_isolation: bool = Field(
@@ -110,6 +117,9 @@ class Settings(BaseSettings):
     ray_address: str = Field(
         default="http://127.0.0.1:8265", description="Ray Jobs API (dashboard) address."
     )
+    hf_jobs_namespace: str | None = Field(
+        default=None, description="User or org that runs hf jobs (default: the token's user)."
+    )
     trackio_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("MLINTERN_TRACKIO_DIR", "TRACKIO_DIR"),
@@ -120,6 +130,12 @@ class Settings(BaseSettings):
         default=None, description="Cheaper LLM for the research sub-agent."
     )
     agent_config: Path | None = Field(default=None, description="Agent config JSON path.")
+    docs_index_ttl_s: float = Field(
+        default=7 * 24 * 3600, ge=0, description="Rebuild a library's docs index after this age."
+    )
+    citations_cache_ttl_s: float = Field(
+        default=24 * 3600, ge=0, description="Reuse cached Semantic Scholar answers this long."
+    )
     datasets_cache_max_bytes: int = Field(
         default=10 * 1024**3,
         ge=1024**2,

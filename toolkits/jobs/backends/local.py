@@ -1,0 +1,356 @@
+"""Local jobs: detached processes on this machine, queued beyond a concurrency limit.
+
+Each job runs under ``local_runner.py`` in a session of its own, so it survives the server. The
+queue lives in the state file: whichever server process looks next (a tool call, or the
+supervisor thread while jobs are active) reconciles finished jobs and starts queued ones, inside
+one write transaction, so several servers sharing a home never exceed the limit together.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from server.errors import UserError
+from server.settings import Settings
+from toolkits.jobs.backends import local_runner
+from toolkits.jobs.backends.base import Backend
+from toolkits.jobs.credentials import base_environment, resolve_secrets
+from toolkits.jobs.hardware import detect_gpus, memory_gb, usable_cpus
+from toolkits.jobs.inputs import ResolvedInputs
+from toolkits.jobs.logs import LOG_FILE
+from toolkits.jobs.models import HardwareReport, JobRecord, JobUpdate, Resources
+from toolkits.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+RUNNER = Path(local_runner.__file__).resolve()
+CANCEL_GRACE_S = 5.0
+SUPERVISOR_PERIOD_S = 0.5
+
+# Runners this process started, kept so their exit status is collected (no zombies).
+_children: dict[int, subprocess.Popen] = {}
+_supervisors: dict[Path, threading.Thread] = {}
+_lock = threading.Lock()
+
+
+class LocalBackend(Backend):
+    name = "local"
+    poll_interval_s = 0.25
+
+    def __init__(self, settings: Settings, jobs: JobStore):
+        super().__init__(settings, jobs)
+
+    # --- submission -----------------------------------------------------------------------
+    def prepare(self, job: JobRecord, inputs: ResolvedInputs) -> JobUpdate:
+        spec = job.spec
+        _check_installed(spec.dependencies)
+        cpu_ids, hardware = _placement(spec.resources)
+        job_dir = Path(job.job_dir)
+        if inputs.script is not None:
+            cwd = inputs.working_dir or inputs.script.parent
+            argv = [sys.executable, "-u", str(inputs.script), *spec.script_args]
+        else:
+            cwd = inputs.working_dir or job_dir
+            argv = ["/bin/sh", "-c", spec.command or ""]
+        launch = {
+            "argv": argv,
+            "cwd": str(cwd),
+            "timeout_s": spec.timeout,
+            "grace_s": CANCEL_GRACE_S,
+            "cpu_ids": cpu_ids,
+        }
+        (job_dir / local_runner.LAUNCH_FILE).write_text(json.dumps(launch))
+        handle = {"config_file": str(inputs.config_file)} if inputs.config_file else {}
+        return JobUpdate(hardware=hardware, working_dir=str(cwd), handle=handle)
+
+    def start(self, job: JobRecord, inputs: ResolvedInputs) -> JobUpdate:
+        self.pump()
+        return JobUpdate()
+
+    # --- the queue ------------------------------------------------------------------------
+    def pump(self) -> None:
+        """Reconcile running jobs, then start queued ones while slots are free."""
+        with self.jobs.transaction() as conn:
+            running = 0
+            queued: list[JobRecord] = []
+            for job in self.jobs.active(conn, self.name):
+                adopted = job.status == "queued" and local_runner.read_record(Path(job.job_dir))
+                if job.status == "queued" and not adopted:
+                    queued.append(job)
+                    continue
+                # Running, or started by a server that died before recording it.
+                update = self.observe(job)
+                if update.status is None or update.status == "running":
+                    running += 1
+                    if adopted:
+                        update = _adopt(job)
+                if update.status or update.handle:
+                    self.jobs.update(conn, job.job_id, update)
+            for job in queued:
+                if job.cancel_requested:
+                    self.jobs.update(conn, job.job_id, _cancelled_before_start())
+                    continue
+                if running >= self.settings.jobs_max_concurrent:
+                    break
+                update = self._spawn(job)
+                self.jobs.update(conn, job.job_id, update)
+                running += update.status == "running"
+            more = running > 0 or len(queued) > 0
+        _reap()
+        if more:
+            self._ensure_supervisor()
+
+    def _spawn(self, job: JobRecord) -> JobUpdate:
+        job_dir = Path(job.job_dir)
+        try:
+            env = self._environment(job)
+        except UserError as exc:
+            now = time.time()
+            return JobUpdate(status="failed", ended_at=now, message=f"not started: {exc}")
+        with (job_dir / LOG_FILE).open("ab") as output:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(RUNNER), str(job_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                env=env,
+                cwd=job_dir,
+                start_new_session=True,  # own session and process group: outlives the server
+                close_fds=True,
+            )
+        with _lock:
+            _children[proc.pid] = proc
+        return JobUpdate(
+            status="running",
+            started_at=time.time(),
+            message="running",
+            handle={"runner_pid": proc.pid, "runner_start": local_runner.start_ticks(proc.pid)},
+        )
+
+    def _environment(self, job: JobRecord) -> dict[str, str]:
+        spec = job.spec
+        metrics_dir = Path(job.log_dir or Path(job.job_dir) / "metrics")
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        env = base_environment()
+        env.update(PYTHONUNBUFFERED="1", TRACKIO_DIR=str(metrics_dir / "trackio"))
+        resources = spec.resources
+        if resources and resources.cpus:
+            env["OMP_NUM_THREADS"] = str(math.ceil(resources.cpus))
+        if resources and resources.gpus is not None:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(math.ceil(resources.gpus)))
+        env.update(spec.env)
+        env.update(resolve_secrets(spec.secrets, self.settings))
+        env.update(
+            MLINTERN_JOB_ID=job.job_id,
+            MLINTERN_JOB_DIR=job.job_dir,
+            MLINTERN_METRICS_DIR=str(metrics_dir),
+        )
+        config = job.handle.get("config_file")
+        if config:
+            env["MLINTERN_CONFIG_FILE"] = config
+        return env
+
+    # --- observation ----------------------------------------------------------------------
+    def observe(self, job: JobRecord) -> JobUpdate:
+        """What the runner's record and the process table say about a started job."""
+        job_dir = Path(job.job_dir)
+        record = local_runner.read_record(job_dir)
+        if "exit_code" in record:
+            return _ended(job, record)
+        pid = record.get("runner_pid") or job.handle.get("runner_pid")
+        started = record.get("runner_start") or job.handle.get("runner_start")
+        if local_runner.is_alive(pid, started):
+            return JobUpdate()
+        record = local_runner.read_record(job_dir)  # it may have finished since the first read
+        if "exit_code" in record:
+            return _ended(job, record)
+        if pid and local_runner.tree_pids(pid):
+            return JobUpdate(
+                message="running, but its wrapper died: the exit code will not be recorded"
+            )
+        if job.cancel_requested:
+            return JobUpdate(status="cancelled", ended_at=time.time(), message="cancelled")
+        return JobUpdate(
+            status="lost",
+            ended_at=time.time(),
+            message="its processes are gone and left no exit record (the machine restarted, "
+            "or they were killed with SIGKILL). The log is kept; resubmit to run it again.",
+        )
+
+    def refresh(self, jobs: list[JobRecord]) -> dict[str, JobUpdate]:
+        self.pump()
+        return {}
+
+    def process_alive(self, job: JobRecord) -> bool | None:
+        if job.status != "running":
+            return False
+        pid = job.handle.get("runner_pid")
+        return bool(pid) and bool(local_runner.tree_pids(pid))
+
+    # --- cancel ---------------------------------------------------------------------------
+    def cancel(self, job: JobRecord) -> JobUpdate:
+        with self.jobs.transaction() as conn:
+            self.jobs.mark_cancel_requested(conn, job.job_id)
+            current = self.jobs.get(conn, job.job_id)
+            if current.status == "queued" and not local_runner.read_record(Path(job.job_dir)):
+                self.jobs.update(conn, job.job_id, _cancelled_before_start())
+                return JobUpdate()
+        pid = current.handle.get("runner_pid")
+        started = current.handle.get("runner_start")
+        reused = pid and not local_runner.is_alive(pid, started) and local_runner.is_alive(pid)
+        if pid and not reused:  # never signal a stranger that inherited the pid
+            local_runner.terminate_tree(pid, CANCEL_GRACE_S)
+        self.pump()
+        return JobUpdate()
+
+    def hardware(self) -> HardwareReport:
+        total, available = memory_gb()
+        with self.jobs.reading() as conn:
+            running = len([j for j in self.jobs.active(conn, self.name) if j.status == "running"])
+        return HardwareReport(
+            backend=self.name,
+            source="this machine (/proc, nvidia-smi)",
+            cpus=usable_cpus(),
+            memory_gb=round(total, 1) if total else None,
+            memory_available_gb=round(available, 1) if available else None,
+            gpus=detect_gpus(),
+            running_jobs=running,
+            max_concurrent=self.settings.jobs_max_concurrent,
+            notes=[f"load average {os.getloadavg()[0]:.2f} (1 min)"]
+            if hasattr(os, "getloadavg")
+            else [],
+        )
+
+    # --- supervision ----------------------------------------------------------------------
+    def _ensure_supervisor(self) -> None:
+        key = self.jobs.state.path
+        with _lock:
+            thread = _supervisors.get(key)
+            if thread is not None and thread.is_alive():
+                return
+            thread = threading.Thread(
+                target=self._supervise, name=f"mlintern-jobs-{key.parent.name}", daemon=True
+            )
+            _supervisors[key] = thread
+        thread.start()
+
+    def _supervise(self) -> None:
+        """Keep the queue moving while this process has active local jobs to look after."""
+        while True:
+            time.sleep(SUPERVISOR_PERIOD_S)
+            try:
+                self.pump()
+                with self.jobs.reading() as conn:
+                    if not self.jobs.count_active(conn, self.name):
+                        break
+            except Exception:  # a bug here must not kill the thread silently
+                log.exception("local jobs supervisor")
+        with _lock:
+            if _supervisors.get(self.jobs.state.path) is threading.current_thread():
+                del _supervisors[self.jobs.state.path]
+
+
+def _ended(job: JobRecord, record: dict) -> JobUpdate:
+    code = int(record["exit_code"])
+    if job.cancel_requested:
+        status, message = "cancelled", "cancelled"
+    elif record.get("timed_out"):
+        status, message = "failed", f"stopped after its timeout of {job.spec.timeout}s"
+    elif code == 0:
+        status, message = "completed", "exited with code 0"
+    elif code < 0:
+        status, message = "failed", f"killed by signal {-code}"
+    else:
+        status, message = "failed", f"exited with code {code}"
+    if record.get("error"):
+        message += f" ({record['error']})"
+    return JobUpdate(
+        status=status, ended_at=record.get("ended_at"), exit_code=code, message=message
+    )
+
+
+def _adopt(job: JobRecord) -> JobUpdate:
+    record = local_runner.read_record(Path(job.job_dir))
+    return JobUpdate(
+        status="running",
+        started_at=record.get("started_at"),
+        message="running",
+        handle={"runner_pid": record.get("runner_pid"), "runner_start": record.get("runner_start")},
+    )
+
+
+def _cancelled_before_start() -> JobUpdate:
+    return JobUpdate(
+        status="cancelled", ended_at=time.time(), message="cancelled before it started"
+    )
+
+
+def _reap() -> None:
+    with _lock:
+        for pid, proc in list(_children.items()):
+            if proc.poll() is not None:
+                del _children[pid]
+
+
+def _check_installed(requirements: list[str]) -> None:
+    if not requirements:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    missing = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            raise UserError(f"dependency {text!r} is not a valid requirement: {exc}.") from None
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:
+            missing.append(text)
+            continue
+        if requirement.specifier and not requirement.specifier.contains(
+            installed, prereleases=True
+        ):
+            missing.append(f"{text} (installed: {installed})")
+    if missing:
+        raise UserError(
+            f"Local jobs run with the server's Python ({sys.executable}), which lacks: "
+            f"{', '.join(missing)}. Install them there (pip install ...), drop them if not "
+            "needed, or use backend='hf' or 'ray', which install dependencies per job."
+        )
+
+
+def _placement(resources: Resources | None) -> tuple[list[int] | None, str]:
+    """CPU ids to pin the job to, and a description of its hardware."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cpus = len(available) or (os.cpu_count() or 1)
+    gpus = detect_gpus() if resources and resources.gpus else []
+    if resources and resources.cpus and resources.cpus > cpus:
+        raise UserError(
+            f"resources.cpus={resources.cpus:g} but this machine has {cpus}. Ask for at most "
+            f"{cpus}, or use backend='ray' or 'hf' for more."
+        )
+    if resources and resources.gpus and resources.gpus > len(gpus):
+        raise UserError(
+            f"resources.gpus={resources.gpus:g} but {len(gpus)} GPU(s) were detected here "
+            "(nvidia-smi). Use backend='hf' with a GPU flavor, or a Ray cluster with GPUs."
+        )
+    total, _ = memory_gb()
+    if resources and resources.memory_gb and total and resources.memory_gb > total:
+        raise UserError(
+            f"resources.memory_gb={resources.memory_gb:g} but this machine has {total:.0f} GB."
+        )
+    cpu_ids = available[: math.ceil(resources.cpus)] if resources and resources.cpus else None
+    used = len(cpu_ids) if cpu_ids else cpus
+    gpu_note = f", {math.ceil(resources.gpus)} GPU" if resources and resources.gpus else ""
+    return cpu_ids or None, f"local: {used} CPU{'s' if used != 1 else ''}{gpu_note}"

@@ -1,0 +1,193 @@
+"""The wrapper around one local job, and the process-tree helpers the server shares with it.
+
+The server starts ``python -I -S local_runner.py <job_dir>`` in a new session, so the runner
+and everything it starts outlive the server (a restart or a crash loses no job). The runner
+starts the job's command, enforces its timeout, and writes ``runner.json`` in the job dir: its
+own pid and start time when it begins, the exit code and end time when the job ends. That
+record is how a later server process learns what happened while nobody was watching.
+
+Standard library only: it runs outside the package, with ``-I -S`` to start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RECORD_FILE = "runner.json"
+LAUNCH_FILE = "launch.json"
+STRAGGLER_GRACE_S = 2.0
+
+
+# --- process helpers (Linux /proc; os.kill elsewhere) -------------------------------------
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat from the state onwards (the command name may hold spaces)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot): tells a live job from a reused pid."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def is_alive(pid: int | None, expected_start: int | None = None) -> bool:
+    if not pid:
+        return False
+    if not Path("/proc").is_dir():  # not Linux: no zombie or reuse check available
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] in ("Z", "X"):
+        return False
+    return expected_start is None or int(fields[19]) == expected_start
+
+
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, session id) of every live process."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields and fields[0] not in ("Z", "X"):
+                table[int(entry)] = (int(fields[1]), int(fields[3]))
+    return table
+
+
+def tree_pids(leader: int) -> set[int]:
+    """Every live process of the job led by ``leader``: its session (which catches children
+    that were re-parented after their parent died) plus its descendants (which catches
+    children that moved to a session of their own)."""
+    if not Path("/proc").is_dir():
+        return {leader} if is_alive(leader) else set()
+    table = _process_table()
+    found = {pid for pid, (_, session) in table.items() if session == leader}
+    found |= {leader} if leader in table else set()
+    frontier = list(found)
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in table.items():
+            if ppid == parent and pid not in found:
+                found.add(pid)
+                frontier.append(pid)
+    return found
+
+
+def _signal_all(pids: set[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def terminate_tree(leader: int, grace_s: float, exclude: frozenset[int] = frozenset()) -> bool:
+    """SIGTERM the whole tree, SIGKILL whatever is left after ``grace_s``. True if all gone."""
+    if not Path("/proc").is_dir():
+        try:
+            os.killpg(leader, signal.SIGTERM)
+            time.sleep(grace_s)
+            os.killpg(leader, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return True
+    _signal_all(tree_pids(leader) - exclude, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not tree_pids(leader) - exclude:
+            return True
+        time.sleep(0.05)
+    # Re-enumerate: the tree may have forked while it was shutting down.
+    for _ in range(3):
+        remaining = tree_pids(leader) - exclude
+        if not remaining:
+            return True
+        _signal_all(remaining, signal.SIGKILL)
+        time.sleep(0.1)
+    return not tree_pids(leader) - exclude
+
+
+# --- the record -----------------------------------------------------------------------------
+def read_record(job_dir: Path) -> dict:
+    try:
+        return json.loads((job_dir / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_record(job_dir: Path, record: dict) -> None:
+    tmp = job_dir / (RECORD_FILE + ".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, job_dir / RECORD_FILE)  # readers never see half a record
+
+
+def _say(message: str) -> None:
+    print(f"[mlintern] {message}", file=sys.stderr, flush=True)
+
+
+# --- the runner -----------------------------------------------------------------------------
+def run(job_dir: Path) -> int:
+    launch = json.loads((job_dir / LAUNCH_FILE).read_text())
+    me = os.getpid()
+    record: dict = {"runner_pid": me, "runner_start": start_ticks(me), "started_at": time.time()}
+    _write_record(job_dir, record)
+    stop_signal: list[int] = []
+
+    def on_stop(signum: int, _frame: object) -> None:
+        # A cancel signals the whole tree; if only the runner was signalled, pass it on. Either
+        # way the runner stays to record how the job ended.
+        stop_signal.append(signum)
+        _signal_all(tree_pids(me) - {me}, signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_stop)
+    cpus = launch.get("cpu_ids")
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpus)  # inherited by the job's processes
+    try:
+        child = subprocess.Popen(launch["argv"], cwd=launch["cwd"], stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        _say(f"could not start {launch['argv'][0]!r}: {exc}")
+        record.update(ended_at=time.time(), exit_code=127, error=str(exc))
+        _write_record(job_dir, record)
+        return 0
+    record["child_pid"] = child.pid
+    _write_record(job_dir, record)
+    timeout = launch.get("timeout_s")
+    timed_out = False
+    try:
+        code = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _say(f"the job ran longer than its timeout of {timeout}s; stopping it")
+        terminate_tree(me, float(launch.get("grace_s", 10)), exclude=frozenset({me}))
+        code = child.wait()
+    # A background process the job left behind would hold CPU, GPU memory or ports: the job is
+    # over when its main process is, so stragglers go too.
+    terminate_tree(me, STRAGGLER_GRACE_S, exclude=frozenset({me}))
+    ended = time.time()
+    record.update(ended_at=ended, exit_code=code, timed_out=timed_out)
+    if stop_signal:
+        record["stop_signal"] = stop_signal[0]
+    _write_record(job_dir, record)
+    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    _say(f"job ended: {how} after {ended - record['started_at']:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1])))
