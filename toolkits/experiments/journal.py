@@ -6,6 +6,7 @@ from it after each append, so the file is always whole and a deleted file comes 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -135,7 +136,7 @@ def append(
                 entry.decision,
                 entry.action,
                 dumps(entry.job_ids),
-                dumps(entry.numbers),
+                json.dumps(entry.numbers),  # in the order given, unlike dumps()
             ),
         )
         entries = _entries(conn, experiment)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from server.errors import UserError
 from toolkits.experiments import conditions
@@ -147,7 +147,9 @@ def _merge(prefs: Preferences, data: LineDict, origin: str) -> None:
             prefs.rules += [_rule(item, i, origin, line) for i, item in enumerate(value)]
         elif isinstance(key, str) and key.endswith(THRESHOLD_SUFFIX):
             name = key[: -len(THRESHOLD_SUFFIX)]
-            metric = prefs.metrics.get(name) or MetricPreference(name=name, line=line)
+            metric = prefs.metrics.get(name) or MetricPreference(
+                name=name, goal=infer_goal(name), line=line
+            )
             metric.threshold = _number(value, origin, line, key)
             prefs.metrics[name] = metric
         else:
@@ -212,10 +214,12 @@ def _metric(name: str, entry: LineDict, origin: str, line: int) -> MetricPrefere
             values[key] = _number(raw, origin, at, f"{name}.{key}")
     try:
         metric = MetricPreference.model_validate(values)
-    except ValueError as exc:
-        problem = exc.errors()[0] if hasattr(exc, "errors") else {"msg": str(exc)}  # type: ignore[attr-defined]
-        field = ".".join(str(p) for p in problem.get("loc", ()))
-        raise PreferencesError(origin, line, f"metric {name!r}: {field} {problem['msg']}") from None
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = str(problem["loc"][0]) if problem["loc"] else "settings"
+        raise PreferencesError(
+            origin, entry.line_of(field), f"metric {name!r}: {field} {problem['msg'].lower()}"
+        ) from None
     metric.goal = metric.goal or infer_goal(name)
     return metric
 
