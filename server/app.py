@@ -56,7 +56,9 @@ def instructions_for(names: list[str], read_only: bool) -> str:
     return "\n".join(lines)
 
 
-def build_server(settings: Settings | None = None, context: ToolkitContext | None = None) -> FastMCP:
+def build_server(
+    settings: Settings | None = None, context: ToolkitContext | None = None
+) -> FastMCP:
     """Mount every selected toolkit under its namespace. Imports only the selected toolkits."""
     settings = settings or Settings()
     names = select_toolsets(settings.toolsets)

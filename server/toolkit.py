@@ -91,10 +91,10 @@ class Toolkit:
                 name=name,
                 title=title,
                 annotations=ToolAnnotations(
-                    readOnlyHint=read_only,
-                    destructiveHint=destructive,
-                    idempotentHint=idempotent,
-                    openWorldHint=open_world,
+                    read_only_hint=read_only,
+                    destructive_hint=destructive,
+                    idempotent_hint=idempotent,
+                    open_world_hint=open_world,
                 ),
                 timeout=timeout,
             )

@@ -27,7 +27,11 @@ def unbounded(schema: dict[str, Any], path: str, defs: dict[str, Any]) -> list[s
     problems: list[str] = []
     if kind == "string" and "maxLength" not in schema:
         problems.append(f"{path}: string without maxLength")
-    elif kind in ("integer", "number") and "maximum" not in schema and "exclusiveMaximum" not in schema:
+    elif (
+        kind in ("integer", "number")
+        and "maximum" not in schema
+        and "exclusiveMaximum" not in schema
+    ):
         problems.append(f"{path}: number without maximum")
     elif kind == "array":
         if "maxItems" not in schema:

@@ -35,8 +35,12 @@ async def test_update_then_get_roundtrip(settings: Settings, era: str) -> None:
 
 async def test_update_replaces_and_persists_across_servers(settings: Settings) -> None:
     async with client(build_server(settings)) as c:
-        await c.call_tool("plan_update", {"plan_id": "exp-1", "todos": [{"id": "a", "content": "x"}]})
-        await c.call_tool("plan_update", {"plan_id": "exp-1", "todos": [{"id": "b", "content": "y"}]})
+        await c.call_tool(
+            "plan_update", {"plan_id": "exp-1", "todos": [{"id": "a", "content": "x"}]}
+        )
+        await c.call_tool(
+            "plan_update", {"plan_id": "exp-1", "todos": [{"id": "b", "content": "y"}]}
+        )
     # A fresh server over the same state file sees the last plan: nothing lived only in memory.
     async with client(build_server(settings)) as c:
         got = await c.call_tool("plan_get", {"plan_id": "exp-1"})

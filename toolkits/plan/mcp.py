@@ -15,7 +15,9 @@ INSTRUCTIONS = "Keep a visible todo plan for multi-step work (plan_update, plan_
 
 PlanId = Annotated[
     str,
-    Field(min_length=1, max_length=64, description="Which plan; 'default' unless you keep several."),
+    Field(
+        min_length=1, max_length=64, description="Which plan; 'default' unless you keep several."
+    ),
 ]
 
 
