@@ -72,6 +72,7 @@ def build_server(
     for name in names:
         entry = TOOLKITS[name]
         module = importlib.import_module(entry.module)
-        server.mount(module.build(ctx), namespace=entry.namespace or name)
+        namespace = name if entry.namespace is None else entry.namespace
+        server.mount(module.build(ctx), namespace=namespace or None)
     log.debug("mounted toolkits: %s", ", ".join(names))
     return server

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 class ToolkitEntry:
     module: str
     purpose: str
-    namespace: str | None = None  # None: mounted under its registry name
+    # None: tools are prefixed with the registry name; "": tools keep their own names.
+    namespace: str | None = None
 
 
 TOOLKITS: dict[str, ToolkitEntry] = {
@@ -24,5 +25,18 @@ TOOLKITS: dict[str, ToolkitEntry] = {
         "toolkits.github",
         "find and read example code on GitHub: search code, rank a repository's example files, "
         "list an owner's repositories, read files and notebooks",
+    ),
+    "papers": ToolkitEntry(
+        "toolkits.papers",
+        "find ML papers and read their recipes: search, daily trending, details with section "
+        "text and linked Hub models/datasets, references and citations",
+    ),
+    "docs": ToolkitEntry(
+        "toolkits.docs", "search Hugging Face documentation and read its pages as markdown"
+    ),
+    "jobs": ToolkitEntry(
+        "toolkits.jobs",
+        "run training jobs that outlive the conversation (locally, on Hugging Face Jobs or a "
+        "Ray cluster): submit, status with health, wait, logs, list, cancel, hardware",
     ),
 }
