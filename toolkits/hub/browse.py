@@ -17,7 +17,7 @@ from typing import Any
 from server.budget import clip_value, page_text
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
-from toolkits._hf import KINDS, call_hub, hub_api, repo_url
+from toolkits._hf import call_hub, hub_api, missing_repo_message, repo_lister, repo_url
 from toolkits.hub.models import (
     FileContent,
     FileListing,
@@ -66,10 +66,6 @@ def _summary(item: Any, kind: Kind) -> RepoSummary:
     )
 
 
-def _lister(api: Any, kind: str) -> Any:
-    return {"model": api.list_models, "dataset": api.list_datasets, "space": api.list_spaces}[kind]
-
-
 def search(
     settings: Settings,
     *,
@@ -89,7 +85,7 @@ def search(
     wanted = offset + limit + 1  # one extra tells whether another page exists
 
     def run() -> list[Any]:
-        items = _lister(api, kind)(
+        items = repo_lister(api, kind)(
             search=query or None,
             author=author or None,
             filter=filters or None,
@@ -114,56 +110,6 @@ def search(
         next_offset=next_offset,
         hint=hint,
     )
-
-
-def missing_repo_message(settings: Settings, repo_id: str, kind: str) -> str:
-    """Say that ``repo_id`` was not found, and suggest what the caller probably meant."""
-    from huggingface_hub.errors import HfHubHTTPError
-
-    api = hub_api(settings)
-    lines = [
-        f"No {kind} {repo_id!r} on the Hub (or it is private or gated and HF_TOKEN lacks access)."
-    ]
-    # Suggestions are a courtesy: a failure while looking for them must not hide the real error.
-    for other in KINDS:
-        if other == kind:
-            continue
-        try:
-            api.repo_info(repo_id, repo_type=other)
-        except (HfHubHTTPError, OSError, ValueError):
-            continue
-        lines.append(f"There is a {other} with this id: pass kind={other!r}.")
-        break
-    similar = _similar_repo_ids(api, repo_id, kind)
-    if similar:
-        lines.append(f"Similar {kind}s: {', '.join(similar)}.")
-    lines.append(f"Search with hub_search(query=..., kind={kind!r}).")
-    return " ".join(lines)
-
-
-def _similar_repo_ids(api: Any, repo_id: str, kind: str, count: int = 5) -> list[str]:
-    from huggingface_hub.errors import HfHubHTTPError
-
-    author, _, name = repo_id.rpartition("/")
-    candidates: list[str] = []
-    queries: list[dict[str, Any]] = [{"search": name, "limit": 20}]
-    if author:
-        queries.append({"author": author, "limit": 100})
-    queries.append({"search": name[:3], "limit": 50})
-    for kwargs in queries:
-        try:
-            candidates += [item.id for item in islice(_lister(api, kind)(**kwargs), 100)]
-        except (HfHubHTTPError, OSError, ValueError):
-            continue
-    unique = list(dict.fromkeys(c for c in candidates if c != repo_id))
-    by_name = {c.rpartition("/")[2].lower(): c for c in unique}
-    close = difflib.get_close_matches(repo_id.lower(), [c.lower() for c in unique], count, 0.6)
-    close += [
-        by_name[m] for m in difflib.get_close_matches(name.lower(), list(by_name), count, 0.6)
-    ]
-    lowered = {c.lower(): c for c in unique}
-    ranked = [lowered.get(c, c) for c in close]
-    return list(dict.fromkeys(ranked))[:count]
 
 
 def repo_info(
