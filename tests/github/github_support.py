@@ -46,6 +46,7 @@ TRL_FILES: dict[str, str | bytes] = {
     "tests/test_grpo_trainer.py": "def test_grpo():\n    assert True\n",
     "docs/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
     "scripts/train.py": TRAIN_SCRIPT,
+    "empty.txt": "",
 }
 
 

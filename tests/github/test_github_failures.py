@@ -58,6 +58,15 @@ def test_long_retry_after_is_reported_not_slept(tmp_path: Path) -> None:
     assert len(fake.paths_requested(README)) == 1
 
 
+def test_secondary_limit_without_retry_after_is_reported_at_once(tmp_path: Path) -> None:
+    with FakeGitHub(token=TOKEN) as fake:
+        sample_world(fake)
+        fake.fail(README, 403, SECONDARY_RATE_LIMIT, times=10)
+        with pytest.raises(UserError, match=r"rate limit was hit \(403\) and it asks to wait 60 s"):
+            read_readme(tmp_path, fake)
+    assert len(fake.paths_requested(README)) == 1
+
+
 def test_exhausted_primary_limit_names_the_reset_and_the_token(tmp_path: Path) -> None:
     reset = int(time.time()) + 1800
     with FakeGitHub() as fake:
@@ -121,7 +130,7 @@ def test_unreachable_api_names_the_url(tmp_path: Path) -> None:
 async def test_a_slow_call_does_not_block_other_calls(tmp_path: Path) -> None:
     with FakeGitHub(token=TOKEN) as fake:
         sample_world(fake)
-        fake.slow(README, delay_s=1.5)
+        fake.slow(README, delay_s=2.0)
         finished: list[str] = []
         async with mcp_client(github_settings(tmp_path, fake)) as client:
 

@@ -144,7 +144,7 @@ def test_private_repo_without_token_points_at_github_token(tmp_path: Path) -> No
         assert core.read_file(github_settings(tmp_path, fake), "alice/secret-lab", "train.py")
 
 
-def test_bad_line_range_is_refused_before_any_request(tmp_path: Path) -> None:
+def test_bad_arguments_are_refused_with_what_is_valid(tmp_path: Path) -> None:
     with FakeGitHub(token=TOKEN) as fake:
         sample_world(fake)
         settings = github_settings(tmp_path, fake)
@@ -154,7 +154,7 @@ def test_bad_line_range_is_refused_before_any_request(tmp_path: Path) -> None:
             core.read_file(settings, "huggingface/trl", "scripts/train.py", None, 500)
         with pytest.raises(UserError, match="not a file path"):
             core.read_file(settings, "huggingface/trl", "../../etc/passwd")
-    assert len(fake.requests) == 1  # only the out-of-range call needed the file
+    assert len(fake.requests) == 1  # only line_start past the end needed the file itself
 
 
 def test_repo_given_as_a_github_url_is_understood(tmp_path: Path) -> None:
@@ -165,3 +165,11 @@ def test_repo_given_as_a_github_url_is_understood(tmp_path: Path) -> None:
         )
     assert window.repo == "huggingface/trl"
     assert window.text == str(TRL_FILES["README.md"]).rstrip("\n")
+
+
+def test_empty_file_is_an_empty_window(tmp_path: Path) -> None:
+    with FakeGitHub(token=TOKEN) as fake:
+        sample_world(fake)
+        window = core.read_file(github_settings(tmp_path, fake), "huggingface/trl", "empty.txt")
+    assert (window.total_lines, window.text, window.truncated) == (0, "", False)
+    assert window.render() == "huggingface/trl:empty.txt — empty"

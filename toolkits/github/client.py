@@ -34,6 +34,10 @@ def no_progress(done: float, total: float | None, message: str) -> None:
     return None
 
 
+def timeout_s(settings: Settings) -> int:
+    return max(1, math.ceil(settings.http_timeout_s))  # PyGithub takes whole seconds only
+
+
 def github_token(settings: Settings) -> str | None:
     token = settings.github_token.get_secret_value().strip() if settings.github_token else ""
     return token or None
@@ -65,7 +69,7 @@ def _retry_class() -> type:
             if asked and self.max_rate_limit_wait is not None:
                 try:
                     seconds = self.parse_retry_after(asked)
-                except Exception:  # an unparsable date: let urllib3 decide
+                except Exception:  # GitHub sends whole seconds; leave anything odd to urllib3
                     seconds = 0.0
                 if seconds > self.max_rate_limit_wait:
                     raise MaxRetryError(_pool, url, ResponseError("Retry-After beyond limit"))
@@ -86,7 +90,9 @@ def _retry_policy(settings: Settings) -> Any:
         # Hand the last answer to PyGithub so its exception carries GitHub's status and headers.
         raise_on_status=False,
         status_forcelist=[429, 500, 502, 503, 504],
-        secondary_rate_wait=min(60.0, wait),
+        # GitHub asks for at least a minute after a secondary limit without Retry-After; with a
+        # shorter max wait, PyGithub reports it at once instead of retrying too early.
+        secondary_rate_wait=60.0,
         max_rate_limit_wait=wait,
     )
 
@@ -100,7 +106,7 @@ def open_github(settings: Settings, per_page: int = 100) -> Iterator[Github]:
     client = Github(
         base_url=settings.github_api_url.rstrip("/"),
         auth=Auth.Token(token) if token else None,
-        timeout=max(1, math.ceil(settings.http_timeout_s)),
+        timeout=timeout_s(settings),
         per_page=per_page,
         retry=_retry_policy(settings),
         lazy=True,  # fetch an object only when one of its fields is read
@@ -135,7 +141,7 @@ def explain_failure(exc: BaseException, settings: Settings) -> UserError | None:
         return _explain_status(exc, token, settings)
     if isinstance(exc, requests.exceptions.Timeout):
         return UserError(
-            f"GitHub ({api}) did not answer within {settings.http_timeout_s:g} s. Try again, ask "
+            f"GitHub ({api}) did not answer within {timeout_s(settings)} s. Try again, ask "
             "for less (a smaller limit or line range), or raise MLINTERN_HTTP_TIMEOUT_S."
         )
     if isinstance(exc, requests.exceptions.RetryError):

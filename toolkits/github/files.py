@@ -49,8 +49,8 @@ class FileWindow(BaseModel):
         kind = (
             " (notebook as markdown, outputs omitted)" if self.rendered_from == "notebook" else ""
         )
-        head = f"{self.repo}:{self.path}{at} — lines {self.line_start}-{self.line_end} of "
-        lines = [f"{head}{self.total_lines}{kind}"]
+        span = f"lines {self.line_start}-{self.line_end} of {self.total_lines}"
+        lines = [f"{self.repo}:{self.path}{at} — {span if self.total_lines else 'empty'}{kind}"]
         numbered = self.text.split("\n") if self.text else []
         lines += [f"{n:>5}| {line}" for n, line in enumerate(numbered, self.line_start)]
         if self.hint:

@@ -103,7 +103,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         language: Annotated[
             str | None, Field(max_length=40, description="Only this language, e.g. 'python'.")
         ] = None,
-        limit: Annotated[int, Field(ge=1, le=50, description="Results to return.")] = 10,
+        limit: Annotated[int, Field(ge=1, le=30, description="Results to return.")] = 10,
         offset: Annotated[
             int, Field(ge=0, le=999, description="Skip this many results (from next_offset).")
         ] = 0,

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 # GitHub serves the first 1000 results of a search and nothing past them.
 SEARCH_WINDOW = 1000
+# 30 hits x 3 fragments x 200 characters stay within the default 20,000-character output cap.
 FRAGMENTS_PER_HIT = 3
+FRAGMENT_CHARS = 200
 _LANGUAGE = re.compile(r"^[A-Za-z0-9#+._ -]{1,40}$")
 
 
@@ -131,7 +133,7 @@ def _hit(item: ContentFile) -> CodeHit:
     # for; reading any field GitHub left out would fetch the whole file.
     matches: list[Any] = item.text_matches or []  # type: ignore[assignment]
     fragments = [
-        clip_value(" ".join(str(match.get("fragment", "")).split()), 300)
+        clip_value(" ".join(str(match.get("fragment", "")).split()), FRAGMENT_CHARS)
         for match in matches[:FRAGMENTS_PER_HIT]
         if isinstance(match, dict)
     ]
