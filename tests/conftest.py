@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastmcp import Client, FastMCP
 from helpers import ERAS
 
 from server.settings import Settings
@@ -36,8 +35,3 @@ def toolkit_ctx(settings: Settings) -> ToolkitContext:
 def era(request: pytest.FixtureRequest) -> str:
     """Run a test once per protocol era: 'legacy' (2025-11-25 handshake) and '2026-07-28'."""
     return request.param
-
-
-def client(server: FastMCP, era: str = "2026-07-28", **kwargs) -> Client:
-    """An in-memory MCP client for ``server`` speaking the given protocol era."""
-    return Client(server, mode=era, **kwargs)

@@ -11,8 +11,12 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from fastmcp import Client, FastMCP
 
 ERAS = ("legacy", "2026-07-28")  # the 2025-11-25 handshake era and the sessionless era
 REPO = Path(__file__).resolve().parents[1]
@@ -79,3 +83,14 @@ def server_cmd(*args: str) -> list[str]:
     """``mlintern-server`` as installed (console script next to this interpreter)."""
     script = Path(sys.executable).with_name("mlintern-server")
     return [str(script), *args] if script.exists() else [sys.executable, "-m", "server.cli", *args]
+
+
+def client(server: FastMCP, era: str = "2026-07-28", **kwargs: Any) -> Client:
+    """An in-memory MCP client for ``server`` speaking the given protocol era.
+
+    Lives here rather than in conftest.py: several test folders have a conftest of their own,
+    and ``from conftest import ...`` would pick whichever pytest loaded last.
+    """
+    from fastmcp import Client
+
+    return Client(server, mode=era, **kwargs)

@@ -6,8 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import client
-from helpers import server_cmd, test_env
+from helpers import client, server_cmd, test_env
 
 from server.app import build_server
 from server.settings import Settings

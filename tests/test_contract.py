@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import client
+from helpers import client
 
 from server.app import build_server
 from server.registry import TOOLKITS

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import client
 from fastmcp.exceptions import ToolError
+from helpers import client
 
 from server.app import build_server
 from server.settings import Settings
