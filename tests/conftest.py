@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+# With --import-mode=importlib nothing is put on sys.path for us: make each test folder's
+# support modules (sandbox_kit, jobs_support, ...) importable by their plain names.
+for _folder in sorted(Path(__file__).parent.iterdir()):
+    if _folder.is_dir() and _folder.name not in ("inspector", "__pycache__", "fakes"):
+        sys.path.insert(1, str(_folder))
 from helpers import ERAS
 
 from server.settings import Settings
