@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fakes.docs_site import DocPage, DocsSite
 from fakes.loopback import RunningFake
@@ -111,6 +113,17 @@ def test_a_page_that_fails_is_indexed_by_title_and_said_so(
     docs_fake.faults.fail("/docs/trl/dpo_trainer.md", 500, times=3, headers={"Retry-After": "0"})
     result = core.search_docs(docs_settings, "DPO Trainer", "trl")
     assert result.hits[0].url.endswith("/docs/trl/dpo_trainer")
+    assert any("1 page(s) could not be read" in note for note in result.notes)
+
+
+def test_a_slow_page_does_not_hold_the_search_past_its_budget(
+    docs_settings: Settings, docs_fake: RunningFake
+) -> None:
+    docs_fake.faults.stall("/docs/trl/dpo_trainer.md", 3.0)
+    started = time.monotonic()
+    result = core.search_docs(docs_settings, "DPO Trainer", "trl", build_budget_s=0.5)
+    assert time.monotonic() - started < 2.0
+    assert result.hits[0].url.endswith("/docs/trl/dpo_trainer")  # still found, by its title
     assert any("1 page(s) could not be read" in note for note in result.notes)
 
 

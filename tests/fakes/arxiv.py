@@ -166,6 +166,11 @@ LOWRANK = FakePaper(
     daily_date="2021-06-02",
     ai_keywords=["LoRA", "parameter-efficient fine-tuning"],
     sections=None,  # older submission: arXiv has no HTML version
+    # A popular method: more linked adapters than papers_get shows.
+    linked_models=[
+        {"id": f"community/lora-adapter-{i}", "downloads": 1000 * i, "likes": i}
+        for i in range(1, 8)
+    ],
 )
 
 CLASSIC = FakePaper(

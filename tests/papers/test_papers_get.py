@@ -109,6 +109,17 @@ def test_paper_without_html_gives_details_and_points_to_the_pdf(
         core.get_paper(papers_settings, store, "2106.00042", section="3")
 
 
+def test_many_linked_models_show_the_top_and_say_how_to_list_all(
+    papers_settings: Settings, store: StateStore
+) -> None:
+    details = core.get_paper(papers_settings, store, "2106.00042")
+    assert [m.repo_id for m in details.linked_models] == [
+        f"community/lora-adapter-{i}" for i in (7, 6, 5, 4, 3)
+    ]
+    assert details.more_linked is not None
+    assert "hub_search(kind='model', filters=['arxiv:2106.00042'])" in details.more_linked
+
+
 def test_paper_unknown_to_the_hub_comes_from_the_arxiv_export_api(
     papers_settings: Settings, store: StateStore
 ) -> None:

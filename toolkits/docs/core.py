@@ -31,6 +31,8 @@ DEFAULT_LIBRARIES = ("transformers", "trl", "peft", "datasets", "hub")
 MAX_PAGES_WITH_CONTENT = 300
 FETCH_WORKERS = 8
 PROGRESS_EVERY = 10
+# A slow site must not hold a search for minutes: pages not read by then get title-only entries.
+BUILD_BUDGET_S = 90.0
 
 _build_locks: dict[tuple[Path, str], threading.Lock] = {}
 _build_locks_guard = threading.Lock()
@@ -54,6 +56,7 @@ def search_docs(
     offset: int = 0,
     progress: Progress | None = None,
     clock: Clock = time.time,
+    build_budget_s: float = BUILD_BUDGET_S,
 ) -> DocSearchResult:
     query = " ".join(query.split())
     if not any(ch.isalnum() for ch in query):
@@ -74,7 +77,9 @@ def search_docs(
     with DocsSite(settings) as site:
         for library_name in libraries:
             try:
-                notes += _ensure_indexed(site, index, library_name, settings, progress)
+                notes += _ensure_indexed(
+                    site, index, library_name, settings, progress, build_budget_s
+                )
             except UserError as exc:
                 if library is not None:
                     raise
@@ -107,6 +112,7 @@ def _ensure_indexed(
     library: str,
     settings: Settings,
     progress: Progress | None,
+    budget_s: float,
 ) -> list[str]:
     """Build or refresh ``library``'s index if it is missing or older than the TTL."""
     ttl = settings.docs_index_ttl_s
@@ -127,7 +133,7 @@ def _ensure_indexed(
                 f"The docs page of {library!r} ({site.library_url(library)}) lists no pages; "
                 "the site layout may have changed. Use docs_fetch on a known page URL instead."
             )
-        pages = _read_pages(site, library, listed, progress)
+        pages = _read_pages(site, library, listed, progress, budget_s)
         readable = pages[:MAX_PAGES_WITH_CONTENT]
         failed = sum(page.markdown is None for page in readable)
         if previous is not None and failed > len(readable) // 2:
@@ -148,18 +154,27 @@ def _stale_note(index: DocsIndex, library: str, indexed_at: float, reason: str) 
 
 
 def _read_pages(
-    site: DocsSite, library: str, listed: list[ListedPage], progress: Progress | None
+    site: DocsSite,
+    library: str,
+    listed: list[ListedPage],
+    progress: Progress | None,
+    budget_s: float,
 ) -> list[IndexedPage]:
-    """Every listed page, with its markdown when it could be read (the first N pages)."""
+    """Every listed page, with its markdown when it could be read in time (the first N pages)."""
     readable = listed[:MAX_PAGES_WITH_CONTENT]
     markdown: dict[str, str | None] = {}
     total = len(readable)
-    with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="docs-index") as pool:
+    pool = ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="docs-index")
+    try:
         futures = {pool.submit(_try_markdown, site, page.url): page.url for page in readable}
-        for done, future in enumerate(as_completed(futures), start=1):
+        for done, future in enumerate(as_completed(futures, timeout=budget_s), start=1):
             markdown[futures[future]] = future.result()
             if progress and (done % PROGRESS_EVERY == 0 or done == total):
                 progress(done, total, f"indexing {library} docs: {done}/{total} pages")
+    except TimeoutError:
+        pass  # pages still loading are indexed by title; the next refresh tries them again
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return [
         IndexedPage(url=p.url, title=p.title, section=p.section, markdown=markdown.get(p.url))
         for p in listed
