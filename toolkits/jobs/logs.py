@@ -50,8 +50,16 @@ class Window:
     consumed_to: int  # raw offset up to which the file was read
 
 
-def is_progress(line: str) -> bool:
-    return bool(_PROGRESS.search(line))
+def progress_label(line: str) -> str | None:
+    """The label of a progress line (what it is the progress of), None if not one.
+
+    Consecutive progress lines collapse only while their label stays the same, so a finished
+    download is not swallowed by the training bar that follows it.
+    """
+    match = _PROGRESS.search(line)
+    if match is None:
+        return None
+    return re.sub(r"[\d.]+", "#", line[: match.start()]).strip()
 
 
 def _raw_lines(path: Path, start: int, stop: int, final: bool) -> Iterator[tuple[int, int, str]]:
@@ -97,6 +105,7 @@ def clean(raw: Iterator[tuple[int, int, str]], redact: Callable[[str], str]) -> 
     """Cleaned lines; a collapsed run shows as its last line plus a note of what was dropped."""
     pending: LogLine | None = None
     pending_kind = ""  # "progress" or "repeat"
+    pending_label: str | None = None
     run = 0
 
     def flush() -> Iterator[LogLine]:
@@ -110,18 +119,19 @@ def clean(raw: Iterator[tuple[int, int, str]], redact: Callable[[str], str]) -> 
 
     for start, end, text in raw:
         line = LogLine(redact(_visible(text)), start, end)
-        progress = is_progress(line.text)
-        if pending is not None and progress and pending_kind == "progress":
+        label = progress_label(line.text)
+        if pending is not None and pending_kind == "progress" and label == pending_label:
             run += 1
             pending = line
             continue
-        if pending is not None and not progress and line.text == pending.text and line.text:
+        if pending is not None and label is None and line.text == pending.text and line.text:
             run += 1
             pending_kind = "repeat"
             pending.end = end
             continue
         yield from flush()
-        pending, pending_kind, run = line, ("progress" if progress else ""), 0
+        pending, pending_label, run = line, label, 0
+        pending_kind = "progress" if label is not None else ""
     yield from flush()
 
 
