@@ -39,4 +39,10 @@ TOOLKITS: dict[str, ToolkitEntry] = {
         "run training jobs that outlive the conversation (locally, on Hugging Face Jobs or a "
         "Ray cluster): submit, status with health, wait, logs, list, cancel, hardware",
     ),
+    "experiments": ToolkitEntry(
+        "toolkits.experiments",
+        "watch training runs without a person: read metrics (TensorBoard, trackio, JSONL/CSV, "
+        "job ids), judge them against the user's preferences.md, plot, compare, restart a job "
+        "with a changed config, and keep a journal of every decision",
+    ),
 }

@@ -13,19 +13,16 @@ from pathlib import Path
 from fastmcp import Client, FastMCP
 
 from server.settings import Settings
-from server.toolkit import ToolkitContext
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_PREFERENCES = REPO / "examples" / "preferences.md"
 
 
-def experiments_server(settings: Settings) -> FastMCP:
-    """The experiments toolkit mounted under its namespace, as build_server mounts it."""
-    from toolkits.experiments import build
+def experiments_server(settings: Settings, *also: str) -> FastMCP:
+    """The real mlintern server with the experiments toolkit (and the other toolkits named)."""
+    from server.app import build_server
 
-    server = FastMCP("mlintern-test")
-    server.mount(build(ToolkitContext(settings=settings)), namespace="experiments")
-    return server
+    return build_server(settings.model_copy(update={"toolsets": [*also, "experiments"]}))
 
 
 def mcp_client(server: FastMCP, era: str = "2026-07-28") -> Client:

@@ -31,7 +31,7 @@ def test_the_shipped_example_parses_with_rules_in_order() -> None:
         "crashed",
         "stuck",
     ]
-    assert prefs.rules[0].action.kind == "lower_lr" and prefs.rules[0].action.factor == 0.1
+    assert prefs.rules[0].action.kind == "lower_lr" and prefs.rules[0].action.factor == 0.01
     assert prefs.rules[3].action.message and "jobs_logs" in prefs.rules[3].action.message
     assert prefs.rules[1].line == line_of(text, "name: stalled above target")
     assert prefs.warnings == []

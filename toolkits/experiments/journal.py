@@ -13,6 +13,7 @@ import sqlite3
 import tempfile
 import time
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -38,7 +39,14 @@ MIGRATIONS = [
 ]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-Number = float | int | str | None
+# Bounded so the tool schema is too; figures beyond these are typos, not measurements.
+Number = (
+    Annotated[float, Field(ge=-1e300, le=1e300)]
+    | Annotated[int, Field(ge=-(10**18), le=10**18)]
+    | Annotated[str, Field(max_length=200)]
+    | None
+)
+JobId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class JournalInput(BaseModel):
@@ -55,7 +63,7 @@ class JournalInput(BaseModel):
         max_length=1000,
         description="What was done (a tool call, a restart, nothing).",
     )
-    job_ids: list[str] = Field(
+    job_ids: list[JobId] = Field(
         default_factory=list, max_length=20, description="Jobs this entry concerns, oldest first."
     )
     numbers: dict[str, Number] = Field(
