@@ -10,21 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.docs_site import LIBRARIES, DocsSite
+from fakes.docs_site import LIBRARIES, FakeDocsSite
 from fakes.loopback import RunningFake, run_fake
 
 from server.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def _docs_server() -> Iterator[tuple[DocsSite, RunningFake]]:
-    site = DocsSite()
+def _docs_server() -> Iterator[tuple[FakeDocsSite, RunningFake]]:
+    site = FakeDocsSite()
     with run_fake(site.build_app()) as fake:
         yield site, fake
 
 
 @pytest.fixture
-def site(_docs_server: tuple[DocsSite, RunningFake]) -> DocsSite:
+def site(_docs_server: tuple[FakeDocsSite, RunningFake]) -> FakeDocsSite:
     """The fake's pages: a test may add or remove pages while the server runs."""
     site, _ = _docs_server
     site.libraries = {name: list(pages) for name, pages in LIBRARIES.items()}
@@ -32,7 +32,7 @@ def site(_docs_server: tuple[DocsSite, RunningFake]) -> DocsSite:
 
 
 @pytest.fixture
-def docs_fake(_docs_server: tuple[DocsSite, RunningFake], site: DocsSite) -> RunningFake:
+def docs_fake(_docs_server: tuple[FakeDocsSite, RunningFake], site: FakeDocsSite) -> RunningFake:
     _, fake = _docs_server
     fake.reset()
     return fake

@@ -59,6 +59,7 @@ def test_the_usual_spellings_of_a_page_resolve_to_it(
         "https://huggingface.co/api/whoami-v2",
         "{base}/api/models",
         "{base}/docs/../api/models",
+        "{base}/docs/%2e%2e/api/models",
         "file:///etc/passwd",
     ],
 )

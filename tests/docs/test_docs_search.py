@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fakes.docs_site import DocPage, DocsSite
+from fakes.docs_site import DocPage, FakeDocsSite
 from fakes.loopback import RunningFake
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
@@ -79,7 +79,7 @@ def test_without_library_the_common_libraries_are_searched(docs_settings: Settin
 
 
 def test_the_index_is_reused_until_its_ttl_then_refreshed(
-    docs_settings: Settings, docs_fake: RunningFake, site: DocsSite
+    docs_settings: Settings, docs_fake: RunningFake, site: FakeDocsSite
 ) -> None:
     clock = Clock()
     core.search_docs(docs_settings, "DPO", "trl", clock=clock)

@@ -8,7 +8,7 @@ Shapes follow what the real site serves:
   libraries and the Hub (not part of this library's pages);
 - ``/docs/<library>/<page>.md``: the page's markdown source.
 
-``DocsSite`` holds the pages so a test can add or remove one and watch the index refresh.
+``FakeDocsSite`` holds the pages so a test can add or remove one and watch the index refresh.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ LIBRARIES: dict[str, list[DocPage]] = {
 
 
 @dataclass
-class DocsSite:
+class FakeDocsSite:
     libraries: dict[str, list[DocPage]] = field(
         default_factory=lambda: {name: list(pages) for name, pages in LIBRARIES.items()}
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -33,7 +33,6 @@ class ListedPage:
 
 class DocsSite:
     def __init__(self, settings: Settings):
-        self.settings = settings
         parts = urlsplit(settings.docs_url.rstrip("/"))
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.docs_root = parts.path or "/docs"
@@ -81,6 +80,8 @@ class DocsSite:
 
     def check_allowed(self, scheme: str, netloc: str, path: str, shown: str) -> None:
         root = self.allowed_roots.get((scheme, netloc))
+        # Decoded before the checks: "%2e%2e" must not smuggle a ".." past them.
+        path = unquote(path)
         if root is None or not (path == root or path.startswith(root + "/")) or ".." in path:
             allowed = ", ".join(f"{s}://{h}{r}/" for (s, h), r in self.allowed_roots.items())
             raise UserError(

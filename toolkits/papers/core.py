@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from server.budget import page_text
 from server.errors import NotFoundError, UserError
@@ -26,6 +27,9 @@ from toolkits.papers.models import (
     SectionHeading,
     SectionText,
 )
+
+if TYPE_CHECKING:
+    from huggingface_hub.hf_api import PaperInfo
 
 Progress = Callable[[int, int, str], None]
 LINKED_REPOS_SHOWN = 5
@@ -142,6 +146,8 @@ def get_paper(
                 "arXiv has no HTML version of this paper, so its sections cannot be read; "
                 f"see the PDF at {details.links['pdf']}."
             )
+        except UserError as exc:  # arXiv slow or down: the details above still stand
+            details.notes.append(f"Section outline unavailable: {exc}")
         else:
             details.links["html"] = arxiv.html_url(settings, arxiv_id)
             details.sections = [
@@ -154,22 +160,22 @@ def get_paper(
     return details
 
 
-def _from_hub(info: object) -> PaperDetails:
-    summary = hub_papers.summarize(info)  # type: ignore[arg-type]
+def _from_hub(info: PaperInfo) -> PaperDetails:
+    summary = hub_papers.summarize(info)
     return PaperDetails(
         arxiv_id=summary.arxiv_id,
         title=summary.title,
         source="huggingface",
         authors=summary.authors,
         published=summary.published,
-        abstract=" ".join((getattr(info, "summary", None) or "").split()) or None,
-        ai_summary=getattr(info, "ai_summary", None),
+        abstract=" ".join((info.summary or "").split()) or None,
+        ai_summary=info.ai_summary,
         keywords=summary.keywords,
         upvotes=summary.upvotes,
     )
 
 
-def _links(settings: Settings, arxiv_id: ArxivId, hub_page: object | None) -> dict[str, str]:
+def _links(settings: Settings, arxiv_id: ArxivId, hub_page: PaperInfo | None) -> dict[str, str]:
     base = settings.arxiv_url.rstrip("/")
     links = {
         "arxiv": f"{base}/abs/{arxiv_id.versioned}",
@@ -177,10 +183,12 @@ def _links(settings: Settings, arxiv_id: ArxivId, hub_page: object | None) -> di
     }
     if hub_page is not None:
         links["huggingface"] = f"{settings.hf_endpoint.rstrip('/')}/papers/{arxiv_id.base}"
-    for name, attribute in (("github", "github_repo"), ("project_page", "project_page")):
-        value = getattr(hub_page, attribute, None)
-        if isinstance(value, str) and value:
-            links[name] = value
+        for name, value in (
+            ("github", hub_page.github_repo),
+            ("project_page", hub_page.project_page),
+        ):
+            if value:
+                links[name] = value
     return links
 
 
