@@ -12,10 +12,10 @@ import pytest
 for _folder in sorted(Path(__file__).parent.iterdir()):
     if _folder.is_dir() and _folder.name not in ("inspector", "__pycache__", "fakes"):
         sys.path.insert(1, str(_folder))
-from helpers import ERAS
+from helpers import ERAS  # noqa: E402
 
-from server.settings import Settings
-from server.toolkit import ToolkitContext
+from server.settings import Settings  # noqa: E402
+from server.toolkit import ToolkitContext  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
