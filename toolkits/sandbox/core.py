@@ -20,13 +20,12 @@ from pathlib import Path, PurePosixPath
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
 from server.state import StateStore
-from toolkits.sandbox import execution, textview
+from toolkits.sandbox import execution, files
 from toolkits.sandbox.backends import BackendName, load_backend
 from toolkits.sandbox.backends.base import ExecRequest, SandboxBackend, SandboxSpec
 from toolkits.sandbox.backends.limits import FILE_MB
 from toolkits.sandbox.models import (
     DestroyResult,
-    DirEntryView,
     EditResult,
     ExecResult,
     FileView,
@@ -44,8 +43,6 @@ log = logging.getLogger(__name__)
 SANDBOX_ID = re.compile(r"^sbx-[0-9a-f]{12}$")
 MAX_ACTIVE = 32
 MAX_CREATE_BYTES = 20 * 1024 * 1024
-MAX_EDIT_BYTES = 8 * 1024 * 1024
-MAX_DIR_ENTRIES = 200
 SAVED_OUTPUT_DIR = PurePosixPath(".mlintern/exec")
 
 
@@ -298,9 +295,12 @@ class SandboxService:
                 views[name] = execution.stream_view(
                     capture, display(destination) if destination else None
                 )
-        reason = execution.kill_reason(outcome, stderr.text()[-4000:])
+        stderr_tail = stderr.text()[-4000:]
+        reason = execution.kill_reason(outcome, stderr_tail)
         limits = f"memory_mb={record.memory_mb}, cpu_s={record.cpu_s}"
-        hints = [execution.advice(reason, outcome, timeout_s, limits)]
+        if record.limits.get("max_processes"):
+            limits += f", max_processes={record.limits['max_processes']}"
+        hints = [execution.advice(reason, outcome, timeout_s, limits, stderr_tail)]
         hints += [
             execution.saved_hint(sandbox_id, name, views[name], captures[name])
             for name in ("stdout", "stderr")
@@ -320,114 +320,24 @@ class SandboxService:
             hint=" ".join(hint for hint in hints if hint) or None,
         )
 
-    # --- files ----------------------------------------------------------------------------
+    # --- files (the work is in files.py) ---------------------------------------------------
 
     async def read(
         self, sandbox_id: str, path: str = ".", offset: int = 1, limit: int = 400
     ) -> FileView:
         async with self._using(sandbox_id) as record:
-            backend, ref = self.backend(record.backend), record.ref()
-            relative = workspace_relative(path, record.workspace)
-            shown = display(relative)
-            entry = await backend.stat(ref, relative)
-            if entry.kind == "missing":
-                raise NotFoundError(
-                    f"No file {shown!r} in {sandbox_id}. See what is there with "
-                    f"sandbox_read(sandbox_id='{sandbox_id}', path='.')."
-                )
-            if entry.kind == "dir":
-                entries = await backend.list_dir(ref, relative)
-                return FileView(
-                    sandbox_id=sandbox_id,
-                    path=shown,
-                    kind="dir",
-                    entries=[DirEntryView(**vars(e)) for e in entries[:MAX_DIR_ENTRIES]],
-                    truncated=len(entries) > MAX_DIR_ENTRIES,
-                    hint="More entries exist; list them with sandbox_exec (ls)."
-                    if len(entries) > MAX_DIR_ENTRIES
-                    else None,
-                )
-            if entry.kind != "file":
-                raise UserError(f"{shown!r} is not a regular file (a device, socket or pipe).")
-            reader = await backend.open_reader(ref, relative)
-            try:
-                view = FileView(
-                    sandbox_id=sandbox_id, path=shown, kind="file", size_bytes=reader.size
-                )
-                if textview.looks_binary(await reader.read(0, textview.SNIFF_BYTES)):
-                    view.binary = True
-                    view.hint = "Inspect binary files with sandbox_exec (e.g. xxd, file, python)."
-                    return view
-                page = await textview.page_lines(
-                    reader,
-                    offset=offset,
-                    limit=limit,
-                    max_chars=self.settings.max_output_chars * 4 // 5,
-                )
-            finally:
-                await reader.close()
-        view.text, view.start_line, view.end_line = page.text, page.start_line, page.end_line
-        view.total_lines, view.truncated = page.total_lines, page.more
-        if page.more:
-            view.next_offset = page.end_line + 1
-            view.hint = (
-                f"More lines follow: sandbox_read(sandbox_id='{sandbox_id}', path='{shown}', "
-                f"offset={view.next_offset})."
-            )
-        elif page.total_lines is not None and offset > page.total_lines > 0:
-            view.hint = f"The file has only {page.total_lines} lines."
-        return view
+            target = files.Target(self.backend(record.backend), record, path)
+            budget = self.settings.max_output_chars * 4 // 5
+            return await files.read(target, offset=offset, limit=limit, max_chars=budget)
 
     async def write(self, sandbox_id: str, path: str, content: str) -> WriteResult:
         async with self._using(sandbox_id) as record:
-            backend, ref = self.backend(record.backend), record.ref()
-            relative = workspace_relative(path, record.workspace)
-            before = await backend.stat(ref, relative)
-            if before.kind == "dir":
-                raise UserError(f"{display(relative)!r} is a directory; give a file path.")
-            data = content.encode()
-            await backend.write_file(ref, relative, data)
-        return WriteResult(
-            sandbox_id=sandbox_id,
-            path=display(relative),
-            bytes_written=len(data),
-            created=before.kind == "missing",
-        )
+            target = files.Target(self.backend(record.backend), record, path)
+            return await files.write(target, content)
 
     async def edit(
         self, sandbox_id: str, path: str, old: str, new: str, replace_all: bool = False
     ) -> EditResult:
         async with self._using(sandbox_id) as record:
-            backend, ref = self.backend(record.backend), record.ref()
-            relative = workspace_relative(path, record.workspace)
-            shown = display(relative)
-            entry = await backend.stat(ref, relative)
-            if entry.kind != "file":
-                raise NotFoundError(
-                    f"No file {shown!r} to edit in {sandbox_id}; create it with sandbox_write."
-                )
-            if entry.size > MAX_EDIT_BYTES:
-                raise UserError(
-                    f"{shown} is {entry.size} bytes, over the {MAX_EDIT_BYTES // 2**20} MiB edit "
-                    f"limit; change it with sandbox_exec (sed, python) instead."
-                )
-            reader = await backend.open_reader(ref, relative)
-            try:
-                raw = await reader.read(0, reader.size)
-            finally:
-                await reader.close()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise UserError(f"{shown} is not UTF-8 text; edit it with sandbox_exec.") from None
-            updated, count, first = textview.apply_edit(text, old, new, replace_all, shown)
-            data = updated.encode()
-            await backend.write_file(ref, relative, data)
-        snippet, _ = textview.snippet_around(updated, first, len(new))
-        return EditResult(
-            sandbox_id=sandbox_id,
-            path=shown,
-            replacements=count if replace_all else 1,
-            size_bytes=len(data),
-            snippet=snippet,
-        )
+            target = files.Target(self.backend(record.backend), record, path)
+            return await files.edit(target, old, new, replace_all)

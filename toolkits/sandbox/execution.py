@@ -57,7 +57,13 @@ def kill_reason(outcome: ExecOutcome, stderr_tail: str) -> KillReason | None:
     return None
 
 
-def advice(reason: KillReason | None, outcome: ExecOutcome, timeout_s: float, limits: str) -> str:
+# What shells and runtimes print when RLIMIT_NPROC refuses a fork.
+PROCESS_LIMIT_MARKERS = ("fork: Resource temporarily unavailable", "fork: retry", "can't fork")
+
+
+def advice(
+    reason: KillReason | None, outcome: ExecOutcome, timeout_s: float, limits: str, stderr: str
+) -> str:
     if reason == "timeout":
         return (
             f"Stopped after timeout_s={timeout_s:g}; every process of the command was killed. "
@@ -77,6 +83,8 @@ def advice(reason: KillReason | None, outcome: ExecOutcome, timeout_s: float, li
             f"Ended by {name}. SIGKILL without a timeout usually means the CPU hard limit or "
             f"the kernel's out-of-memory killer."
         )
+    if any(marker in stderr for marker in PROCESS_LIMIT_MARKERS):
+        return f"The command hit the process limit ({limits}): new processes were refused."
     return ""
 
 

@@ -46,6 +46,8 @@ ETC_ENTRIES = (
     "timezone",
     "mime.types",
     "os-release",
+    "debian_version",
+    "lsb-release",
     "protocols",
     "services",
 )
@@ -119,6 +121,7 @@ def bwrap_argv(
             args += ["--symlink", os.readlink(host), host]
         elif os.path.isdir(host):
             args += ["--ro-bind", host, host]
+    args += ["--perms", "0755", "--dir", "/etc"]
     etc = [f"/etc/{entry}" for entry in ETC_ENTRIES]
     etc += sorted(str(p) for p in Path("/etc").glob("python3*"))
     for entry in etc:

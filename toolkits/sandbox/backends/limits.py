@@ -13,6 +13,7 @@ import contextlib
 import os
 import resource
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ OPEN_FILES = 4096
 # Threads count as processes for RLIMIT_NPROC, and torch starts one per core, so this is
 # generous for real work while still stopping a fork bomb within a second.
 PROCESSES = 512
+QUIET_SCANS = 3  # empty /proc scans in a row before leftovers count as gone
 
 
 @dataclass(frozen=True)
@@ -69,14 +71,17 @@ def tasks_of_uid(uid: int) -> int:
     return count
 
 
-def kill_marked(token: str, rounds: int = 20) -> int:
+def kill_marked(token: str, max_rounds: int = 100) -> int:
     """SIGKILL every process whose environment carries ``MARKER_VAR=token``; return how many.
 
-    Repeated a few rounds because a fork bomb keeps making new ones between scans.
+    Scanned again until several scans in a row find nothing: a fork bomb keeps making new
+    processes between scans, and a process in the middle of execve briefly shows an empty
+    environment.
     """
     needle = f"{MARKER_VAR}={token}".encode()
-    killed = 0
-    for _ in range(rounds):
+    killed: set[int] = set()
+    quiet = 0
+    for _ in range(max_rounds):
         found = 0
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -89,8 +94,10 @@ def kill_marked(token: str, rounds: int = 20) -> int:
             if needle in environ.split(b"\0"):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(int(entry.name), signal.SIGKILL)
+                    killed.add(int(entry.name))
                     found += 1
-        killed += found
-        if not found:
+        quiet = 0 if found else quiet + 1
+        if quiet >= QUIET_SCANS:
             break
-    return killed
+        time.sleep(0.01)
+    return len(killed)

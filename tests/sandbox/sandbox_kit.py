@@ -1,0 +1,64 @@
+"""Helpers of the sandbox tests: the toolkit behind a real MCP client, and process checks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.client.client import CallToolResult
+from mcp.types import TextContent
+
+from server.settings import Settings
+from server.toolkit import ToolkitContext
+from toolkits.sandbox import build
+
+
+def sandbox_server(settings: Settings, read_only: bool = False) -> FastMCP:
+    """The toolkit mounted under its namespace, exactly as server.app.build_server mounts it."""
+    server = FastMCP("mlintern-sandbox-test")
+    server.mount(build(ToolkitContext(settings=settings, read_only=read_only)), namespace="sandbox")
+    return server
+
+
+def marker() -> tuple[str, str]:
+    """An environment variable to hand an exec, by which its processes can be found later."""
+    return "SANDBOX_TEST_MARK", secrets.token_hex(8)
+
+
+def processes_carrying(name: str, value: str) -> list[int]:
+    """PIDs of live processes whose environment holds ``name=value`` (zombies excluded)."""
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in environ and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def text(result: CallToolResult) -> str:
+    """The text a model reads from a tool result (or its error message)."""
+    block = result.content[0]
+    assert isinstance(block, TextContent), block
+    return block.text
+
+
+def data(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, text(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def host_has(*paths: str) -> bool:
+    """Whether any of ``paths`` exists on the host (outside every sandbox)."""
+    return any(os.path.lexists(path) for path in paths)
