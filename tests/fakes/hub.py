@@ -117,28 +117,8 @@ class FakeHub:
             Route("/api/{kinds}/{rest:path}", self._repo_api, methods=["GET", "POST"]),
             Route("/{rest:path}", self._resolve, methods=["GET", "HEAD"]),
         ]
-        app = Starlette(
-            routes=routes,
-            exception_handlers={Reject: lambda _, exc: exc.response},  # type: ignore[attr-defined]
-        )
-
-        async def with_faults(scope: dict, receive: Any, send: Any) -> None:
-            fault = next(
-                (f for f in self.faults if scope.get("path", "").startswith(f.prefix)), None
-            )
-            if fault is not None:
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.remove(fault)
-                if fault.delay_s:
-                    await asyncio.sleep(fault.delay_s)
-                if fault.status:
-                    reject = Reject(fault.status, None, f"injected {fault.status}", **fault.headers)
-                    await reject.response(scope, receive, send)
-                    return
-            await app(scope, receive, send)
-
-        return with_faults
+        handlers = {Reject: lambda _, exc: exc.response}
+        return with_faults(Starlette(routes=routes, exception_handlers=handlers), self.faults)  # type: ignore[arg-type]
 
     def _user(self, request: Request) -> tuple[str | None, bool]:
         header = request.headers.get("authorization", "")
@@ -382,6 +362,26 @@ class FakeHub:
         return JSONResponse(
             {"commitOid": repo.sha, "commitUrl": commit_url, "pullRequestUrl": pr_url}
         )
+
+
+def with_faults(app: Any, faults: list[_Fault]) -> Any:
+    """ASGI middleware: the next requests under a fault's path prefix stall and/or fail."""
+
+    async def serve_or_fail(scope: dict, receive: Any, send: Any) -> None:
+        fault = next((f for f in faults if scope.get("path", "").startswith(f.prefix)), None)
+        if fault is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                faults.remove(fault)
+            if fault.delay_s:
+                await asyncio.sleep(fault.delay_s)
+            if fault.status:
+                reject = Reject(fault.status, None, f"injected {fault.status}", **fault.headers)
+                await reject.response(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return serve_or_fail
 
 
 def _folder(path: str) -> dict[str, Any]:
