@@ -258,7 +258,8 @@ def _hf_errors(endpoint: str, action: str, namespace: str | None = None) -> Iter
         yield
     except HfHubHTTPError as exc:
         code = exc.response.status_code if exc.response is not None else None
-        detail = str(exc).splitlines()[0][:300]
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = (exc.server_message or (lines[0] if lines else "no detail")).strip()[:300]
         if code == 402:
             raise UserError(
                 f"Hugging Face refused to {action}: payment required (402). Add a payment "
@@ -282,7 +283,8 @@ def _hf_errors(endpoint: str, action: str, namespace: str | None = None) -> Iter
             raise UserError(
                 "Hugging Face rate-limited us (429): wait a minute, then retry."
             ) from None
-        raise UserError(f"Hugging Face Jobs could not {action}: {detail}") from None
+        hint = " Flavors and prices: jobs_hardware(backend='hf')." if code == 400 else ""
+        raise UserError(f"Hugging Face Jobs could not {action}: {detail}.{hint}") from None
     except httpx.HTTPError as exc:
         raise UserError(
             f"Cannot reach Hugging Face at {endpoint} to {action} ({type(exc).__name__}). "
