@@ -21,6 +21,16 @@ TOOLKITS: dict[str, ToolkitEntry] = {
     "plan": ToolkitEntry(
         "toolkits.plan", "keep a visible todo plan for multi-step work (plan_update, plan_get)"
     ),
+    "hub": ToolkitEntry(
+        "toolkits.hub",
+        "search the Hugging Face Hub and read model, dataset and Space repositories (details, "
+        "files, file contents); with HF_TOKEN, create repositories and upload or delete files",
+    ),
+    "datasets": ToolkitEntry(
+        "toolkits.datasets",
+        "look inside Hub or local datasets before using them (splits, schema, counts, samples, "
+        "column statistics, chat format) and query them with read-only SQL",
+    ),
     "github": ToolkitEntry(
         "toolkits.github",
         "find and read example code on GitHub: search code, rank a repository's example files, "
