@@ -1,7 +1,8 @@
 """A fake arXiv: the paper catalog every papers fake shares, the HTML versions, the export API.
 
 Shapes follow what arxiv.org serves:
-- ``/html/<id>``: LaTeXML output (``article.ltx_document``, ``h1.ltx_title_document``,
+- ``/html/<id>`` redirects to the latest version, ``/html/<id>v<n>``: LaTeXML output
+  (``article.ltx_document``, ``h1.ltx_title_document``,
   ``div.ltx_abstract``, nested ``section.ltx_section`` / ``ltx_subsection`` with
   ``span.ltx_tag`` numbers, ``div.ltx_para > p.ltx_p``, ``math[alttext]``, ``figure.ltx_table``,
   ``section.ltx_bibliography``, ``section.ltx_appendix``); a paper without an HTML version is a 404.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 
@@ -291,9 +292,12 @@ def _bare_id(raw: str) -> str:
 
 
 async def html_version(request: Request) -> Response:
-    paper = CATALOG.get(_bare_id(request.path_params["arxiv_id"]))
+    requested = request.path_params["arxiv_id"]
+    paper = CATALOG.get(_bare_id(requested))
     if paper is None or paper.sections is None:
         return HTMLResponse("<html><body>No HTML for this paper.</body></html>", status_code=404)
+    if requested == paper.arxiv_id:  # an unversioned id is redirected to the latest version
+        return RedirectResponse(f"/html/{paper.arxiv_id}v1", status_code=302)
     return HTMLResponse(paper_html(paper))
 
 

@@ -45,7 +45,7 @@ def paper_sections(settings: Settings, store: StateStore, arxiv_id: ArxivId) -> 
         return ParsedPaper(title=body["title"], sections=[Section(**s) for s in body["sections"]])
     service = arxiv_service(settings)
     pdf = f"{settings.arxiv_url.rstrip('/')}/pdf/{arxiv_id.versioned}"
-    with remote.client(service) as http:
+    with remote.client(service, follow_redirects=True) as http:  # no credential to leak
         response = remote.get(
             http,
             service,
@@ -74,7 +74,7 @@ def paper_sections(settings: Settings, store: StateStore, arxiv_id: ArxivId) -> 
 def export_metadata(settings: Settings, arxiv_id: ArxivId) -> PaperDetails | None:
     """Title, authors and abstract from arXiv's export API; None when arXiv has no such id."""
     service = arxiv_service(settings)
-    with remote.client(service) as http:
+    with remote.client(service, follow_redirects=True) as http:  # no credential to leak
         response = remote.get(
             http, service, "/api/query", params={"id_list": arxiv_id.versioned, "max_results": 1}
         )

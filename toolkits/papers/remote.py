@@ -42,11 +42,17 @@ class Service:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
-def client(service: Service, headers: Mapping[str, str] | None = None) -> httpx.Client:
-    """An httpx client for one service; credential headers given here never go anywhere else."""
+def client(
+    service: Service, headers: Mapping[str, str] | None = None, follow_redirects: bool = False
+) -> httpx.Client:
+    """An httpx client for one service.
+
+    Redirects are off unless asked for: httpx drops Authorization on a cross-origin redirect
+    but would carry any other credential header (x-api-key) along to the new host.
+    """
     return httpx.Client(
         timeout=service.timeout_s,
-        follow_redirects=False,
+        follow_redirects=follow_redirects,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
     )
 
