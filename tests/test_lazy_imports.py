@@ -21,6 +21,9 @@ HEAVY = (
     "matplotlib",
     "trackio",
     "agent.loop",
+    "huggingface_hub",
+    "pyarrow",
+    "numpy",
 )
 
 PROBE = """
