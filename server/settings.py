@@ -130,6 +130,14 @@ class Settings(BaseSettings):
         default=None, description="Cheaper LLM for the research sub-agent."
     )
     agent_config: Path | None = Field(default=None, description="Agent config JSON path.")
+    tasks_allow_yolo: bool = Field(
+        default=False,
+        description="Let run_ml_task skip approvals: approval='yolo', and mutating tools for "
+        "hosts that cannot ask their user (no elicitation). Off: such calls are refused.",
+    )
+    tasks_max_running: int = Field(
+        default=4, ge=1, le=64, description="Delegated agent runs (run_ml_task) at once."
+    )
     docs_index_ttl_s: float = Field(
         default=7 * 24 * 3600, ge=0, description="Rebuild a library's docs index after this age."
     )

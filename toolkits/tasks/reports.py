@@ -1,0 +1,93 @@
+"""A run's report and status page, assembled from its row, its event log and (while it works)
+the live agent. Works for runs of any process, live or long finished."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from server.budget import clip_value
+from toolkits.tasks.artifacts import collect_artifacts, collect_declined
+from toolkits.tasks.models import EventLine, PendingApproval, RunReport, RunStatusView
+
+if TYPE_CHECKING:
+    from toolkits.tasks.runs import RunManager
+
+REPORT_KINDS = ("iteration", "tool_call", "tool_output", "approval_decided")
+KNOWN_STATUSES = (
+    "running",
+    "awaiting_approval",
+    "completed",
+    "max_iterations",
+    "budget",
+    "cancelled",
+    "error",
+    "interrupted",
+)
+
+
+def next_step(run_id: str, status: str) -> str:
+    follow = f"ml_task_status(run_id='{run_id}', since=N)"
+    return {
+        "running": f"Still working. Follow it with {follow}; stop it with ml_task_cancel.",
+        "awaiting_approval": (
+            f"Waiting for approval: decide with ml_task_approve(run_id='{run_id}', "
+            "decisions=[{call_id, action}]), or stop it with ml_task_cancel."
+        ),
+        "completed": f"Done. Give it a follow-up with run_ml_task(resume='{run_id}', task=...).",
+        "max_iterations": (
+            f"Stopped at its iteration cap. Continue with run_ml_task(resume='{run_id}', "
+            "max_iterations=...)."
+        ),
+        "budget": (
+            f"Stopped at the spending cap. Continue with run_ml_task(resume='{run_id}', "
+            "budget_usd=<higher cap>)."
+        ),
+        "cancelled": f"Cancelled. Continue it anyway with run_ml_task(resume='{run_id}').",
+        "error": f"Failed (see the summary). Fix the cause, then run_ml_task(resume='{run_id}').",
+        "interrupted": (
+            f"The server stopped while this run was working. Continue it from its saved "
+            f"session with run_ml_task(resume='{run_id}')."
+        ),
+    }.get(status, f"Look at it with {follow}.")
+
+
+def build_report(manager: RunManager, run_id: str) -> RunReport:
+    record = manager.store.get(run_id)
+    live = manager.live.get(run_id)
+    events = manager.store.events_of(run_id, REPORT_KINDS)
+    result = record.result or {}
+    if live is not None and not live.ended:
+        pending = [PendingApproval.model_validate(r.model_dump()) for r in live.pending()]
+        cost = live.cost_usd()
+        status = "awaiting_approval" if pending else "running"
+    else:
+        pending = [PendingApproval.model_validate(p) for p in record.pending]
+        cost = float(result.get("cost_usd") or 0.0)
+        status = record.status
+    iterations = sum(1 for e in events if e.kind == "iteration")
+    return RunReport(
+        run_id=run_id,
+        status=status if status in KNOWN_STATUSES else "error",  # type: ignore[arg-type]
+        task=clip_value(" ".join(record.task.split()), 300),
+        summary=result.get("final_text") or None,
+        artifacts=collect_artifacts(events),
+        declined=collect_declined(events),
+        pending=pending,
+        cost_usd=round(cost, 6),
+        iterations=max(iterations, int(result.get("iterations") or 0)),
+        model=record.params.get("model"),
+        session_id=record.session_id,
+        hint=next_step(run_id, status),
+    )
+
+
+def build_status(manager: RunManager, run_id: str, since: int, limit: int) -> RunStatusView:
+    report = build_report(manager, run_id)
+    page = manager.store.events(run_id, since=since, limit=limit + 1)
+    shown = page[:limit]
+    return RunStatusView(
+        **report.model_dump(),
+        events=[EventLine(seq=e.seq, at=e.at, kind=e.kind, summary=e.summary) for e in shown],
+        next_since=shown[-1].seq if shown else since,
+        more_events=len(page) > limit,
+    )
