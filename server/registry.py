@@ -44,6 +44,11 @@ TOOLKITS: dict[str, ToolkitEntry] = {
     "docs": ToolkitEntry(
         "toolkits.docs", "search Hugging Face documentation and read its pages as markdown"
     ),
+    "sandbox": ToolkitEntry(
+        "toolkits.sandbox",
+        "try code safely in isolated sandboxes (local bubblewrap by default, E2B in the cloud): "
+        "write files, run bash or Python under memory/CPU/time limits, read and edit results",
+    ),
     "jobs": ToolkitEntry(
         "toolkits.jobs",
         "run training jobs that outlive the conversation (locally, on Hugging Face Jobs or a "
@@ -54,5 +59,12 @@ TOOLKITS: dict[str, ToolkitEntry] = {
         "watch training runs without a person: read metrics (TensorBoard, trackio, JSONL/CSV, "
         "job ids), judge them against the user's preferences.md, plot, compare, restart a job "
         "with a changed config, and keep a journal of every decision",
+    ),
+    "agent": ToolkitEntry(
+        "toolkits.tasks",
+        "hand a whole ML task to mlintern's own agent and get a report (run_ml_task; detached "
+        "runs: ml_task_status, ml_task_approve, ml_task_cancel), or get a cited answer from a "
+        "read-only research sub-agent (research)",
+        namespace="",
     ),
 }

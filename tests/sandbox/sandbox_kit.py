@@ -10,16 +10,15 @@ from fastmcp import FastMCP
 from fastmcp.client.client import CallToolResult
 from mcp.types import TextContent
 
+from server.app import build_server
 from server.settings import Settings
-from server.toolkit import ToolkitContext
-from toolkits.sandbox import build
 
 
 def sandbox_server(settings: Settings, read_only: bool = False) -> FastMCP:
-    """The toolkit mounted under its namespace, exactly as server.app.build_server mounts it."""
-    server = FastMCP("mlintern-sandbox-test")
-    server.mount(build(ToolkitContext(settings=settings, read_only=read_only)), namespace="sandbox")
-    return server
+    """The real server with only the sandbox toolkit mounted (others' work stays out of it)."""
+    return build_server(
+        settings.model_copy(update={"toolsets": ["sandbox"], "read_only": read_only})
+    )
 
 
 def marker() -> tuple[str, str]:

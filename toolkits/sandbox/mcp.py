@@ -192,7 +192,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
     async def read(
         sandbox_id: SandboxId,
         path: WorkspacePath = ".",
-        offset: Annotated[int, Field(ge=1, description="First line to show (1-based).")] = 1,
+        offset: Annotated[
+            int, Field(ge=1, le=1_000_000_000, description="First line to show (1-based).")
+        ] = 1,
         limit: Annotated[int, Field(ge=1, le=2000, description="Most lines to show.")] = 400,
     ) -> FileViewOut:
         """Read a text file of a sandbox with line numbers, or list a directory.
