@@ -47,7 +47,5 @@ def test_building_the_server_imports_no_hub_or_data_library(tmp_path: Path) -> N
         check=True,
     )
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
-    heavy = [
-        m for m in loaded if m.split(".")[0] in ("huggingface_hub", "duckdb", "pyarrow")
-    ]
+    heavy = [m for m in loaded if m.split(".")[0] in ("huggingface_hub", "duckdb", "pyarrow")]
     assert heavy == []
