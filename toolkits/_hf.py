@@ -274,11 +274,17 @@ def repo_lister(api: Any, kind: str) -> Any:
     return {"model": api.list_models, "dataset": api.list_datasets, "space": api.list_spaces}[kind]
 
 
+def _lookup_failures() -> tuple[type[Exception], ...]:
+    import httpx
+    from huggingface_hub.errors import HfHubHTTPError
+
+    return (HfHubHTTPError, httpx.HTTPError, OSError, ValueError)
+
+
 def missing_repo_message(settings: Settings, repo_id: str, kind: str) -> str:
     """Say that ``repo_id`` was not found, and suggest what the caller probably meant: the same
     id as another kind, or similar ids found by searching the Hub."""
-    from huggingface_hub.errors import HfHubHTTPError
-
+    failures = _lookup_failures()
     api = hub_api(settings)
     lines = [
         f"No {kind} {repo_id!r} on the Hub (or it is private or gated and HF_TOKEN lacks access)."
@@ -289,7 +295,7 @@ def missing_repo_message(settings: Settings, repo_id: str, kind: str) -> str:
             continue
         try:
             api.repo_info(repo_id, repo_type=other)
-        except (HfHubHTTPError, OSError, ValueError):
+        except failures:
             continue
         lines.append(f"There is a {other} with this id: pass kind={other!r}.")
         break
@@ -301,8 +307,7 @@ def missing_repo_message(settings: Settings, repo_id: str, kind: str) -> str:
 
 
 def _similar_repo_ids(api: Any, repo_id: str, kind: str, count: int = 5) -> list[str]:
-    from huggingface_hub.errors import HfHubHTTPError
-
+    failures = _lookup_failures()
     author, _, name = repo_id.rpartition("/")
     candidates: list[str] = []
     queries: list[dict[str, Any]] = [{"search": name, "limit": 20}]
@@ -312,7 +317,7 @@ def _similar_repo_ids(api: Any, repo_id: str, kind: str, count: int = 5) -> list
     for kwargs in queries:
         try:
             candidates += [item.id for item in islice(repo_lister(api, kind)(**kwargs), 100)]
-        except (HfHubHTTPError, OSError, ValueError):
+        except failures:
             continue
     unique = list(dict.fromkeys(c for c in candidates if c != repo_id))
     by_name = {c.rpartition("/")[2].lower(): c for c in unique}

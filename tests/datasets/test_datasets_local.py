@@ -190,3 +190,7 @@ async def test_local_errors_say_what_to_pass(local_settings: Settings, tmp_path:
         broken.write_bytes(b"PAR1 this is not parquet")
         with pytest.raises(ToolError, match="DuckDB cannot read this dataset"):
             await c.call_tool("datasets_inspect", {"dataset": str(broken)})
+        garbage = tmp_path / "garbage.arrow"
+        garbage.write_bytes(b"not arrow at all" * 10)
+        with pytest.raises(ToolError, match="DuckDB cannot read this dataset"):
+            await c.call_tool("datasets_inspect", {"dataset": str(garbage)})

@@ -57,8 +57,13 @@ def relation_sql(split: SplitFiles, arrow_name: str | None = None) -> str:
 
 def _arrow_table(split: SplitFiles) -> Any:
     """Memory-mapped Arrow tables: opening them reads batch headers, not the data."""
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
+    try:
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+    except ImportError:
+        raise UserError(
+            "Reading Arrow files needs pyarrow: pip install 'mlintern[data]'."
+        ) from None
 
     tables = []
     for path in split.files:
@@ -97,7 +102,11 @@ class DatasetConnection:
             self.con.execute(f"SET allowed_paths = [{', '.join(literal(f) for f in files)}]")
             self.con.execute("SET enable_external_access = false")
             self.con.execute("SET lock_configuration = true")
-        except duckdb.Error as exc:
+        except (
+            duckdb.Error,
+            OSError,
+            ValueError,
+        ) as exc:  # pyarrow's errors are OSError/ValueError
             self.con.close()
             raise UserError(f"DuckDB cannot read this dataset: {first_line(exc)}") from None
         self.tables = ["data", *splits]

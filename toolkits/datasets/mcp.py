@@ -103,7 +103,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
                 min_length=1,
                 max_length=8000,
                 description="One DuckDB SELECT (or WITH ... SELECT) over the view `data` (the "
-                "chosen split); each split is also a view named after it.",
+                "chosen split); the split is also a view named after it (for local datasets, "
+                "every split is).",
             ),
         ],
         ctx: Context,

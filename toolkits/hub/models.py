@@ -66,6 +66,8 @@ class SearchResults(BaseModel):
     hint: str | None = None
 
     def render(self) -> str:
+        if not self.results and self.offset:
+            return f"No more {self.kind}s match {self.query!r} after #{self.offset}."
         if not self.results:
             return f"No {self.kind}s match {self.query!r}. Try fewer words or other filters."
         lines = [f"{self.kind}s matching {self.query!r} (from #{self.offset + 1}):"]
