@@ -336,11 +336,8 @@ def read_file(
             f"otherwise download it where you need it (e.g. in a sandbox)."
         )
     data = _download_bytes(settings, api, repo_id, path, kind, revision)
-    try:
-        if b"\x00" in data[:8192]:
-            raise UnicodeDecodeError("utf-8", data[:1], 0, 1, "NUL byte")
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    text = _as_text(data)
+    if text is None:
         return _binary(base, len(data))
     page = page_text(
         text,
@@ -349,6 +346,16 @@ def read_file(
         continue_with=f"hub_read_file(repo_id={repo_id!r}, path={path!r}, kind={kind!r})",
     )
     return FileContent(**base, size=len(data), **page.model_dump())
+
+
+def _as_text(data: bytes) -> str | None:
+    """The file as text, or None when it is binary (a NUL byte early on, or not UTF-8)."""
+    if b"\x00" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _binary(base: dict[str, Any], size: int | None) -> FileContent:
