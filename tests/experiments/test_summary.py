@@ -56,12 +56,12 @@ def test_summary_numbers() -> None:
     assert summary.steps_per_second == pytest.approx(5.0)  # 10 steps per 2 s
     assert summary.last_update == "2023-11-14T22:13:38Z"
     assert summary.seconds_since_update == pytest.approx(12.0)
-    assert summary.series[3].value == "NaN"  # JSON-safe spelling, kept in the series
+    assert summary.series[3] == (30, "NaN")  # JSON-safe spelling, kept in the series
 
 
 def test_since_step_limits_the_series_not_the_summary() -> None:
     summary = summarize(series("acc", [0.1, 0.9, 0.5, 0.6]), max_points=50, since_step=1)
-    assert [p.step for p in summary.series] == [2, 3]
+    assert [step for step, _value in summary.series] == [2, 3]
     assert summary.best is not None and summary.best.value == 0.9 and summary.goal == "maximize"
 
 

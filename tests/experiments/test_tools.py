@@ -30,7 +30,7 @@ async def test_metrics_summary_and_text(settings, tmp_path, era) -> None:
     assert loss_tag["points"] == 500 and loss_tag["max"] == {"step": 250, "value": 40.0}
     assert loss_tag["best"]["value"] == pytest.approx(2.0 / 500)
     assert len(loss_tag["series"]) <= 50
-    assert {"step": 250, "value": 40.0} in loss_tag["series"]
+    assert [250, 40.0] in loss_tag["series"]
     text = result.content[0].text
     assert "train/loss: 500 pts, steps 0-499" in text and "max 40@250" in text
 

@@ -13,16 +13,20 @@ if TYPE_CHECKING:
 class PointBuffer:
     """Append-only (step, value, wall time) columns for one tag.
 
-    ``array.array`` appends cheaply in the hot parsing loop; ``freeze`` copies into numpy so the
-    buffer can keep growing while an earlier snapshot is still in use.
+    The hot parsing loop appends to ``array.array`` (cheap, compact); ``freeze`` moves what was
+    appended into numpy columns that grow by doubling and returns views of the filled part. So
+    a re-read of a growing log copies only the new points, and an earlier snapshot stays valid:
+    later points land beyond its end, or in a new allocation.
     """
 
-    __slots__ = ("steps", "values", "wall_times")
+    __slots__ = ("_columns", "_size", "steps", "values", "wall_times")
 
     def __init__(self) -> None:
         self.steps = array("q")
         self.values = array("d")
         self.wall_times = array("d")
+        self._columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._size = 0
 
     def append(self, step: int, value: float, wall_time: float) -> None:
         self.steps.append(step)
@@ -30,17 +34,34 @@ class PointBuffer:
         self.wall_times.append(wall_time)
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return self._size + len(self.steps)
 
     def freeze(self, tag: str) -> Series:
         import numpy as np
 
-        return Series(
-            tag=tag,
-            steps=np.array(self.steps, dtype=np.int64),
-            values=np.array(self.values, dtype=np.float64),
-            wall_times=np.array(self.wall_times, dtype=np.float64),
-        )
+        pending = len(self.steps)
+        if pending or self._columns is None:
+            size = self._size + pending
+            columns = self._columns
+            if columns is None or size > len(columns[0]):
+                capacity = max(size, 2 * (len(columns[0]) if columns else 0), 1024)
+                grown = (np.empty(capacity, np.int64), np.empty(capacity), np.empty(capacity))
+                for old, new in zip(columns or (), grown, strict=False):
+                    new[: self._size] = old[: self._size]
+                columns = self._columns = grown
+            for column, buffer, dtype in zip(
+                columns,
+                (self.steps, self.values, self.wall_times),
+                (np.int64, np.float64, np.float64),
+                strict=True,
+            ):
+                # The temporary view is dropped at once, so the array.array may be cleared.
+                column[self._size : size] = np.frombuffer(buffer, dtype=dtype)
+            del self.steps[:], self.values[:], self.wall_times[:]
+            self._size = size
+        steps, values, wall_times = self._columns  # type: ignore[misc]
+        size = self._size
+        return Series(tag, steps[:size], values[:size], wall_times[:size])
 
 
 @dataclass

@@ -86,7 +86,9 @@ class TagSummary(BaseModel):
     steps_per_second: float | None = None
     last_update: str | None = Field(default=None, description="UTC time of the last point.")
     seconds_since_update: float | None = None
-    series: list[Point] = Field(default_factory=list, description="Downsampled, spikes kept.")
+    series: list[tuple[int, Value]] = Field(
+        default_factory=list, description="[step, value] pairs, downsampled with spikes kept."
+    )
 
 
 def infer_goal(tag: str) -> Goal | None:
@@ -130,9 +132,10 @@ def summarize(
     summary.inf_count = int(np.isinf(values).sum())
     if not finite.all():
         summary.first_non_finite_step = int(steps[np.argmin(finite)])
-    if finite.any():
-        low = int(np.argmin(np.where(finite, values, np.inf)))
-        high = int(np.argmax(np.where(finite, values, -np.inf)))
+    all_finite = bool(finite.all())
+    if all_finite or finite.any():
+        low = int(np.argmin(values if all_finite else np.where(finite, values, np.inf)))
+        high = int(np.argmax(values if all_finite else np.where(finite, values, -np.inf)))
         summary.min = Point(step=int(steps[low]), value=float(values[low]))
         summary.max = Point(step=int(steps[high]), value=float(values[high]))
         summary.best = {"minimize": summary.min, "maximize": summary.max, None: None}[goal]
@@ -175,12 +178,9 @@ def _trend(summary: TagSummary, steps: np.ndarray, values: np.ndarray, walls: np
 def _freshness(summary: TagSummary, walls: np.ndarray, now: float | None) -> None:
     import numpy as np
 
-    known = walls[np.isfinite(walls)]
-    if not len(known):
-        return
-    latest = float(known.max())
-    # Relative clocks ("seconds since start") are no time of day.
-    if latest < 1e9:
+    latest = float(np.fmax.reduce(walls))  # fmax skips NaN (points without a time)
+    # NaN: no times at all; small numbers: a relative clock ("seconds since start").
+    if not latest >= 1e9:
         return
     summary.last_update = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(latest))
     summary.seconds_since_update = round(max(0.0, (now or time.time()) - latest), 1)
@@ -188,21 +188,16 @@ def _freshness(summary: TagSummary, walls: np.ndarray, now: float | None) -> Non
 
 def _points(
     steps: np.ndarray, values: np.ndarray, max_points: int, selected: np.ndarray | None
-) -> list[Point]:
-
+) -> list[tuple[int, Value]]:
     if max_points <= 0:
         return []
     if selected is not None:
         steps, values = steps[selected], values[selected]
     keep = downsample(values, max_points)
-    return (
-        [
-            Point(step=int(s), value=encode(float(v)))
-            for s, v in zip(steps[keep].tolist(), values[keep].tolist(), strict=True)
-        ]
-        if len(keep)
-        else []
-    )
+    return [
+        (step, encode(value))
+        for step, value in zip(steps[keep].tolist(), values[keep].tolist(), strict=True)
+    ]
 
 
 def downsample(values: np.ndarray, max_points: int) -> np.ndarray:
@@ -217,16 +212,23 @@ def downsample(values: np.ndarray, max_points: int) -> np.ndarray:
     reserve = min(len(non_finite), max_points // 10)
     if reserve:
         non_finite = non_finite[np.linspace(0, len(non_finite) - 1, reserve).astype(np.int64)]
+        low, high = np.where(finite, values, np.inf), np.where(finite, values, -np.inf)
+    else:
+        low = high = values
     buckets = max(1, (max_points - 2 - reserve) // 2)
     width = math.ceil(count / buckets)
-    padded = width * math.ceil(count / width)
-    low = np.full(padded, np.inf)
-    high = np.full(padded, -np.inf)
-    low[:count] = np.where(finite, values, np.inf)
-    high[:count] = np.where(finite, values, -np.inf)
-    rows = np.arange(padded // width) * width
-    lows = rows + low.reshape(-1, width).argmin(axis=1)
-    highs = rows + high.reshape(-1, width).argmax(axis=1)
-    picked = np.concatenate([[0, count - 1], lows, highs, non_finite[:reserve]])
+    # Whole buckets as a (rows, width) view; a shorter last bucket is handled on its own.
+    # rows + (1 if a remainder) = ceil(count / width) <= buckets.
+    rows = count // width
+    whole = rows * width
+    offsets = np.arange(rows) * width
+    picked = [
+        np.array([0, count - 1]),
+        offsets + low[:whole].reshape(rows, width).argmin(axis=1),
+        offsets + high[:whole].reshape(rows, width).argmax(axis=1),
+        non_finite[:reserve],
+    ]
+    if whole < count:
+        picked.append(np.array([whole + low[whole:].argmin(), whole + high[whole:].argmax()]))
     # 2 + 2 x buckets + reserve <= max_points, so the budget holds without trimming.
-    return np.unique(picked)
+    return np.unique(np.concatenate(picked))

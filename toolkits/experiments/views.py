@@ -21,7 +21,7 @@ class MetricsView(ToolOutput, core.MetricsReport):
         for tag in self.tags:
             lines.append(_tag_line(tag))
             if len(self.tags) <= SERIES_IN_TEXT_UP_TO_TAGS and tag.series:
-                points = " ".join(f"{p.step}:{_fmt(p.value)}" for p in tag.series)
+                points = " ".join(f"{step}:{_fmt(value)}" for step, value in tag.series)
                 lines.append(f"  series ({len(tag.series)} pts, spikes kept): {points}")
         if len(self.tags) > SERIES_IN_TEXT_UP_TO_TAGS:
             lines.append("(downsampled series are in the structured result)")
