@@ -6,6 +6,7 @@ test when bubblewrap is not usable) and drives the plain service, as the tools d
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -250,3 +251,33 @@ async def test_symlinks_that_lead_out_are_refused(service: SandboxService, tmp_p
     # A symlink that stays inside the workspace is followed.
     inside = await service.read(sandbox.sandbox_id, "in_dir/f")
     assert "fine" in inside.text
+
+
+async def test_a_cancelled_exec_leaves_nothing_running(service: SandboxService) -> None:
+    sandbox = await service.create()
+    name, value = marker()
+    running_exec = asyncio.create_task(
+        service.exec(sandbox.sandbox_id, "sleep 300 & sleep 300", env={name: value})
+    )
+    await asyncio.sleep(1.0)
+    assert processes_carrying(name, value)  # it really was running
+    running_exec.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running_exec
+    await asyncio.sleep(0.2)  # the kernel tears the PID namespace down asynchronously
+    assert processes_carrying(name, value) == []
+    await _still_answers(service, sandbox.sandbox_id)
+
+
+async def test_destroy_stops_a_running_exec(service: SandboxService) -> None:
+    sandbox = await service.create()
+    name, value = marker()
+    running_exec = asyncio.create_task(
+        service.exec(sandbox.sandbox_id, "sleep 300", timeout_s=300, env={name: value})
+    )
+    await asyncio.sleep(1.0)
+    assert (await service.destroy(sandbox.sandbox_id)).destroyed
+    ended = await asyncio.wait_for(running_exec, 10)
+    assert ended.signal == "SIGKILL" and ended.duration_s < 10
+    assert processes_carrying(name, value) == []
+    assert not host_has(sandbox.workspace)

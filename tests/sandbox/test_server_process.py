@@ -43,7 +43,9 @@ async def test_real_server_keeps_secrets_memory_and_composure(tmp_path: Path) ->
         async with Client(StreamableHttpTransport(base + "/mcp")) as mcp:
             sandbox_id = data(await mcp.call_tool("sandbox_create", {}))["sandbox_id"]
 
-            shown = data(await mcp.call_tool("sandbox_exec", {"sandbox_id": sandbox_id, "command": "env"}))
+            shown = data(
+                await mcp.call_tool("sandbox_exec", {"sandbox_id": sandbox_id, "command": "env"})
+            )
             for name, value in SERVER_SECRETS.items():
                 assert name not in shown["stdout"]["text"] and value not in shown["stdout"]["text"]
 
@@ -74,7 +76,9 @@ async def test_real_server_keeps_secrets_memory_and_composure(tmp_path: Path) ->
             )
             assert bomb["killed_reason"] == "timeout"
             after = data(
-                await mcp.call_tool("sandbox_exec", {"sandbox_id": sandbox_id, "command": "echo ok"})
+                await mcp.call_tool(
+                    "sandbox_exec", {"sandbox_id": sandbox_id, "command": "echo ok"}
+                )
             )
             assert after["stdout"]["text"] == "ok\n"
         assert proc.poll() is None  # still serving

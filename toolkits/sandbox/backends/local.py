@@ -102,7 +102,11 @@ class LocalBackend:
     async def provision(self, spec: SandboxSpec, files: dict[PurePosixPath, bytes]) -> Provisioned:
         probe = await asyncio.to_thread(self._probe)
         self._require(probe)
-        workspace = await asyncio.to_thread(self._make_workspace, spec.sandbox_id, files)
+        try:
+            workspace = await asyncio.to_thread(self._make_workspace, spec.sandbox_id, files)
+        except BaseException:
+            await asyncio.to_thread(_remove_tree, self.sandbox_dir(spec.sandbox_id))
+            raise
         result = Provisioned(
             workspace=workspace,
             isolation="bubblewrap" if probe.usable else "rlimits-only",
@@ -122,6 +126,13 @@ class LocalBackend:
             )
             log.warning("sandbox %s: %s", spec.sandbox_id, warning)
             result.warnings.append(warning)
+            python = bwrap.host_python().executable
+            if self.drop_to is not None and not _reachable_by_others(python):
+                # Without a mount namespace nothing can bind it where uid 65534 may look.
+                result.warnings.append(
+                    f"Commands run as uid {SANDBOX_UID}, which cannot reach the server's Python "
+                    f"({python}); only system tools are usable until bubblewrap is installed."
+                )
         return result
 
     def _make_workspace(self, sandbox_id: str, files: dict[PurePosixPath, bytes]) -> str:
@@ -133,6 +144,7 @@ class LocalBackend:
         os.chmod(workspace_dir, bwrap.WORKSPACE_MODE)  # mkdir's mode is filtered by the umask
         workspace = os.path.realpath(workspace_dir)
         self._make_venv(Path(workspace) / ".venv")
+        (workspace_dir / ".tmp").mkdir()  # TMPDIR when no private /tmp can be mounted
         if self.drop_to is not None:
             for path in [workspace_dir, *workspace_dir.rglob("*")]:
                 os.chown(path, *self.drop_to, follow_symlinks=False)
@@ -275,8 +287,6 @@ class LocalBackend:
             # Under bubblewrap /tmp is private; without it, keep temp files in the workspace.
             "TMPDIR": "/tmp" if isolated else f"{workspace}/.tmp",
         }
-        if not isolated:
-            Path(workspace, ".tmp").mkdir(exist_ok=True)
         env.update(request.env)
         if not isolated:  # how leftovers are found without a PID namespace (see limits.py)
             env[MARKER_VAR] = token
@@ -327,6 +337,14 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
     # The leader is not reaped yet, so its pid still names this group and no other.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Whether a uid with no relation to the file's owner can run ``path``."""
+    current = Path(path)
+    if not os.stat(current).st_mode & stat.S_IXOTH:
+        return False
+    return all(os.stat(parent).st_mode & stat.S_IXOTH for parent in current.parents)
 
 
 def _remove_tree(path: Path) -> None:
