@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--config", help="YAML config (default: $MLINTERN_CONFIG_FILE)")
     parser.add_argument("--steps", type=int, help="override steps")
     parser.add_argument("--lr", type=float, help="override optimizer.lr")

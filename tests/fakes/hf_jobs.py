@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -234,7 +234,7 @@ class FakeHfJobs:
             if isinstance(found, Response):
                 return found
 
-            async def events() -> Any:
+            async def events() -> AsyncIterator[str]:
                 sent = 0
                 yield _sse(found.created_at, f"===== Job started at {found.created_at} =====")
                 while True:

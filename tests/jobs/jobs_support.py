@@ -12,9 +12,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from fastmcp import Client, FastMCP
+from fastmcp.client.client import CallToolResult
 from helpers import REPO, test_env, wait_for_http
+from mcp.types import TextContent
 
 from server.settings import Settings
 from server.toolkit import ToolkitContext
@@ -39,6 +42,24 @@ def mcp_client(server: FastMCP, era: str = "2026-07-28", **kwargs: object) -> Cl
     # tests/conftest.py has the same helper, but "from conftest import" would pick this
     # directory's conftest.py.
     return Client(server, mode=era, **kwargs)  # type: ignore[arg-type]
+
+
+async def call(client: Client, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Call a tool that must succeed; its structured result."""
+    result = await client.call_tool(tool, args or {})
+    assert result.structured_content is not None, f"{tool} returned no structured content"
+    return result.structured_content
+
+
+async def call_error(client: Client, tool: str, args: dict[str, Any]) -> str:
+    """Call a tool that must fail; the error text the model would read."""
+    result = await client.call_tool(tool, args, raise_on_error=False)
+    assert result.is_error, f"{tool}({args}) should have failed"
+    return text_of(result)
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.1) -> None:
@@ -71,7 +92,8 @@ def stop_leftover_jobs(home: Path) -> None:
     for record_file in (home / "jobs").glob(f"*/{local_runner.RECORD_FILE}"):
         record = local_runner.read_record(record_file.parent)
         pid = record.get("runner_pid")
-        if "exit_code" not in record and local_runner.is_alive(pid, record.get("runner_start")):
+        alive = local_runner.is_alive(pid, record.get("runner_start"))
+        if pid and "exit_code" not in record and alive:
             local_runner.terminate_tree(pid, grace_s=2)
 
 

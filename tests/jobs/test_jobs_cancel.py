@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from jobs_support import jobs_server, mcp_client, pid_gone, wait_for
+from jobs_support import call, jobs_server, mcp_client, pid_gone, wait_for
 
 from server.settings import Settings
 
@@ -40,55 +40,47 @@ async def test_cancel_kills_every_process_of_the_job(
 ) -> None:
     (workdir / "tree.py").write_text(TREE_SCRIPT)
     async with mcp_client(jobs_server(settings), era) as c:
-        job = (
-            await c.call_tool("jobs_submit", {"script": "tree.py", "working_dir": str(workdir)})
-        ).structured_content
+        job = await call(c, "jobs_submit", {"script": "tree.py", "working_dir": str(workdir)})
         wait_for(lambda: (workdir / "pids.json").exists(), 30, "the job to build its tree")
         pids = read_pids(workdir)
         assert len(pids) == 6 and not any(pid_gone(pid) for pid in pids)
-        status = await c.call_tool("jobs_status", {"job_id": job["job_id"]})
-        assert status.structured_content["health"]["process_alive"] is True
+        status = await call(c, "jobs_status", {"job_id": job["job_id"]})
+        assert status["health"]["process_alive"] is True
         started = time.monotonic()
-        cancelled = await c.call_tool("jobs_cancel", {"job_id": job["job_id"]})
-        assert cancelled.structured_content["status"] == "cancelled"
+        cancelled = await call(c, "jobs_cancel", {"job_id": job["job_id"]})
+        assert cancelled["status"] == "cancelled"
         assert time.monotonic() - started < 15
         # Every process is gone, the runner too: nothing is left orphaned.
         gone = [pid for pid in pids if pid_gone(pid)]
         assert gone == pids, f"still running: {set(pids) - set(gone)}"
-        again = await c.call_tool("jobs_cancel", {"job_id": job["job_id"]})
-        assert again.structured_content["status"] == "cancelled"
-        assert "already ended" in again.structured_content["hint"]
+        again = await call(c, "jobs_cancel", {"job_id": job["job_id"]})
+        assert again["status"] == "cancelled"
+        assert "already ended" in again["hint"]
 
 
 async def test_cancel_records_the_end_and_frees_the_slot(settings: Settings, workdir: Path) -> None:
     settings.jobs_max_concurrent = 1
     (workdir / "slow.py").write_text("import time\nprint('up', flush=True)\ntime.sleep(300)\n")
     async with mcp_client(jobs_server(settings)) as c:
-        first = (
-            await c.call_tool("jobs_submit", {"script": str(workdir / "slow.py")})
-        ).structured_content
-        second = (
-            await c.call_tool("jobs_submit", {"script": str(workdir / "slow.py")})
-        ).structured_content
-        third = (
-            await c.call_tool("jobs_submit", {"script": str(workdir / "slow.py")})
-        ).structured_content
+        first = await call(c, "jobs_submit", {"script": str(workdir / "slow.py")})
+        second = await call(c, "jobs_submit", {"script": str(workdir / "slow.py")})
+        third = await call(c, "jobs_submit", {"script": str(workdir / "slow.py")})
         assert [first["status"], second["status"], third["status"]] == [
             "running",
             "queued",
             "queued",
         ]
         # A queued job is cancelled without ever starting.
-        dropped = await c.call_tool("jobs_cancel", {"job_id": third["job_id"]})
-        assert dropped.structured_content["status"] == "cancelled"
-        assert dropped.structured_content["started_at"] is None
+        dropped = await call(c, "jobs_cancel", {"job_id": third["job_id"]})
+        assert dropped["status"] == "cancelled"
+        assert dropped["started_at"] is None
         # Cancelling the running one lets the next queued job start.
-        await c.call_tool("jobs_cancel", {"job_id": first["job_id"]})
-        now = await c.call_tool("jobs_status", {"job_id": second["job_id"]})
-        assert now.structured_content["status"] == "running"
-        listed = await c.call_tool("jobs_list", {"status": "cancelled"})
-        assert {j["job_id"] for j in listed.structured_content["jobs"]} == {
+        await call(c, "jobs_cancel", {"job_id": first["job_id"]})
+        now = await call(c, "jobs_status", {"job_id": second["job_id"]})
+        assert now["status"] == "running"
+        listed = await call(c, "jobs_list", {"status": "cancelled"})
+        assert {j["job_id"] for j in listed["jobs"]} == {
             first["job_id"],
             third["job_id"],
         }
-        await c.call_tool("jobs_cancel", {"job_id": second["job_id"]})
+        await call(c, "jobs_cancel", {"job_id": second["job_id"]})

@@ -7,7 +7,7 @@ import json
 import threading
 from pathlib import Path
 
-from jobs_support import jobs_server, mcp_client, wait_for
+from jobs_support import call, jobs_server, mcp_client, wait_for
 
 from server.settings import Settings
 from server.state import StateStore
@@ -50,21 +50,21 @@ async def test_twenty_concurrent_submissions_are_all_tracked_within_the_limit(
     args = {"script": str(workdir / "interval.py"), "script_args": [str(out)]}
     async with mcp_client(jobs_server(settings)) as c:
         results = await asyncio.gather(
-            *(c.call_tool("jobs_submit", {**args, "name": f"n{i}"}) for i in range(JOBS))
+            *(call(c, "jobs_submit", {**args, "name": f"n{i}"}) for i in range(JOBS))
         )
-        ids = [r.structured_content["job_id"] for r in results]
+        ids = [r["job_id"] for r in results]
         assert len(set(ids)) == JOBS
-        assert sum(r.structured_content["status"] == "running" for r in results) <= LIMIT
+        assert sum(r["status"] == "running" for r in results) <= LIMIT
 
         async def all_done() -> bool:
-            page = await c.call_tool("jobs_list", {"limit": 100})
-            return all(j["status"] == "completed" for j in page.structured_content["jobs"])
+            page = await call(c, "jobs_list", {"limit": 100})
+            return all(j["status"] == "completed" for j in page["jobs"])
 
         for _ in range(600):
             if await all_done():
                 break
             await asyncio.sleep(0.1)
-        page = (await c.call_tool("jobs_list", {"limit": 100})).structured_content
+        page = await call(c, "jobs_list", {"limit": 100})
     assert page["total"] == JOBS
     assert {j["job_id"] for j in page["jobs"]} == set(ids)
     assert {j["status"] for j in page["jobs"]} == {"completed"}

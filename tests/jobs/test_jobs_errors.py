@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port
-from jobs_support import jobs_server, mcp_client
+from jobs_support import call, call_error, jobs_server, mcp_client
 
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
@@ -14,11 +14,9 @@ from server.state import StateStore
 from toolkits.jobs.core import JobService, build_spec
 
 
-async def call_error(settings: Settings, tool: str, args: dict, era: str = "2026-07-28") -> str:
+async def error_of(settings: Settings, tool: str, args: dict, era: str = "2026-07-28") -> str:
     async with mcp_client(jobs_server(settings), era) as c:
-        result = await c.call_tool(tool, args, raise_on_error=False)
-    assert result.is_error, f"{tool}({args}) should have failed"
-    return result.content[0].text
+        return await call_error(c, tool, args)
 
 
 @pytest.mark.parametrize(
@@ -42,12 +40,12 @@ async def call_error(settings: Settings, tool: str, args: dict, era: str = "2026
 async def test_bad_submissions_name_the_fix(
     settings: Settings, args: dict, expected: str, era: str
 ) -> None:
-    message = await call_error(settings, "jobs_submit", args, era)
+    message = await error_of(settings, "jobs_submit", args, era)
     assert expected in message
     assert leftover_job_dirs(settings) == []  # nothing half-made on disk...
     async with mcp_client(jobs_server(settings)) as c:
-        listed = await c.call_tool("jobs_list", {})
-    assert listed.structured_content["total"] == 0  # ...nor in the state
+        listed = await call(c, "jobs_list", {})
+    assert listed["total"] == 0  # ...nor in the state
 
 
 def leftover_job_dirs(settings: Settings) -> list[Path]:
@@ -56,24 +54,20 @@ def leftover_job_dirs(settings: Settings) -> list[Path]:
 
 @pytest.mark.parametrize("tool", ["jobs_status", "jobs_wait", "jobs_logs", "jobs_cancel"])
 async def test_unknown_job_id_points_to_jobs_list(settings: Settings, tool: str) -> None:
-    message = await call_error(settings, tool, {"job_id": "j-12"})
+    message = await error_of(settings, tool, {"job_id": "j-12"})
     assert "No job 'j-12'" in message and "jobs_list" in message
 
 
 async def test_bad_log_and_list_filters_say_what_to_pass(settings: Settings, workdir: Path) -> None:
     async with mcp_client(jobs_server(settings)) as c:
-        job = await c.call_tool("jobs_submit", {"command": "echo hi", "working_dir": str(workdir)})
-        job_id = job.structured_content["job_id"]
-        bad_grep = await c.call_tool(
-            "jobs_logs", {"job_id": job_id, "grep": "loss["}, raise_on_error=False
-        )
-        assert bad_grep.is_error and "not a valid regular expression" in bad_grep.content[0].text
-        bad_label = await c.call_tool("jobs_list", {"label": "a b"}, raise_on_error=False)
-        assert bad_label.is_error and "'key' or 'key=value'" in bad_label.content[0].text
-        long_wait = await c.call_tool(
-            "jobs_wait", {"job_id": job_id, "timeout_s": 600}, raise_on_error=False
-        )
-        assert long_wait.is_error and "less than or equal to 55" in long_wait.content[0].text
+        job = await call(c, "jobs_submit", {"command": "echo hi", "working_dir": str(workdir)})
+        ref = {"job_id": job["job_id"]}
+        bad_grep = await call_error(c, "jobs_logs", {**ref, "grep": "loss["})
+        assert "not a valid regular expression" in bad_grep
+        bad_label = await call_error(c, "jobs_list", {"label": "a b"})
+        assert "'key' or 'key=value'" in bad_label
+        long_wait = await call_error(c, "jobs_wait", {**ref, "timeout_s": 600})
+        assert "less than or equal to 55" in long_wait
 
 
 def test_core_callers_get_the_same_clear_errors(service: JobService, workdir: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes.hf_jobs import FakeHfJobs
-from jobs_support import jobs_server, mcp_client, wait_for
+from jobs_support import call, jobs_server, mcp_client, wait_for
 from pydantic import SecretStr
 
 from server.errors import UserError
@@ -57,31 +57,30 @@ async def test_inlined_script_runs_and_its_logs_come_back_redacted(
     (workdir / "train.py").write_text(SCRIPT)
     (workdir / "cfg.yaml").write_text("lr: 0.1\n")
     async with mcp_client(jobs_server(hf_settings)) as c:
-        job = (
-            await c.call_tool(
-                "jobs_submit",
-                {
-                    "backend": "hf",
-                    "script": "train.py",
-                    "working_dir": str(workdir),
-                    "script_args": ["0", "--fast"],
-                    "config_file": "cfg.yaml",
-                    "secrets": ["DEMO_API_KEY"],
-                    "labels": {"team": "nlp"},
-                },
-            )
-        ).structured_content
+        job = await call(
+            c,
+            "jobs_submit",
+            {
+                "backend": "hf",
+                "script": "train.py",
+                "working_dir": str(workdir),
+                "script_args": ["0", "--fast"],
+                "config_file": "cfg.yaml",
+                "secrets": ["DEMO_API_KEY"],
+                "labels": {"team": "nlp"},
+            },
+        )
         assert job["status"] == "queued"  # SCHEDULING on Hugging Face
         remote = fake.only_job()
         assert job["url"] == f"{fake.url}/jobs/alice/{remote.id}"
         assert job["hardware"] == "hf: cpu-basic"
         for _ in range(100):
-            done = (await c.call_tool("jobs_status", {"job_id": job["job_id"]})).structured_content
+            done = await call(c, "jobs_status", {"job_id": job["job_id"]})
             if done["status"] == "completed":
                 break
             await asyncio.sleep(0.2)
         assert done["status"] == "completed"
-        logs = (await c.call_tool("jobs_logs", {"job_id": job["job_id"]})).structured_content
+        logs = await call(c, "jobs_logs", {"job_id": job["job_id"]})
     text = logs["text"]
     assert "args ['0', '--fast']" in text
     assert "config lr: 0.1" in text

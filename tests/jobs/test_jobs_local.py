@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import yaml
-from jobs_support import TRAIN, jobs_server, mcp_client, pid_gone, wait_terminal
-from mcp.types import TextContent
+from fastmcp import Client
+from jobs_support import TRAIN, call, jobs_server, mcp_client, pid_gone, text_of, wait_terminal
 
 from server.settings import Settings
 from toolkits.jobs.backends import local_runner
@@ -18,16 +18,12 @@ def tensorboard_files(log_dir: str) -> list[Path]:
     return list(Path(log_dir).glob("events.out.tfevents.*"))
 
 
-def text_of(result) -> str:
-    return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
-
-
-async def wait_finished(client, job_id: str, budget_s: float = 120) -> dict:
+async def wait_finished(client: Client, job_id: str, budget_s: float = 120) -> dict:
     deadline = time.monotonic() + budget_s
     while True:
-        result = await client.call_tool("jobs_wait", {"job_id": job_id, "timeout_s": 55})
-        if result.structured_content["reached"] or time.monotonic() > deadline:
-            return result.structured_content
+        result = await call(client, "jobs_wait", {"job_id": job_id, "timeout_s": 55})
+        if result["reached"] or time.monotonic() > deadline:
+            return result
 
 
 async def test_example_training_run_completes_with_logs_metrics_and_exit_code(
@@ -38,7 +34,8 @@ async def test_example_training_run_completes_with_logs_metrics_and_exit_code(
     config_file = tmp_path / "small.yaml"
     config_file.write_text(yaml.safe_dump(config))
     async with mcp_client(jobs_server(settings)) as c:
-        submitted = await c.call_tool(
+        submitted = await call(
+            c,
             "jobs_submit",
             {
                 "script": str(TRAIN),
@@ -47,7 +44,7 @@ async def test_example_training_run_completes_with_logs_metrics_and_exit_code(
                 "labels": {"kind": "example"},
             },
         )
-        job = submitted.structured_content
+        job = submitted
         assert job["status"] in ("queued", "running") and job["job_id"].startswith("j-")
         done = await wait_finished(c, job["job_id"])
         assert done["status"] == "completed", done
@@ -59,8 +56,7 @@ async def test_example_training_run_completes_with_logs_metrics_and_exit_code(
         assert done["health"]["metric_source"] == "tensorboard"
         assert done["health"]["process_alive"] is False
         assert tensorboard_files(done["log_dir"])
-        logs = await c.call_tool("jobs_logs", {"job_id": job["job_id"]})
-        out = logs.structured_content["text"]
+        out = (await call(c, "jobs_logs", {"job_id": job["job_id"]}))["text"]
         assert "training 120 steps" in out
         assert [line.split()[1] for line in out.splitlines() if line.startswith("step ")] == [
             "40",
@@ -68,26 +64,25 @@ async def test_example_training_run_completes_with_logs_metrics_and_exit_code(
             "120",
         ]
         assert "done: final val/loss" in out
-        listed = await c.call_tool("jobs_list", {"label": "kind=example"})
-        assert [j["job_id"] for j in listed.structured_content["jobs"]] == [job["job_id"]]
+        listed = await call(c, "jobs_list", {"label": "kind=example"})
+        assert [j["job_id"] for j in listed["jobs"]] == [job["job_id"]]
 
 
 async def test_diverging_lr_fails_with_exit_code_3_and_keeps_logging(
     settings: Settings, tmp_path: Path
 ) -> None:
     async with mcp_client(jobs_server(settings)) as c:
-        job = (
-            await c.call_tool(
-                "jobs_submit",
-                {"script": str(TRAIN), "script_args": ["--lr", "1000", "--steps", "60"]},
-            )
-        ).structured_content
+        job = await call(
+            c,
+            "jobs_submit",
+            {"script": str(TRAIN), "script_args": ["--lr", "1000", "--steps", "60"]},
+        )
         done = await wait_finished(c, job["job_id"])
         assert (done["status"], done["exit_code"]) == ("failed", 3)
         assert done["message"] == "exited with code 3"
         assert done["health"]["last_metric_step"] == 60  # logged to the end, NaN and all
-        logs = await c.call_tool("jobs_logs", {"job_id": job["job_id"], "grep": "nan"})
-        assert "diverged: final val/loss is nan" in logs.structured_content["text"]
+        logs = await call(c, "jobs_logs", {"job_id": job["job_id"], "grep": "nan"})
+        assert "diverged: final val/loss is nan" in logs["text"]
 
 
 async def test_failure_exit_code_and_stderr_are_reported(
@@ -98,17 +93,15 @@ async def test_failure_exit_code_and_stderr_are_reported(
         "sys.stderr.write('ValueError: bad shape\\n')\nsys.exit(7)\n"
     )
     async with mcp_client(jobs_server(settings), era) as c:
-        job = (
-            await c.call_tool("jobs_submit", {"script": "boom.py", "working_dir": str(workdir)})
-        ).structured_content
+        job = await call(c, "jobs_submit", {"script": "boom.py", "working_dir": str(workdir)})
         done = await wait_finished(c, job["job_id"], 30)
         assert (done["status"], done["exit_code"]) == ("failed", 7)
         assert done["working_dir"] == str(workdir)
         assert done["health"]["last_log_line"] == "ValueError: bad shape"
-        logs = await c.call_tool("jobs_logs", {"job_id": job["job_id"]})
-        assert "about to fail\nValueError: bad shape" in logs.structured_content["text"]
-        assert "failed" in text_of(done_text := await c.call_tool("jobs_status", job_ref(job)))
-        assert "exit=7" in text_of(done_text)
+        logs = await call(c, "jobs_logs", {"job_id": job["job_id"]})
+        assert "about to fail\nValueError: bad shape" in logs["text"]
+        rendered = text_of(await c.call_tool("jobs_status", job_ref(job)))
+        assert "[local] failed exit=7" in rendered and "message: exited with code 7" in rendered
 
 
 def job_ref(job: dict) -> dict:
@@ -125,17 +118,15 @@ async def test_wait_sends_progress_and_returns_when_the_job_ends(
         progress.append((done, total, message))
 
     async with mcp_client(jobs_server(settings), progress_handler=on_progress) as c:
-        job = (
-            await c.call_tool("jobs_submit", {"script": str(workdir / "nap.py")})
-        ).structured_content
+        job = await call(c, "jobs_submit", {"script": str(workdir / "nap.py")})
         short = await c.call_tool("jobs_wait", {**job_ref(job), "timeout_s": 1})
-        assert short.structured_content["reached"] is False
-        assert short.structured_content["status"] == "running"
+        view = short.structured_content or {}
+        assert (view["reached"], view["status"]) == (False, "running")
         assert "Still running" in text_of(short)
         started = time.monotonic()
-        long = await c.call_tool("jobs_wait", {**job_ref(job), "timeout_s": 30})
-        assert long.structured_content["reached"] is True
-        assert long.structured_content["status"] == "completed"
+        long = await call(c, "jobs_wait", {**job_ref(job), "timeout_s": 30})
+        assert long["reached"] is True
+        assert long["status"] == "completed"
         assert time.monotonic() - started < 10  # returned when the job ended, not at 30 s
     assert progress, "jobs_wait sent no progress notification"
     assert {total for _, total, _ in progress} <= {1.0, 30.0}
@@ -148,20 +139,16 @@ async def test_status_change_wait_returns_on_the_first_change(
     settings.jobs_max_concurrent = 1
     (workdir / "short.py").write_text("import time\ntime.sleep(1)\n")
     async with mcp_client(jobs_server(settings)) as c:
-        first = (
-            await c.call_tool("jobs_submit", {"script": str(workdir / "short.py")})
-        ).structured_content
-        second = (
-            await c.call_tool("jobs_submit", {"script": str(workdir / "short.py")})
-        ).structured_content
+        first = await call(c, "jobs_submit", {"script": str(workdir / "short.py")})
+        second = await call(c, "jobs_submit", {"script": str(workdir / "short.py")})
         assert second["status"] == "queued"
-        changed = await c.call_tool(
-            "jobs_wait", {**job_ref(second), "timeout_s": 20, "until": "status_change"}
+        changed = await call(
+            c, "jobs_wait", {**job_ref(second), "timeout_s": 20, "until": "status_change"}
         )
-        assert changed.structured_content["reached"] is True
-        assert changed.structured_content["status"] in ("running", "completed")
-        first_now = await c.call_tool("jobs_status", job_ref(first))
-        assert first_now.structured_content["status"] == "completed"
+        assert changed["reached"] is True
+        assert changed["status"] in ("running", "completed")
+        first_now = await call(c, "jobs_status", job_ref(first))
+        assert first_now["status"] == "completed"
 
 
 async def test_timeout_stops_the_job_and_says_so(settings: Settings, workdir: Path) -> None:
@@ -172,14 +159,12 @@ async def test_timeout_stops_the_job_and_says_so(settings: Settings, workdir: Pa
         "time.sleep(300)\n"
     )
     async with mcp_client(jobs_server(settings)) as c:
-        job = (
-            await c.call_tool("jobs_submit", {"script": str(workdir / "forever.py"), "timeout": 1})
-        ).structured_content
+        job = await call(c, "jobs_submit", {"script": str(workdir / "forever.py"), "timeout": 1})
         done = await wait_finished(c, job["job_id"], 40)
         assert done["status"] == "failed"
         assert "timeout of 1s" in done["message"]
         assert done["runtime_s"] < 20
-        logs = (await c.call_tool("jobs_logs", job_ref(job))).structured_content["text"]
+        logs = (await call(c, "jobs_logs", job_ref(job)))["text"]
     child = int(next(line for line in logs.splitlines() if line.startswith("child")).split()[1])
     assert pid_gone(child)
     assert "ran longer than its timeout" in logs

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from jobs_support import jobs_server, mcp_client, wait_for, wait_terminal
+from jobs_support import call, jobs_server, mcp_client, wait_for, wait_terminal
 from pydantic import SecretStr
 
 from server.settings import Settings
@@ -101,24 +101,20 @@ async def test_following_a_running_job_returns_only_new_lines(
         "import time\nfor i in range(40):\n    print(f'drip {i}', flush=True)\n    time.sleep(0.1)\n"
     )
     async with mcp_client(jobs_server(settings)) as c:
-        job_id = (
-            await c.call_tool("jobs_submit", {"script": str(workdir / "drip.py")})
-        ).structured_content["job_id"]
+        job_id = (await call(c, "jobs_submit", {"script": str(workdir / "drip.py")}))["job_id"]
         wait_for(
             lambda: (settings.home / "jobs" / job_id / "output.log").stat().st_size > 20,
             20,
             "output",
         )
-        first = (await c.call_tool("jobs_logs", {"job_id": job_id})).structured_content
+        first = await call(c, "jobs_logs", {"job_id": job_id})
         assert first["status"] == "running"
         assert "later for new lines" in first["hint"]
         seen = first["text"].splitlines()
         offset = first["next_offset"]
         for _ in range(100):
             await asyncio.sleep(0.2)
-            page = (
-                await c.call_tool("jobs_logs", {"job_id": job_id, "offset": offset})
-            ).structured_content
+            page = await call(c, "jobs_logs", {"job_id": job_id, "offset": offset})
             seen += page["text"].splitlines() if page["text"] else []
             offset = page["next_offset"]
             if page["status"] != "running" and not page["truncated"]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from jobs_support import TRAIN, jobs_server, mcp_client, wait_for
+from jobs_support import TRAIN, call, jobs_server, mcp_client, wait_for
 
 from server.settings import Settings
 from server.state import StateStore
@@ -36,22 +36,19 @@ async def test_example_training_script_completes_on_ray_with_logs(
     config = tmp_path / "small.yaml"
     config.write_text(yaml.safe_dump({"steps": 60, "eval_every": 30}))
     async with mcp_client(jobs_server(ray_settings)) as c:
-        job = (
-            await c.call_tool(
-                "jobs_submit",
-                {"backend": "ray", "script": str(TRAIN), "config_file": str(config), "name": "mlp"},
-            )
-        ).structured_content
+        job = await call(
+            c,
+            "jobs_submit",
+            {"backend": "ray", "script": str(TRAIN), "config_file": str(config), "name": "mlp"},
+        )
         assert job["url"] == f"{ray_settings.ray_address}/#/jobs/{job['job_id']}"
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            done = (
-                await c.call_tool("jobs_wait", {"job_id": job["job_id"], "timeout_s": 55})
-            ).structured_content
+            done = await call(c, "jobs_wait", {"job_id": job["job_id"], "timeout_s": 55})
             if done["reached"]:
                 break
         assert (done["status"], done["exit_code"]) == ("completed", 0), done
-        logs = (await c.call_tool("jobs_logs", {"job_id": job["job_id"]})).structured_content
+        logs = await call(c, "jobs_logs", {"job_id": job["job_id"]})
     # Only the script and its config were uploaded; the job found the config through
     # $MLINTERN_CONFIG_FILE (60 steps, not the default 300).
     assert "training 60 steps" in logs["text"]

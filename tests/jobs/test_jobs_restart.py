@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastmcp import Client
 from helpers import free_port, running, server_cmd, test_env, wait_for_http
-from jobs_support import wait_for
+from jobs_support import call, wait_for
 
 from toolkits.jobs.backends import local_runner
 
@@ -42,12 +42,12 @@ async def test_jobs_outlive_a_killed_server_and_are_reported_after_restart(
     with serve_http(home, port, log) as server:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=server)
         async with Client(url) as c:
-            ticker = (
-                await c.call_tool("jobs_submit", {"script": str(workdir / "ticker.py")})
-            ).structured_content["job_id"]
-            sleeper = (
-                await c.call_tool("jobs_submit", {"script": str(workdir / "sleeper.py")})
-            ).structured_content["job_id"]
+            ticker = (await call(c, "jobs_submit", {"script": str(workdir / "ticker.py")}))[
+                "job_id"
+            ]
+            sleeper = (await call(c, "jobs_submit", {"script": str(workdir / "sleeper.py")}))[
+                "job_id"
+            ]
         wait_for(
             lambda: "tick 2" in (home / "jobs" / ticker / "output.log").read_text(), 30, "ticks"
         )
@@ -70,20 +70,16 @@ async def test_jobs_outlive_a_killed_server_and_are_reported_after_restart(
     with serve_http(home, port, log) as server:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=server)
         async with Client(url) as c:
-            status = (await c.call_tool("jobs_status", {"job_id": ticker})).structured_content
+            status = await call(c, "jobs_status", {"job_id": ticker})
             if status["status"] == "running":  # the usual case: restarted within seconds
                 assert status["health"]["process_alive"] is True
             else:
                 assert status["status"] == "failed"
-            lost = (await c.call_tool("jobs_status", {"job_id": sleeper})).structured_content
+            lost = await call(c, "jobs_status", {"job_id": sleeper})
             assert lost["status"] == "lost"
             assert "no exit record" in lost["message"]
-            done = (
-                await c.call_tool("jobs_wait", {"job_id": ticker, "timeout_s": 30})
-            ).structured_content
+            done = await call(c, "jobs_wait", {"job_id": ticker, "timeout_s": 30})
             assert (done["status"], done["exit_code"]) == ("failed", 7)
-            logs = (
-                await c.call_tool("jobs_logs", {"job_id": ticker, "grep": "^tick"})
-            ).structured_content["text"]
+            logs = (await call(c, "jobs_logs", {"job_id": ticker, "grep": "^tick"}))["text"]
     # Intact: every line once, in order, across the crash and the restart.
     assert logs.splitlines() == [f"tick {i}" for i in range(TICKS)]

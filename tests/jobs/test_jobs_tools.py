@@ -65,8 +65,8 @@ async def main():
     server = build_server(Settings(toolsets=["jobs"]))
     built = set(sys.modules)
     async with Client(server) as c:
-        job = await c.call_tool("jobs_submit", {"command": "echo hi"})
-        await c.call_tool("jobs_wait", {"job_id": job.structured_content["job_id"], "timeout_s": 20})
+        job = (await c.call_tool("jobs_submit", {"command": "echo hi"})).structured_content
+        await c.call_tool("jobs_wait", {"job_id": job["job_id"], "timeout_s": 20})
         await c.call_tool("jobs_hardware", {})
     print(json.dumps({"built": sorted(built), "used": sorted(sys.modules)}))
 
