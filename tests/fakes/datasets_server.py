@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.hub import FakeHub, Reject, _Fault, with_faults
-from fakes.loopback import Recorder, serve
+from fakes.hub import FakeHub, Reject
+from fakes.loopback import Faults, Recorder, serve
 
 PARQUET_REF = "refs/convert/parquet"
 
@@ -106,7 +106,6 @@ class FakeDatasetsServer:
     def __init__(self, hub: FakeHub):
         self.hub = hub
         self.datasets: dict[str, FakeDataset] = {}
-        self.faults: list[_Fault] = []
         self.url = ""
         routes = [
             Route(f"/{name}", getattr(self, "_" + name.replace("-", "_")))
@@ -121,7 +120,8 @@ class FakeDatasetsServer:
             )
         ]
         app = Starlette(routes=routes, exception_handlers={Reject: lambda _, exc: exc.response})  # type: ignore[arg-type]
-        self.recorder = Recorder(with_faults(app, self.faults))
+        self.faults = Faults(app)  # failures and stalls injected by tests
+        self.recorder = Recorder(self.faults)
 
     def add_dataset(
         self, dataset: str, configs: dict[str, dict[str, list[dict[str, Any]]]], **options: Any
@@ -141,10 +141,10 @@ class FakeDatasetsServer:
         return entry
 
     def fail(self, prefix: str, status: int, *, times: int = 1, **headers: str) -> None:
-        self.faults.append(_Fault(prefix, status, headers, times))
+        self.faults.fail(prefix, status, times=times, headers=headers)
 
     def stall(self, prefix: str, seconds: float, *, times: int = 1) -> None:
-        self.faults.append(_Fault(prefix, 0, {}, times, seconds))
+        self.faults.stall(prefix, seconds, times=times)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[FakeDatasetsServer]:

@@ -11,7 +11,6 @@ check which host saw the token. Not faked: LFS/Xet uploads (every upload is "reg
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -26,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.loopback import Recorder, serve
+from fakes.loopback import Faults, Recorder, serve
 
 PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 
@@ -55,15 +54,6 @@ class FakeRepo:
         return hashlib.sha1(f"{self.repo_id}@{self.commits}".encode()).hexdigest()
 
 
-@dataclass
-class _Fault:
-    prefix: str
-    status: int  # 0: serve normally after the delay
-    headers: dict[str, str]
-    times: int
-    delay_s: float = 0.0
-
-
 class Reject(Exception):
     """A Hub-shaped error answer, raised from anywhere inside a handler."""
 
@@ -79,27 +69,36 @@ class FakeHub:
     def __init__(self, tokens: dict[str, tuple[str, bool]] | None = None):
         self.tokens = tokens or {}  # token -> (user name, may write)
         self.repos: dict[tuple[str, str], FakeRepo] = {}
-        self.faults: list[_Fault] = []
         self.blobs: dict[str, bytes] = {}  # sha256 -> content, served by the CDN app
         self.url = ""
         self.cdn_url = ""
-        self.recorder = Recorder(self._app())
+        self.faults = Faults(self._app())  # failures and stalls injected by tests
+        self.recorder = Recorder(self.faults)
         self.cdn_recorder = Recorder(Starlette(routes=[Route("/blob/{oid}", self._cdn_blob)]))
 
     # --- test helpers -----------------------------------------------------------------
-    def add_repo(self, repo_id: str, kind: str = "model", files: dict | None = None, *,
-                 lfs: tuple[str, ...] = (), private: bool = False, gated: bool = False,
-                 **info: Any) -> FakeRepo:  # fmt: skip
+    def add_repo(
+        self,
+        repo_id: str,
+        kind: str = "model",
+        files: dict[str, bytes | str] | None = None,
+        *,
+        lfs: tuple[str, ...] = (),
+        private: bool = False,
+        gated: bool = False,
+        **info: Any,
+    ) -> FakeRepo:
+        """A repository whose main branch holds ``files``; ``info`` adds Hub fields (likes...)."""
         main = {k: v.encode() if isinstance(v, str) else v for k, v in (files or {}).items()}
         repo = FakeRepo(repo_id, kind, {"main": main}, info, private, gated, set(lfs))
         self.repos[(kind, repo_id)] = repo
         return repo
 
     def fail(self, prefix: str, status: int, *, times: int = 1, **headers: str) -> None:
-        self.faults.append(_Fault(prefix, status, headers, times))
+        self.faults.fail(prefix, status, times=times, headers=headers)
 
     def stall(self, prefix: str, seconds: float, *, times: int = 1) -> None:
-        self.faults.append(_Fault(prefix, 0, {}, times, seconds))
+        self.faults.stall(prefix, seconds, times=times)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[FakeHub]:
@@ -118,7 +117,7 @@ class FakeHub:
             Route("/{rest:path}", self._resolve, methods=["GET", "HEAD"]),
         ]
         handlers = {Reject: lambda _, exc: exc.response}
-        return with_faults(Starlette(routes=routes, exception_handlers=handlers), self.faults)  # type: ignore[arg-type]
+        return Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
 
     def _user(self, request: Request) -> tuple[str | None, bool]:
         header = request.headers.get("authorization", "")
@@ -283,7 +282,9 @@ class FakeHub:
             # Like the Hub: LFS content lives elsewhere; the redirect itself carries the metadata.
             oid = sha256(data)
             self.blobs[oid] = data
-            headers.update({"Location": f"{self.cdn_url}/blob/{oid}", "X-Linked-Size": str(len(data)), "X-Linked-Etag": f'"{oid}"'})  # fmt: skip
+            headers["Location"] = f"{self.cdn_url}/blob/{oid}"
+            headers["X-Linked-Size"] = str(len(data))
+            headers["X-Linked-Etag"] = f'"{oid}"'
             return Response(status_code=302, headers=headers)
         return _ranged(request, data, headers)
 
@@ -362,26 +363,6 @@ class FakeHub:
         return JSONResponse(
             {"commitOid": repo.sha, "commitUrl": commit_url, "pullRequestUrl": pr_url}
         )
-
-
-def with_faults(app: Any, faults: list[_Fault]) -> Any:
-    """ASGI middleware: the next requests under a fault's path prefix stall and/or fail."""
-
-    async def serve_or_fail(scope: dict, receive: Any, send: Any) -> None:
-        fault = next((f for f in faults if scope.get("path", "").startswith(f.prefix)), None)
-        if fault is not None:
-            fault.times -= 1
-            if fault.times <= 0:
-                faults.remove(fault)
-            if fault.delay_s:
-                await asyncio.sleep(fault.delay_s)
-            if fault.status:
-                reject = Reject(fault.status, None, f"injected {fault.status}", **fault.headers)
-                await reject.response(scope, receive, send)
-                return
-        await app(scope, receive, send)
-
-    return serve_or_fail
 
 
 def _folder(path: str) -> dict[str, Any]:
