@@ -155,7 +155,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         path: RepoPath = "",
         revision: Revision = None,
         recursive: Annotated[bool, Field(description="Include files in sub-folders.")] = False,
-        offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0,
+        offset: Annotated[int, Field(ge=0, le=100_000, description="Skip this many entries.")] = 0,
         limit: Annotated[int, Field(ge=1, le=500)] = 100,
     ) -> FileListing:
         """List the files and folders of a Hub repository (one folder, or recursively), with
