@@ -74,12 +74,15 @@ async def test_diverging_run_is_caught_fixed_and_journaled(settings, jobs, tmp_p
         assert action["call"].startswith(f"experiments_restart(job_id='{first}'")
         assert "NaN/Inf" in checked.content[0].text
 
+        assert report["experiment"] == "tiny-mlp"
+        assert action["call"].endswith(", experiment='tiny-mlp')")
         restarted = await c.call_tool(
             "experiments_restart",
             {
                 "job_id": first,
                 "config_changes": action["config_changes"],
                 "reason": report["summary"],
+                "experiment": report["experiment"],
             },
         )
         result = restarted.structured_content

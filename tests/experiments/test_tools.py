@@ -48,6 +48,10 @@ async def test_metrics_pages_through_many_tags(settings, tmp_path) -> None:
             f"layer{i:02d}/grad_norm" for i in range(20, 25)
         ]
         assert rest.structured_content["truncated"] is False
+        dense = await c.call_tool(
+            "experiments_metrics", {"source": str(tmp_path), "max_points": 2000}
+        )
+        assert "series cut to 300 points per tag" in dense.structured_content["problems"][0]
         picked = await c.call_tool(
             "experiments_metrics", {"source": str(tmp_path), "tags": ["layer0[12]/*"]}
         )

@@ -21,6 +21,8 @@ from toolkits.experiments.tag_select import select_tags
 from toolkits.experiments.verdicts import judge
 
 MAX_TAGS = 20
+# Series points across all tags of one answer, so 20 tags x 2000 points cannot flood a context.
+MAX_TOTAL_POINTS = 6000
 MAX_LISTED_TAGS = 200
 
 
@@ -70,6 +72,12 @@ def metrics(
             f"Call experiments_metrics(source={source!r}, tag_offset="
             f"{tag_offset + len(window)}) for the next ones, or pass tags=[...]."
         )
+    per_tag = min(max_points, MAX_TOTAL_POINTS // max(1, len(window)))
+    if per_tag < max_points:
+        problems.append(
+            f"series cut to {per_tag} points per tag to keep the answer small; ask for fewer "
+            f"tags to get up to {max_points}"
+        )
     job = snap.job
     return MetricsReport(
         source=source,
@@ -80,7 +88,7 @@ def metrics(
         tag_count=len(available),
         tags_available=available[:MAX_LISTED_TAGS],
         tags=[
-            summarize(snap.series[t], max_points=max_points, since_step=since_step, now=now)
+            summarize(snap.series[t], max_points=per_tag, since_step=since_step, now=now)
             for t in window
         ],
         truncated=more,

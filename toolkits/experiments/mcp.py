@@ -14,18 +14,18 @@ from mcp.types import ImageContent, TextContent
 from pydantic import Field
 
 from server.errors import UserError
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext
 from toolkits.experiments import compare as compare_runs
 from toolkits.experiments import core, journal
 from toolkits.experiments import restart as restart_job
 from toolkits.experiments.journal import JournalInput
-from toolkits.experiments.restart import RestartResult
 from toolkits.experiments.views import (
     CheckView,
     ComparisonView,
     JournalView,
     MetricsView,
     PlotView,
+    RestartView,
 )
 
 INSTRUCTIONS = (
@@ -66,21 +66,6 @@ ConfigValue = (
 )
 
 
-class RestartView(ToolOutput, RestartResult):
-    def render(self) -> str:
-        changes = ", ".join(f"{c.key}: {c.old} -> {c.new}" for c in self.changes) or "none"
-        lines = [
-            f"Restarted {self.old_job_id} ({self.old_job_status}) as {self.new_job_id} "
-            f"({self.new_job_status}) on {self.backend}.",
-            f"Config changes: {changes}"
-            + (f" (file {self.config_file})" if self.config_file else ""),
-            f"Journal '{self.experiment}' entry #{self.journal_entry.index} recorded.",
-        ]
-        lines += [f"note: {note}" for note in self.notes]
-        lines.append(self.hint)
-        return "\n".join(lines)
-
-
 async def _in_thread(ctx: Context, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run blocking work off the event loop, with a progress notification on each side."""
     await ctx.report_progress(0, 1, what)
@@ -99,7 +84,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         read_only=True,
         destructive=False,
         idempotent=True,
-        open_world=False,
+        open_world=True,
     )
     async def metrics(
         source: Source,
@@ -155,7 +140,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         read_only=True,
         destructive=False,
         idempotent=True,
-        open_world=False,
+        open_world=True,
     )
     async def check(
         source: Source,
@@ -189,7 +174,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         read_only=True,
         destructive=False,
         idempotent=True,
-        open_world=False,
+        open_world=True,
     )
     async def plot(source: Source, ctx: Context, tags: Tags = None) -> PlotView:
         """Draw a PNG chart of a run's metrics (one panel per tag, up to 6; NaN/Inf marked in
@@ -216,7 +201,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         read_only=True,
         destructive=False,
         idempotent=True,
-        open_world=False,
+        open_world=True,
     )
     async def compare(
         sources: Annotated[
@@ -343,7 +328,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
                 description="read: first entry to show (default: the latest ones).",
             ),
         ] = None,
-        limit: Annotated[int, Field(ge=1, le=100, description="read: entries to show.")] = 20,
+        limit: Annotated[int, Field(ge=1, le=50, description="read: entries to show.")] = 20,
     ) -> JournalView:
         """Read or append to an experiment's journal: a Markdown log of observations (with
         numbers), decisions, actions and job ids, kept in the state store and as a file a

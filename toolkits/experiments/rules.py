@@ -41,6 +41,7 @@ class SuggestedAction(BaseModel):
 
 class CheckReport(BaseModel):
     source: str
+    experiment: str | None = Field(default=None, description="From preferences.md, if named.")
     job_id: str | None = None
     job_status: str | None = None
     passed: bool = Field(description="No failing verdict and no rule fired.")
@@ -98,6 +99,7 @@ def report(snapshot: Snapshot, prefs: Preferences, facts: RunFacts) -> CheckRepo
     status = "action_needed" if failing or actions else "attention" if warning else "ok"
     return CheckReport(
         source=snapshot.source,
+        experiment=prefs.experiment,
         job_id=job.job_id if job else None,
         job_status=job.status if job else None,
         passed=not failing and not actions,
@@ -153,9 +155,10 @@ def _suggest(
     elif action.kind == "set_config":
         changes = dict(action.changes or {})
     suggestion.config_changes = changes
+    journal = f", experiment={prefs.experiment!r}" if prefs.experiment else ""
     suggestion.call = (
         f"experiments_restart(job_id={job.job_id!r}, config_changes="
-        f"{json.dumps(changes)}, reason={reason!r})"
+        f"{json.dumps(changes)}, reason={reason!r}{journal})"
     )
     return suggestion
 

@@ -271,12 +271,15 @@ def _job_states(
         )
     limit = prefs.health.max_minutes_without_step
     latest = snapshot.last_wall_time
+    what = "no new metric"
+    if latest is None and job is not None and job.running and job.started_at:
+        latest, what = job.started_at, "no metric at all since the job started"
     # A job that has ended is not stale: it is finished (or crashed, which is its own verdict).
     if limit is not None and latest is not None and (job is None or job.running):
         minutes = (now - latest) / 60
         if minutes > limit:
             states["stale"] = (
-                f"no new metric for {minutes:.1f} min (limit {limit:g} min)",
+                f"{what} for {minutes:.1f} min (limit {limit:g} min)",
                 {"minutes_without_step": round(minutes, 2), "limit_minutes": limit},
             )
     return states

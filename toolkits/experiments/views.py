@@ -6,6 +6,7 @@ from server.toolkit import ToolOutput
 from toolkits.experiments import core
 from toolkits.experiments.compare import Comparison
 from toolkits.experiments.journal import JournalPage
+from toolkits.experiments.restart import RestartResult
 from toolkits.experiments.rules import CheckReport
 from toolkits.experiments.summary import TagSummary
 
@@ -136,3 +137,18 @@ class JournalView(ToolOutput, JournalPage):
             f"{'y' if self.entry_count == 1 else 'ies'} (file: {self.path})"
         )
         return "\n".join(part for part in (head, self.markdown(), self.hint) if part)
+
+
+class RestartView(ToolOutput, RestartResult):
+    def render(self) -> str:
+        changes = ", ".join(f"{c.key}: {c.old} -> {c.new}" for c in self.changes) or "none"
+        lines = [
+            f"Restarted {self.old_job_id} ({self.old_job_status}) as {self.new_job_id} "
+            f"({self.new_job_status}) on {self.backend}.",
+            f"Config changes: {changes}"
+            + (f" (file {self.config_file})" if self.config_file else ""),
+            f"Journal '{self.experiment}' entry #{self.journal_entry.index} recorded.",
+        ]
+        lines += [f"note: {note}" for note in self.notes]
+        lines.append(self.hint)
+        return "\n".join(lines)

@@ -29,6 +29,7 @@ class JobInfo:
     config_file: str | None
     name: str | None
     parent_job_id: str | None
+    started_at: float | None
     record: Any  # the jobs toolkit's JobRecord, for resubmission
 
     @property
@@ -77,6 +78,7 @@ def job_info(record: Any) -> JobInfo:
         config_file=getattr(spec, "config_file", None),
         name=getattr(spec, "name", None),
         parent_job_id=record.parent_job_id,
+        started_at=getattr(record, "started_at", None),
         record=record,
     )
 

@@ -1,4 +1,5 @@
-"""experiments_restart over real local jobs: config edits, lineage, journal, and refusals."""
+"""Job ids as sources, over real local jobs: crashed and stale verdicts, and experiments_restart
+(config edits, lineage, journal, refusals)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,20 @@ def test_crashed_job_is_judged_and_restarted_unchanged(settings, store, jobs) ->
     second = restart(settings, store, new.job_id, {}, "still crashing")
     assert second.experiment == "crashy-run"
     assert journal.read(settings, store, "crashy-run").entry_count == 2
+
+
+def test_running_job_that_never_logs_is_stale(settings, store, jobs) -> None:
+    silent = jobs.submit(JobSpec(command="sleep 60"))
+    prefs = "```yaml\nhealth: {max_minutes_without_step: 0.001}\n```\n"
+    deadline = time.monotonic() + 30
+    while jobs.refresh(silent.job_id).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)  # past the 0.06 s limit
+    report = core.check(settings, store, silent.job_id, prefs)
+    stale = next(v for v in report.verdicts if v.kind == "stale")
+    assert stale.message.startswith("no metric at all since the job started")
+    assert report.job_status == "running" and not report.passed
+    assert any(v.kind == "no_data" for v in report.verdicts)
 
 
 def test_json_config_edit_reaches_the_job_by_env_and_by_argument(
