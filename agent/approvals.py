@@ -96,6 +96,8 @@ class ApprovalPolicy:
 
 async def refuse_all(request: ApprovalRequest) -> Decision:
     """The headless approver: nobody is there to say yes."""
+    if request.kind == "budget":
+        return Decision.deny("the spending cap is reached and nobody is there to raise it")
     return Decision.deny(
         "Refused: the agent runs headless and nobody can approve this. The user can rerun "
         f"with --approve '{request.tool}' or --yolo to allow it."
@@ -103,6 +105,9 @@ async def refuse_all(request: ApprovalRequest) -> Decision:
 
 
 async def approve_all(request: ApprovalRequest) -> Decision:
+    """Yolo: every tool call goes ahead, but the spending cap is not lifted by itself."""
+    if request.kind == "budget":
+        return Decision.deny("the spending cap is reached (yolo does not raise it)")
     return Decision.approve()
 
 

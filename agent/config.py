@@ -112,7 +112,10 @@ class AgentConfig(BaseModel):
         """Values that must never be written anywhere: keys and auth headers."""
         found = [self.api_key] if self.api_key else []
         for server in self.mcp_servers.values():
-            found += [v for k, v in server.headers.items() if _is_credential_header(k)]
+            for name, value in server.headers.items():
+                if _is_credential_header(name):
+                    # "Bearer abc" may show up as "abc" alone too: redact both forms.
+                    found += [value, value.split(" ", 1)[-1]]
             found += [v for k, v in server.env.items() if _looks_secret_name(k)]
         return [value for value in found if value]
 

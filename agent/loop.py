@@ -188,7 +188,9 @@ class Agent:
             if self.spending.reached() and not await self.runner.budget_gate(
                 0.0, f"llm-{self.iterations}", "llm"
             ):
-                self._close_interrupted_calls("Not executed: the run stopped at the spending cap.")
+                await self.runner.skip_calls(
+                    reply.tool_calls, "Not executed: the run stopped at the spending cap."
+                )
                 return self._budget_stop()
             outcome = await self.runner.run_calls(reply.tool_calls)
             if outcome.stop == "awaiting_approval":

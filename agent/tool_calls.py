@@ -116,6 +116,14 @@ class ToolCallRunner:
         await self._run_batch(batch)
         return outcome
 
+    async def skip_calls(self, calls: list[ToolCallRequest], reason: str) -> None:
+        """Answer calls the run will not execute (it is stopping), so the history stays valid."""
+        for call in calls:
+            await deliver(
+                self.emit, ToolCalled(call_id=call.id, tool=call.name, arguments=call.arguments)
+            )
+            await self._answer(call, reason, True)
+
     # --- approvals and the cap ----------------------------------------------------------
     def _request(
         self, call: ToolCallRequest, spec: ToolSpec, arguments: dict[str, Any]

@@ -58,6 +58,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Checked against the request this reply answers; a str return (or False) is a failure.
     expect: Callable[[dict[str, Any]], bool | str | None] | None = None
+    delay_s: float = 0.0  # hold the answer this long (a slow model, or one to kill the agent on)
     label: str = ""
 
 
@@ -68,13 +69,8 @@ def say(text: str, *, expect: Any = None, label: str = "") -> Reply:
     return Reply(text=text, expect=expect, label=label or f"say {text[:30]!r}")
 
 
-def call(
-    name: str, arguments: dict[str, Any] | str | None = None, *, id: str | None = None
-) -> ToolCall:
-    tool_call = ToolCall(name=name, arguments=arguments if arguments is not None else {})
-    if id is not None:
-        tool_call.id = id
-    return tool_call
+def call(name: str, arguments: dict[str, Any] | str | None = None, **kw: Any) -> ToolCall:
+    return ToolCall(name=name, arguments=arguments if arguments is not None else {}, **kw)
 
 
 def calls(*tool_calls: ToolCall, text: str = "", expect: Any = None, label: str = "") -> Reply:
@@ -130,10 +126,6 @@ class Recorded:
     def messages(self) -> list[dict[str, Any]]:
         return self.body.get("messages", [])
 
-    @property
-    def prompt_tokens(self) -> int:
-        return estimate_tokens(self.body)
-
 
 @dataclass
 class _Route:
@@ -147,13 +139,7 @@ class _Route:
 class ScriptedLLM:
     """The server. Use as a context manager (or ``start``/``stop``) and call ``check()``."""
 
-    def __init__(
-        self,
-        script: list[Reply] | None = None,
-        *,
-        model: str = "scripted",
-        context_limit: int | None = None,
-    ):
+    def __init__(self, script: list[Reply] | None = None, *, model: str = "scripted", context_limit: int | None = None):  # fmt: skip
         self.model = model
         self.context_limit = context_limit
         self.requests: list[Recorded] = []
@@ -171,14 +157,7 @@ class ScriptedLLM:
             self._script.extend(replies)
         return self
 
-    def route(
-        self,
-        name: str,
-        match: Callable[[dict[str, Any]], bool],
-        respond: Responder,
-        *,
-        min_calls: int = 1,
-    ) -> ScriptedLLM:
+    def route(self, name: str, match: Callable[[dict], bool], respond: Responder, *, min_calls: int = 1) -> ScriptedLLM:  # fmt: skip
         with self._lock:
             self._routes.append(_Route(name, match, respond, min_calls))
         return self
@@ -193,7 +172,7 @@ class ScriptedLLM:
         handler = type("Handler", (_Handler,), {"llm": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -241,22 +220,13 @@ class ScriptedLLM:
             if self._served >= len(self._script):
                 n = len(self.requests)
                 self.problems.append(f"unexpected request #{n} after the script was used up")
-                return (
-                    Reply(
-                        status=400,
-                        error_message=f"scripted LLM: unexpected request #{n}, script used up",
-                        error_type="invalid_request_error",
-                        label="unexpected",
-                    ),
-                    "unexpected",
-                )
+                message = f"scripted LLM: unexpected request #{n}, script used up"
+                return Reply(status=400, error_message=message, error_type="invalid_request_error"), "unexpected"  # fmt: skip
             reply = self._script[self._served]
             self._served += 1
             return reply, f"script:{self._served - 1}"
 
-    def _answer(
-        self, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], Any]:
+    def _answer(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict, Any]:
         tokens = estimate_tokens(body)
         if self.context_limit is not None and tokens > self.context_limit:
             with self._lock:
@@ -266,26 +236,29 @@ class ScriptedLLM:
         reply, served_by = self._next_reply(body)
         with self._lock:
             self.requests.append(Recorded(body, headers, time.monotonic(), served_by))
-        if reply.expect is not None:
-            verdict = reply.expect(body)
-            if verdict is False or isinstance(verdict, str):
-                why = verdict if isinstance(verdict, str) else "expectation not met"
-                with self._lock:
-                    self.problems.append(f"{served_by} ({reply.label}): {why}")
+        try:
+            verdict = reply.expect(body) if reply.expect is not None else None
+        except Exception as exc:  # a broken expectation is a failed one, not a dropped connection
+            verdict = f"expectation raised {exc!r}"
+        if verdict is False or isinstance(verdict, str):
+            with self._lock:
+                self.problems.append(
+                    f"{served_by} ({reply.label}): {verdict or 'expectation not met'}"
+                )
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
         if reply.status != 200:
             return _error_response(reply)
+        completion = _completion_tokens(reply)
         usage = {
             "prompt_tokens": tokens,
-            "completion_tokens": _completion_tokens(reply),
+            "completion_tokens": completion,
+            "total_tokens": tokens + completion,
         }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return (
-                200,
-                {"Content-Type": "text/event-stream"},
-                _sse_chunks(self.model, reply, usage if include_usage else None),
-            )
+            chunks = _sse_chunks(self.model, reply, usage if include_usage else None)
+            return 200, {"Content-Type": "text/event-stream"}, chunks
         return 200, {"Content-Type": "application/json"}, _completion(self.model, reply, usage)
 
 
@@ -392,24 +365,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        json_type = {"Content-Type": "application/json"}
         if not self.path.rstrip("/").endswith("/chat/completions"):
-            self._send(
-                404,
-                {"Content-Type": "application/json"},
-                {"error": {"message": f"no route {self.path}"}},
-            )
-            return
+            return self._send(404, json_type, {"error": {"message": f"no route {self.path}"}})
         try:
             body = json.loads(raw)
         except json.JSONDecodeError:
-            self._send(
-                400,
-                {"Content-Type": "application/json"},
-                {"error": {"message": "invalid JSON body"}},
-            )
-            return
+            return self._send(400, json_type, {"error": {"message": "invalid JSON body"}})
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, reply_headers, payload = self.llm._answer(body, headers)
         if reply_headers.get("Content-Type") == "text/event-stream":
@@ -427,4 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client is gone (a test killed the agent mid-request): nobody to tell
