@@ -60,4 +60,11 @@ TOOLKITS: dict[str, ToolkitEntry] = {
         "job ids), judge them against the user's preferences.md, plot, compare, restart a job "
         "with a changed config, and keep a journal of every decision",
     ),
+    "agent": ToolkitEntry(
+        "toolkits.tasks",
+        "hand a whole ML task to mlintern's own agent and get a report (run_ml_task; detached "
+        "runs: ml_task_status, ml_task_approve, ml_task_cancel), or get a cited answer from a "
+        "read-only research sub-agent (research)",
+        namespace="",
+    ),
 }
