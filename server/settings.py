@@ -165,6 +165,14 @@ class Settings(BaseSettings):
     def _leading_slash(cls, value: str) -> str:
         return value if value.startswith("/") else "/" + value
 
+    def secret_values(self) -> list[str]:
+        """Every credential this process holds, for redaction wherever output leaves it."""
+        return [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+
     @property
     def state_path(self) -> Path:
         return self.home / "state.sqlite3"

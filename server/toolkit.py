@@ -17,7 +17,7 @@ import functools
 import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ import anyio
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.tools import ToolResult
-from mcp.types import ToolAnnotations
+from mcp.types import TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from server.budget import cap_text
@@ -87,7 +87,7 @@ class Toolkit:
             if not (fn.__doc__ or "").strip():
                 raise TypeError(f"tool {self.name}_{name} needs a docstring for the model")
             self.mcp.tool(
-                _as_tool_result(fn, f"{self.name}_{name}", self.ctx.settings.max_output_chars),
+                _as_tool_result(fn, f"{self.name}_{name}", self.ctx.settings),
                 name=name,
                 title=title,
                 annotations=ToolAnnotations(
@@ -103,42 +103,50 @@ class Toolkit:
         return decorate
 
 
-def _as_tool_result(fn: Callable[..., Any], tool_name: str, max_chars: int) -> Callable[..., Any]:
+def _as_tool_result(
+    fn: Callable[..., Any], tool_name: str, settings: Settings
+) -> Callable[..., Any]:
     """Wrap ``fn`` so its ToolOutput becomes a ToolResult and its errors are sorted."""
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # Tokens may come from .env through Settings without ever being in os.environ.
+        secrets = settings.secret_values()
         try:
             if inspect.iscoroutinefunction(fn):
                 result = await fn(*args, **kwargs)
             else:
                 # Sync toolkit functions do blocking I/O: keep the event loop free.
                 result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
-        except UserError as exc:
-            raise ToolError(redact(str(exc))) from None
-        except ToolError:
-            raise
+        except (UserError, ToolError) as exc:
+            raise ToolError(redact(str(exc), secrets)) from None
         except Exception:
             log.exception("bug in tool %s", tool_name)
             raise ToolError(
                 f"Internal error in {tool_name} (a bug, logged with its traceback on the "
                 f"server). The server is still running; try again or use another tool."
             ) from None
-        return to_tool_result(result, max_chars)
+        return to_tool_result(result, settings.max_output_chars, secrets)
 
     return wrapper
 
 
-def to_tool_result(result: Any, max_chars: int) -> Any:
+def to_tool_result(result: Any, max_chars: int, secrets: Sequence[str] = ()) -> Any:
+    """Structured content plus a capped text rendering, with every known secret redacted."""
     if isinstance(result, ToolResult):
+        for block in result.content:
+            if isinstance(block, TextContent):
+                block.text = redact(block.text, secrets)
+        if result.structured_content is not None:
+            result.structured_content = redact_data(result.structured_content, secrets)
         return result
     if isinstance(result, ToolOutput):
         text = cap_text(
-            redact(result.render()),
+            redact(result.render(), secrets),
             max_chars,
             "the structured result holds every field; narrow the request for less",
         )
         return ToolResult(
-            content=text, structured_content=redact_data(result.model_dump(mode="json"))
+            content=text, structured_content=redact_data(result.model_dump(mode="json"), secrets)
         )
     return result
