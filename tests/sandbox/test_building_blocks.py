@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from server.errors import UserError
+from toolkits.sandbox.backends.limits import ExecLimits, launcher, preexec
 from toolkits.sandbox.backends.local_files import WorkspaceFS
 from toolkits.sandbox.output import OutputCapture
 from toolkits.sandbox.paths import workspace_relative
@@ -147,3 +149,23 @@ def test_edit_replaces_one_exact_occurrence_and_shows_where() -> None:
     assert first_line == 1 and snippet.splitlines()[1] == "     2\tb = 20"
     with pytest.raises(UserError, match="identical"):
         apply_edit(text, "a", "a", False, "x.py")
+
+
+LIMIT_REPORT = "ulimit -v; ulimit -t; ulimit -u; ulimit -c"
+
+
+def test_both_ways_of_setting_limits_set_the_same_ones() -> None:
+    limits = ExecLimits(memory_mb=300, cpu_s=7, processes=123)
+    prefix, in_child = launcher(limits)
+    assert prefix and in_child is None  # prlimit is installed here (util-linux)
+    by_prlimit = subprocess.run(
+        [*prefix, "bash", "-c", LIMIT_REPORT], capture_output=True, text=True, check=True
+    )
+    by_child = subprocess.run(
+        ["bash", "-c", LIMIT_REPORT],
+        preexec_fn=preexec(limits),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert by_prlimit.stdout.split() == by_child.stdout.split() == ["307200", "7", "123", "0"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 
 import pytest
@@ -260,3 +261,17 @@ async def test_paths_outside_the_workspace_are_refused(mcp: Client, bad: str) ->
     assert result.is_error
     message = text(result)
     assert "outside the sandbox workspace" in message or "must stay inside the workspace" in message
+
+
+async def test_a_workspace_deleted_behind_our_back_gets_a_clear_error(
+    mcp: Client, settings: Settings
+) -> None:
+    sandbox_id = data(await mcp.call_tool("sandbox_create", {}))["sandbox_id"]
+    shutil.rmtree(workspace_path(settings, sandbox_id))
+    result = await mcp.call_tool(
+        "sandbox_exec", {"sandbox_id": sandbox_id, "command": "true"}, raise_on_error=False
+    )
+    assert (
+        result.is_error and "gone from disk" in text(result) and "sandbox_destroy" in text(result)
+    )
+    assert data(await mcp.call_tool("sandbox_destroy", {"sandbox_id": sandbox_id}))["destroyed"]

@@ -73,13 +73,16 @@ class SandboxService:
         active = await asyncio.to_thread(self.records.active, 10)
         return ", ".join(r.sandbox_id for r in active) or "none"
 
-    async def _record(self, sandbox_id: str) -> SandboxRecord:
+    async def _record(self, sandbox_id: str, claim: bool = False) -> SandboxRecord:
         if not SANDBOX_ID.match(sandbox_id):
             raise UserError(
                 f"{sandbox_id!r} is not a sandbox id (they look like sbx-1a2b3c4d5e6f). "
                 f"List yours with sandbox_list."
             )
-        record = await asyncio.to_thread(self.records.get, sandbox_id)
+        if claim:
+            record = await asyncio.to_thread(self.records.claim, sandbox_id, time.time())
+        else:
+            record = await asyncio.to_thread(self.records.get, sandbox_id)
         if record is None:
             raise NotFoundError(
                 f"No sandbox {sandbox_id}. Active sandboxes: {await self._known_ids()}. "
@@ -88,7 +91,8 @@ class SandboxService:
         return record
 
     async def _active(self, sandbox_id: str) -> SandboxRecord:
-        record = await self._record(sandbox_id)
+        """The sandbox, touched; reaped instead when it sat idle past its timeout."""
+        record = await self._record(sandbox_id, claim=True)
         if record.status == "active" and record.idle_deadline < time.time():
             if not self._busy.get(sandbox_id):
                 await self._end(record, f"reaped after {record.idle_timeout_s}s idle")
@@ -107,7 +111,6 @@ class SandboxService:
         record = await self._active(sandbox_id)
         self._busy[sandbox_id] = self._busy.get(sandbox_id, 0) + 1
         try:
-            await asyncio.to_thread(self.records.touch, sandbox_id)
             await self.backend(record.backend).keep_alive(record.ref())
             yield record
         finally:

@@ -160,6 +160,26 @@ class SandboxRecords:
             ).fetchall()
         return [_from_row(row) for row in rows]
 
+    def claim(self, sandbox_id: str, now: float) -> SandboxRecord | None:
+        """The sandbox, marked used now when it is active and not yet idle past its timeout.
+
+        One transaction for the lookup every call makes and the touch it implies: this is on
+        the path of every exec.
+        """
+        with self._ready().transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM sandboxes WHERE sandbox_id = ?", (sandbox_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            record = _from_row(row)
+            if record.status == "active" and record.idle_deadline >= now:
+                conn.execute(
+                    "UPDATE sandboxes SET last_used_at = ? WHERE sandbox_id = ?", (now, sandbox_id)
+                )
+                record.last_used_at = now
+        return record
+
     def touch(self, sandbox_id: str, now: float | None = None) -> None:
         with self._ready().transaction() as conn:
             conn.execute(

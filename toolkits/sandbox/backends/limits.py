@@ -1,8 +1,12 @@
 """Resource limits of a local exec, and making sure none of its processes outlive it.
 
-rlimits are set in the forked child before it execs anything (bubblewrap included), so they
-hold for every process of the command. Under bubblewrap the PID namespace is what guarantees
-cleanup (its init dies, the kernel kills the rest). Without it, every exec carries a random
+rlimits are set before anything of the command runs (bubblewrap included), so they hold for
+every process of it. util-linux's ``prlimit`` sets them and execs the command: that keeps
+Python code out of the forked child, so the server can spawn with vfork instead of copying
+its whole address space on every exec. Without ``prlimit``, the forked child sets them.
+
+Under bubblewrap the PID namespace is what guarantees cleanup (its init dies, the kernel
+kills the rest). Without it, every exec carries a random
 marker in its environment and the server kills whatever still carries that marker afterwards,
 which also catches processes that left the process group with setsid.
 """
@@ -10,8 +14,10 @@ which also catches processes that left the process group with setsid.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -35,25 +41,58 @@ class ExecLimits:
     processes: int = PROCESSES
 
 
-def preexec(limits: ExecLimits, extra_processes: int = 0) -> Callable[[], None]:
-    """The function the forked child runs before exec: only setrlimit calls, nothing to lock."""
-    settings = [
-        (resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024),
+def _settings(limits: ExecLimits, extra_processes: int) -> list[tuple[str, int, int, int]]:
+    """(prlimit option, resource, soft, hard) for every limit of an exec.
+
+    Never above the server's own hard limits: the child inherits those, and asking for more
+    would make the exec fail instead of merely running with the lower limit.
+    """
+    memory = limits.memory_mb * 1024 * 1024
+    files = limits.file_mb * 1024 * 1024
+    processes = limits.processes + extra_processes
+    wanted = [
+        ("as", resource.RLIMIT_AS, memory, memory),
         # The soft limit delivers SIGXCPU (reported as "cpu"); the hard one a second later is
         # SIGKILL for a process that ignores it.
-        (resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1)),
-        (resource.RLIMIT_FSIZE, limits.file_mb * 1024 * 1024),
-        (resource.RLIMIT_NOFILE, limits.open_files),
-        (resource.RLIMIT_NPROC, limits.processes + extra_processes),
-        (resource.RLIMIT_CORE, 0),
+        ("cpu", resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1),
+        ("fsize", resource.RLIMIT_FSIZE, files, files),
+        ("nofile", resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
+        ("nproc", resource.RLIMIT_NPROC, processes, processes),
+        ("core", resource.RLIMIT_CORE, 0, 0),
     ]
+    settings = []
+    for name, kind, soft, hard in wanted:
+        ceiling = resource.getrlimit(kind)[1]
+        if ceiling != resource.RLIM_INFINITY:
+            soft, hard = min(soft, ceiling), min(hard, ceiling)
+        settings.append((name, kind, soft, hard))
+    return settings
+
+
+@functools.cache
+def _prlimit() -> str | None:
+    return shutil.which("prlimit")
+
+
+def launcher(
+    limits: ExecLimits, extra_processes: int = 0
+) -> tuple[list[str], Callable[[], None] | None]:
+    """(argv prefix, preexec_fn) that put ``limits`` on a command: prlimit when installed."""
+    prlimit = _prlimit()
+    if prlimit is None:
+        return [], preexec(limits, extra_processes)
+    options = [
+        f"--{name}={soft}:{hard}" for name, _, soft, hard in _settings(limits, extra_processes)
+    ]
+    return [prlimit, *options, "--"], None
+
+
+def preexec(limits: ExecLimits, extra_processes: int = 0) -> Callable[[], None]:
+    """The function the forked child runs before exec: only setrlimit calls, nothing to lock."""
+    settings = [(kind, soft, hard) for _, kind, soft, hard in _settings(limits, extra_processes)]
 
     def apply() -> None:
-        for kind, value in settings:
-            soft, hard = value if isinstance(value, tuple) else (value, value)
-            current_hard = resource.getrlimit(kind)[1]
-            if current_hard != resource.RLIM_INFINITY:
-                soft, hard = min(soft, current_hard), min(hard, current_hard)
+        for kind, soft, hard in settings:
             resource.setrlimit(kind, (soft, hard))
 
     return apply

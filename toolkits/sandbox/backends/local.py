@@ -37,7 +37,7 @@ from toolkits.sandbox.backends.limits import (
     MARKER_VAR,
     ExecLimits,
     kill_marked,
-    preexec,
+    launcher,
     tasks_of_uid,
 )
 from toolkits.sandbox.backends.local_files import WorkspaceFS
@@ -79,12 +79,20 @@ class LocalBackend:
         self.settings = settings
         self.drop_to = _drop_to()
         self._running: dict[str, set[asyncio.subprocess.Process]] = {}
+        self._probe_result: bwrap.Probe | None = None
 
     def sandbox_dir(self, sandbox_id: str) -> Path:
         return self.settings.home / "sandboxes" / sandbox_id
 
     def _probe(self) -> bwrap.Probe:
         return bwrap.probe(self.settings.sandbox_bwrap, self.drop_to)
+
+    async def _current_probe(self) -> bwrap.Probe:
+        # The probe runs a process once per server; after that it is a cached value, and a
+        # thread hop per exec would only add latency.
+        if self._probe_result is None:
+            self._probe_result = await asyncio.to_thread(self._probe)
+        return self._probe_result
 
     def _require(self, probe: bwrap.Probe) -> None:
         if not probe.usable and self.settings.sandbox_require_isolation:
@@ -100,7 +108,7 @@ class LocalBackend:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def provision(self, spec: SandboxSpec, files: dict[PurePosixPath, bytes]) -> Provisioned:
-        probe = await asyncio.to_thread(self._probe)
+        probe = await self._current_probe()
         self._require(probe)
         try:
             workspace = await asyncio.to_thread(self._make_workspace, spec.sandbox_id, files)
@@ -185,13 +193,8 @@ class LocalBackend:
         stdout: OutputCapture,
         stderr: OutputCapture,
     ) -> ExecOutcome:
-        probe = await asyncio.to_thread(self._probe)
+        probe = await self._current_probe()
         self._require(probe)
-        if not await asyncio.to_thread(os.path.isdir, sandbox.workspace):
-            raise UserError(
-                f"The workspace of {sandbox.sandbox_id} is gone from disk ({sandbox.workspace}). "
-                f"Destroy it with sandbox_destroy and create a new one with sandbox_create."
-            )
         token = secrets.token_hex(8)
         argv = self._command(sandbox, request)
         if probe.usable:
@@ -209,23 +212,33 @@ class LocalBackend:
             ]
         # Without root the process limit counts every task of our uid, so grant it on top.
         extra = 0 if self.drop_to else await asyncio.to_thread(tasks_of_uid, os.getuid())
+        prefix, limit_in_child = launcher(ExecLimits(sandbox.memory_mb, sandbox.cpu_s), extra)
+        argv = [*prefix, *argv]
         options: dict = {}
         if not probe.usable and self.drop_to is not None:
             options = {"user": self.drop_to[0], "group": self.drop_to[1], "extra_groups": []}
         started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE
-            if request.stdin is not None
-            else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self._env(sandbox, request, token, isolated=probe.usable),
-            cwd=sandbox.workspace,
-            start_new_session=True,
-            preexec_fn=preexec(ExecLimits(sandbox.memory_mb, sandbox.cpu_s), extra),
-            **options,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE
+                if request.stdin is not None
+                else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self._env(sandbox, request, token, isolated=probe.usable),
+                cwd=sandbox.workspace,
+                start_new_session=True,
+                preexec_fn=limit_in_child,
+                **options,
+            )
+        except FileNotFoundError:
+            if await asyncio.to_thread(os.path.isdir, sandbox.workspace):
+                raise
+            raise UserError(
+                f"The workspace of {sandbox.sandbox_id} is gone from disk ({sandbox.workspace}). "
+                f"Destroy it with sandbox_destroy and create a new one with sandbox_create."
+            ) from None
         running = self._running.setdefault(sandbox.sandbox_id, set())
         running.add(proc)
         assert proc.stdout is not None and proc.stderr is not None
