@@ -89,6 +89,7 @@ async def test_diverging_run_is_caught_fixed_and_journaled(settings, jobs, tmp_p
         second = result["new_job_id"]
         assert result["old_job_status"] in ("cancelled", "failed")  # stopped, or already over
         assert result["experiment"] == "tiny-mlp"
+        assert not any("log_dir" in note for note in result["notes"])  # log_dir: null
         new_config = anyio.Path(result["config_file"])
         assert Path(new_config.parent) == work
         text = await new_config.read_text()

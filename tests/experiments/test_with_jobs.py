@@ -87,7 +87,7 @@ def test_json_config_edit_reaches_the_job_by_env_and_by_argument(
     work.mkdir()
     (work / "show.py").write_text(SHOW_CONFIG)
     (work / "cfg.json").write_text(
-        json.dumps({"optimizer": {"lr": 1.0, "name": "sgd"}, "steps": 5}, indent=4) + "\n"
+        json.dumps({"optimizer": {"lr": 1.0, "name": "sgd"}, "log_dir": "runs"}, indent=4) + "\n"
     )
     old = jobs.submit(
         JobSpec(
@@ -108,12 +108,14 @@ def test_json_config_edit_reaches_the_job_by_env_and_by_argument(
     written = (work / name).read_text()
     assert (
         written
-        == json.dumps({"optimizer": {"lr": 0.25, "name": "sgd"}, "steps": 5}, indent=4) + "\n"
+        == json.dumps({"optimizer": {"lr": 0.25, "name": "sgd"}, "log_dir": "runs"}, indent=4)
+        + "\n"
     )
     assert json.loads((work / "cfg.json").read_text())["optimizer"]["lr"] == 1.0
     assert [c.model_dump() for c in result.changes] == [
         {"key": "optimizer.lr", "old": 1.0, "new": 0.25}
     ]
+    assert any("sets log_dir" in note for note in result.notes)  # both runs would share it
     entry = journal.read(settings, store, "json-demo").entries[0]
     assert entry.numbers == {"optimizer.lr": 0.25, "optimizer.lr (before)": 1.0}
 

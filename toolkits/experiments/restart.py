@@ -19,12 +19,11 @@ from server.errors import UserError
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.experiments import journal
-from toolkits.experiments.config_edit import edit_config
+from toolkits.experiments.config_edit import edit_config, flatten, load_config
 from toolkits.experiments.journal import JournalEntry, JournalInput
 from toolkits.experiments.sources.jobs import JobInfo, config_path, job_info, job_service
 
 _RESTART_SUFFIX = re.compile(r"\.restart-[A-Za-z0-9-]+$")
-_LOG_DIR_KEY = re.compile(r'(?m)^\s*"?log_dir"?\s*:')
 MAX_LINEAGE = 100
 
 
@@ -79,7 +78,7 @@ def restart(
         new_config = _unused_name(source, job_id)
         spec.config_file = _same_style(spec.config_file or "", new_config)
         spec.script_args = _swap_config_args(spec.script_args, source, new_config, old)
-        if _LOG_DIR_KEY.search(text):
+        if _sets_log_dir(source):
             notes.append(
                 "the config sets log_dir, so the new run may log into the old run's "
                 "directory; change log_dir too if its metrics must stay apart"
@@ -100,8 +99,11 @@ def restart(
         raise
     old_status = old.status
     if stop_old_job and old.running:
-        old_status = job_info(service.cancel(old.job_id)).status
-        notes.append(f"stopped {old.job_id} (was {old.status})")
+        try:
+            old_status = job_info(service.cancel(old.job_id)).status
+            notes.append(f"stopped {old.job_id} (was {old.status})")
+        except UserError as exc:  # the new job runs regardless; the journal must still say so
+            notes.append(f"could not stop {old.job_id}: {exc}; stop it with jobs_cancel")
     entry = journal.append(
         settings, store, name, _journal_input(old, new, changes, reason, old_status)
     )
@@ -194,3 +196,9 @@ def _swap_config_args(args: list[str], old: Path, new: Path, job: JobInfo) -> li
             value = str(candidate.with_name(new.name))
         swapped.append(f"{flag}{equals}{value}")
     return swapped
+
+
+def _sets_log_dir(config: Path) -> bool:
+    """Whether the config pins its own log directory (then old and new runs share it)."""
+    flat = flatten(load_config(config))
+    return any(key.rsplit(".", 1)[-1] == "log_dir" and value for key, value in flat.items())

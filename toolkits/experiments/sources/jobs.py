@@ -59,9 +59,13 @@ def find_job(settings: Settings, store: StateStore, job_id: str) -> JobInfo | No
     except UserError:
         return None
     try:
-        record = service.refresh(job_id)
+        record = service.get(job_id)
     except NotFoundError:
         return None
+    try:
+        record = service.refresh(job_id)
+    except UserError:
+        pass  # a remote backend out of reach: its last recorded state still tells a lot
     return job_info(record)
 
 
