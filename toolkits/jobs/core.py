@@ -125,23 +125,24 @@ class JobService:
         job = self.get(job_id)
         if job.is_terminal:
             return job
-        self._refresh_batch(job.backend, [job], tolerate_errors=False)
-        return self.get(job_id)
+        changed, _ = self._refresh_batch(job.backend, [job], tolerate_errors=False)
+        return changed.get(job_id) or job
 
     def _refresh_batch(
         self, backend_name: str, jobs: list[JobRecord], tolerate_errors: bool
-    ) -> str | None:
+    ) -> tuple[dict[str, JobRecord], str | None]:
+        """Ask the backend about ``jobs``; the records that may have changed, and a note when
+        the backend could not be asked (only when ``tolerate_errors``)."""
         try:
             updates = self.backend(backend_name).refresh(jobs)
         except UserError as exc:
             if not tolerate_errors:
                 raise
-            return f"{backend_name}: status not refreshed ({exc})"
-        if updates:
-            with self.jobs.transaction() as conn:
-                for job_id, update in updates.items():
-                    self.jobs.update(conn, job_id, update)
-        return None
+            return {}, f"{backend_name}: status not refreshed ({exc})"
+        if not updates:
+            return {}, None
+        with self.jobs.transaction() as conn:
+            return {job_id: self.jobs.update(conn, job_id, u) for job_id, u in updates.items()}, None
 
     def list_page(
         self,
@@ -180,7 +181,7 @@ class JobService:
             active = {name: self.jobs.active(conn, name) for name in names}
         for name, jobs in active.items():
             if jobs:
-                note = self._refresh_batch(name, jobs, tolerate_errors=True)
+                _, note = self._refresh_batch(name, jobs, tolerate_errors=True)
                 notes += [note] if note else []
         return notes
 

@@ -102,14 +102,20 @@ class JobStore:
 
     def update(self, conn: sqlite3.Connection, job_id: str, update: JobUpdate) -> JobRecord:
         current = self.get(conn, job_id)
-        values = {k: getattr(update, k) for k in _UPDATABLE if getattr(update, k) is not None}
-        if update.handle is not None:
+        # Only what differs: a poll that learns nothing new writes nothing.
+        values = {
+            k: getattr(update, k)
+            for k in _UPDATABLE
+            if getattr(update, k) is not None and getattr(update, k) != getattr(current, k)
+        }
+        if update.handle is not None and {**current.handle, **update.handle} != current.handle:
             values["handle"] = dumps({**current.handle, **update.handle})
         if values:
             values["updated_at"] = time.time()
             columns = ", ".join(f"{name} = ?" for name in values)
             conn.execute(f"UPDATE jobs SET {columns} WHERE job_id = ?", (*values.values(), job_id))
-        return self.get(conn, job_id)
+            return self.get(conn, job_id)
+        return current
 
     def mark_cancel_requested(self, conn: sqlite3.Connection, job_id: str) -> None:
         conn.execute(

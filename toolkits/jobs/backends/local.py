@@ -76,8 +76,11 @@ class LocalBackend(Backend):
         return JobUpdate()
 
     # --- the queue ------------------------------------------------------------------------
-    def pump(self) -> None:
-        """Reconcile running jobs, then start queued ones while slots are free."""
+    def pump(self) -> bool:
+        """Reconcile running jobs, then start queued ones while slots are free. False when
+        there was nothing to change."""
+        if self._nothing_to_do():
+            return False
         with self.jobs.transaction() as conn:
             running = 0
             queued: list[JobRecord] = []
@@ -107,6 +110,27 @@ class LocalBackend(Backend):
         _reap()
         if more:
             self._ensure_supervisor()
+        return True
+
+    def _nothing_to_do(self) -> bool:
+        """A read-only look: every running job still runs and no queued job could start. Status
+        polls take this path, so they never wait for the write lock."""
+        with self.jobs.reading() as conn:
+            active = self.jobs.active(conn, self.name)
+        running = [job for job in active if job.status == "running"]
+        queued = [job for job in active if job.status == "queued"]
+        if queued and len(running) < self.settings.jobs_max_concurrent:
+            return False
+        for job in running:
+            update = self.observe(job)
+            if update.status is not None or (update.message and update.message != job.message):
+                return False
+        for job in queued:
+            if job.cancel_requested or local_runner.read_record(Path(job.job_dir)):
+                return False
+        if active:
+            self._ensure_supervisor()
+        return True
 
     def _spawn(self, job: JobRecord) -> JobUpdate:
         job_dir = Path(job.job_dir)
@@ -186,14 +210,16 @@ class LocalBackend(Backend):
         )
 
     def refresh(self, jobs: list[JobRecord]) -> dict[str, JobUpdate]:
-        self.pump()
-        return {}
+        # The pump writes what it learns itself; an empty update asks for a re-read.
+        return {job.job_id: JobUpdate() for job in jobs} if self.pump() else {}
 
     def process_alive(self, job: JobRecord) -> bool | None:
         if job.status != "running":
             return False
         pid = job.handle.get("runner_pid")
-        return bool(pid) and bool(local_runner.tree_pids(pid))
+        if local_runner.is_alive(pid, job.handle.get("runner_start")):
+            return True
+        return bool(pid) and bool(local_runner.tree_pids(pid))  # the wrapper died, not the job
 
     # --- cancel ---------------------------------------------------------------------------
     def cancel(self, job: JobRecord) -> JobUpdate:
