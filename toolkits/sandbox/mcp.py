@@ -92,7 +92,11 @@ def build(ctx: ToolkitContext) -> FastMCP:
             Field(description="'local' (this machine, bubblewrap) or 'e2b' (E2B cloud VM)."),
         ] = "local",
         network: Annotated[
-            bool, Field(description="Allow network access (needed for pip install).")
+            bool,
+            Field(
+                description="Allow network access (needed for pip install from PyPI). Local "
+                "sandboxes then share this machine's network, loopback services included."
+            ),
         ] = False,
         idle_timeout_s: Annotated[
             int, Field(ge=60, le=86_400, description="Destroyed after this long unused.")
