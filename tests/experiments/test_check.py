@@ -173,3 +173,13 @@ def test_bad_preferences_are_reported_before_reading_the_source(settings, store,
         core.check(
             settings, store, str(tmp_path / "does-not-exist"), "# p\n\n```yaml\nmetrics: [\n```\n"
         )
+
+
+def test_after_step_ignores_warmup(settings, store, tmp_path) -> None:
+    # Logged before the first real step, the 0.1 would make every later value look diverged.
+    write_scalars(tmp_path, {"loss": [0.1, 5.0, 4.0, 3.0]})
+    prefs = "```yaml\nmetrics:\n  loss: {goal: minimize%s}\n```\n"
+    naive = core.check(settings, store, str(tmp_path), prefs % "")
+    assert ("diverged", "fail") in verdict(naive, "loss")
+    warmed = core.check(settings, store, str(tmp_path), prefs % ", after_step: 1")
+    assert verdict(warmed, "loss") == [("ok", "ok")]

@@ -124,6 +124,14 @@ async def test_diverging_run_is_caught_fixed_and_journaled(settings, jobs, tmp_p
             },
         )
         page = await c.call_tool("experiments_journal", {"experiment": "tiny-mlp"})
+        compared = await c.call_tool("experiments_compare", {"sources": [first, second]})
+
+    # The two runs side by side: the learning rate is what differs, and the second one wins.
+    comparison = compared.structured_content
+    differences = {d["key"]: d["values"] for d in comparison["config_differences"]}
+    assert differences == {"optimizer.lr": [DIVERGING_LR, 0.1]}
+    val_row = next(row for row in comparison["tags"] if row["tag"] == "val/loss")
+    assert val_row["best_run"] == 1
 
     entries = page.structured_content["entries"]
     assert [e["job_ids"] for e in entries] == [[first, second], [second]]

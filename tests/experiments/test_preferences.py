@@ -107,3 +107,12 @@ def test_unclosed_fence_and_missing_blocks_and_missing_file(tmp_path: Path) -> N
         load_preferences("# prefs\n\njust prose, no blocks\n")
     with pytest.raises(UserError, match=r"Preferences file .* not found"):
         load_preferences(str(tmp_path / "missing.md"))
+
+
+def test_metrics_as_a_list_with_names() -> None:
+    prefs = load_preferences(
+        "```yaml\nmetrics:\n  - name: eval/f1\n    threshold: 0.7\n  - name: eval/latency_ms\n"
+        "    goal: minimize\n    after_step: 100\n```\n"
+    )
+    assert prefs.metrics["eval/f1"].goal == "maximize" and prefs.metrics["eval/f1"].line == 3
+    assert prefs.metrics["eval/latency_ms"].after_step == 100

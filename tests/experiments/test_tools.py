@@ -172,6 +172,11 @@ async def test_errors_say_what_to_do(settings, tmp_path) -> None:
             )
         with pytest.raises(ToolError, match="No journal for experiment 'nope'"):
             await c.call_tool("experiments_journal", {"experiment": "nope"})
+        with pytest.raises(ToolError, match="only used with action='append'"):
+            await c.call_tool(
+                "experiments_journal",
+                {"experiment": "x", "entry": {"observation": "o", "decision": "d"}},
+            )
         with pytest.raises(ToolError, match="needs entry"):
             await c.call_tool("experiments_journal", {"experiment": "x", "action": "append"})
         checked = await c.call_tool(

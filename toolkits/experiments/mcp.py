@@ -344,6 +344,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
                 ctx, "reading", journal.read, settings, store, experiment, None, 1
             )
         else:
+            if entry is not None:
+                raise UserError("entry is only used with action='append'; pass it with that.")
             page = await _in_thread(
                 ctx, "reading", journal.read, settings, store, experiment, offset, limit
             )
