@@ -137,7 +137,9 @@ def bench_ray(runs: int, work: Path, address: str) -> None:
 
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    logging.getLogger("ray").setLevel(logging.WARNING)  # one upload note per submission
+    # Ray notes every package upload at INFO on its own loggers.
+    for name in ("ray", "ray.dashboard.modules.dashboard_sdk"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     settings = Settings(home=work / "ray-home", ray_address=address, _env_file=None)  # type: ignore[call-arg]
     service = JobService(settings, StateStore(settings.state_path))
