@@ -231,3 +231,16 @@ def test_hardware_lists_flavors_with_hourly_prices(
     assert fallback.source.startswith("built-in table")
     assert "a10g-large" in {f.name for f in fallback.flavors}
     assert "could not be asked" in fallback.notes[0]
+
+
+def test_many_unfinished_jobs_are_refreshed_with_one_listing(
+    hf_service: JobService, fake: FakeHfJobs
+) -> None:
+    fake.execute = False
+    jobs = [hf_service.submit(build_spec(backend="hf", command=f"sleep {i}")) for i in range(4)]
+    wait_for(lambda: all(j.stage == "RUNNING" for j in fake.jobs.values()), 10, "running")
+    fake.recorder.clear()
+    listed = hf_service.list(backend="hf")
+    assert {j.status for j in listed} == {"running"}
+    assert [(r.method, r.path) for r in fake.recorder.requests] == [("GET", "/api/jobs/alice")]
+    assert {j.job_id for j in listed} == {j.job_id for j in jobs}

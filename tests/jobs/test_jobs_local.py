@@ -193,3 +193,29 @@ def test_job_environment_has_the_mlintern_variables(service: JobService, workdir
     assert lines["cwd"] == str(workdir)
     runner = local_runner.read_record(Path(job.job_dir))
     assert runner["exit_code"] == 0 and runner["child_pid"] != runner["runner_pid"]
+
+
+def test_sandbox_workspace_and_cpu_pinning(service: JobService, settings: Settings) -> None:
+    workspace = settings.home / "sandboxes" / "sbx-demo1" / "workspace"
+    workspace.mkdir(parents=True)
+    (workspace / "where.py").write_text(
+        "import os\nprint('cwd', os.getcwd())\nprint('cpus', len(os.sched_getaffinity(0)))\n"
+        "print('omp', os.environ.get('OMP_NUM_THREADS'))\n"
+    )
+    job = service.submit(
+        build_spec(script="where.py", working_dir="sbx-demo1", resources={"cpus": 1})
+    )
+    assert job.hardware == "local: 1 CPU"
+    done = wait_terminal(service, job.job_id)
+    assert done.status == "completed"
+    lines = service.logs(job.job_id, grep="^(cwd|cpus|omp) ").text.splitlines()
+    assert lines == [f"cwd {workspace}", "cpus 1", "omp 1"]
+
+
+async def test_local_hardware_reports_this_machine(settings: Settings) -> None:
+    async with mcp_client(jobs_server(settings)) as c:
+        report = await c.call_tool("jobs_hardware", {})
+    view = report.structured_content or {}
+    assert view["cpus"] >= 1 and view["memory_gb"] > 0
+    assert view["max_concurrent"] == settings.jobs_max_concurrent
+    assert "GPUs:" in text_of(report)

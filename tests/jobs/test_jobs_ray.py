@@ -102,3 +102,33 @@ def test_ray_hardware_reports_the_cluster(ray_service: JobService) -> None:
     assert report.nodes == 1
     assert report.cpus == 2  # the head was started with --num-cpus=2
     assert report.resources["CPU"] == 2
+
+
+def test_pip_dependencies_go_through_the_runtime_env(
+    ray_service: JobService, workdir: Path
+) -> None:
+    # pyyaml is installed here already, so pip needs no network; what shows that Ray honoured
+    # the dependency is the virtualenv it built for the job.
+    (workdir / "deps.py").write_text(
+        "import sys, yaml\nprint('venv', sys.prefix != sys.base_prefix, 'yaml', yaml.__version__)\n"
+    )
+    job = ray_service.submit(
+        build_spec(backend="ray", script=str(workdir / "deps.py"), dependencies=["pyyaml"])
+    )
+    done = until_terminal(ray_service, job.job_id, timeout=180)
+    assert done.status == "completed", ray_service.logs(job.job_id).text
+    assert "venv True yaml" in ray_service.logs(job.job_id).text
+
+
+def test_many_jobs_are_followed_through_one_listing(ray_service: JobService) -> None:
+    jobs = [
+        ray_service.submit(build_spec(backend="ray", command=f"echo job {i}")) for i in range(4)
+    ]
+    wait_for(
+        lambda: all(j.status == "completed" for j in ray_service.list(backend="ray")),
+        120,
+        "four ray jobs",
+        step=0.5,
+    )
+    assert {j.job_id for j in ray_service.list(backend="ray")} == {j.job_id for j in jobs}
+    assert "job 2" in ray_service.logs(jobs[2].job_id).text

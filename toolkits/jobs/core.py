@@ -142,7 +142,9 @@ class JobService:
         if not updates:
             return {}, None
         with self.jobs.transaction() as conn:
-            return {job_id: self.jobs.update(conn, job_id, u) for job_id, u in updates.items()}, None
+            return {
+                job_id: self.jobs.update(conn, job_id, u) for job_id, u in updates.items()
+            }, None
 
     def list_page(
         self,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from huggingface_hub._jobs_api import JobInfo
 
 MAX_INLINE_BYTES = 96 * 1024
+LIST_THRESHOLD = 3  # refreshing more jobs than this lists them instead of inspecting each
 DEFAULT_IMAGE = "ghcr.io/astral-sh/uv:python3.12-bookworm"  # huggingface_hub's uv image
 _STAGES = {
     "SCHEDULING": "queued",
@@ -126,19 +127,27 @@ class HfJobsBackend(Backend):
     # --- observation ----------------------------------------------------------------------
     def refresh(self, jobs: list[JobRecord]) -> dict[str, JobUpdate]:
         api = self._api()
+        remote = [job for job in jobs if job.remote_id]
+        listed: dict[str, JobInfo] = {}
+        if len(remote) > LIST_THRESHOLD:  # one listing per namespace beats many inspections
+            for namespace in {self._namespace(job) for job in remote}:
+                with _hf_errors(self.settings.hf_endpoint, "list jobs", namespace):
+                    listed |= {info.id: info for info in api.list_jobs(namespace=namespace)}
         updates: dict[str, JobUpdate] = {}
-        for job in jobs:
-            if not job.remote_id:
-                continue
-            namespace = self._namespace(job)
-            try:
-                with _hf_errors(self.settings.hf_endpoint, "read the job's status", namespace):
-                    info = api.inspect_job(job_id=job.remote_id, namespace=namespace)
-            except _RemoteNotFound:
-                updates[job.job_id] = JobUpdate(
-                    status="lost", ended_at=time.time(), message="the job no longer exists on HF"
-                )
-                continue
+        for job in remote:
+            info = listed.get(job.remote_id or "")
+            if info is None:
+                namespace = self._namespace(job)
+                try:
+                    with _hf_errors(self.settings.hf_endpoint, "read the job's status", namespace):
+                        info = api.inspect_job(job_id=job.remote_id or "", namespace=namespace)
+                except _RemoteNotFound:
+                    updates[job.job_id] = JobUpdate(
+                        status="lost",
+                        ended_at=time.time(),
+                        message="the job no longer exists on HF",
+                    )
+                    continue
             updates[job.job_id] = _to_update(info)
         return updates
 
