@@ -122,15 +122,16 @@ async def test_fork_bombs_end_within_their_limits_and_leave_nothing(
     service: SandboxService,
 ) -> None:
     sandbox = await service.create()
-    # The classic bomb dies out once the process limit makes fork fail.
+    # The classic bomb runs into the process limit: forks fail (bash retries them for a while
+    # with backoff, so it may die out or meet the timeout first; either way it ends in time).
     name, value = marker()
     started = time.monotonic()
     classic = await service.exec(
-        sandbox.sandbox_id, "bomb() { bomb | bomb & }; bomb; wait", timeout_s=30, env={name: value}
+        sandbox.sandbox_id, "bomb() { bomb | bomb & }; bomb; wait", timeout_s=8, env={name: value}
     )
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 8 + 5
     assert "Resource temporarily unavailable" in classic.stderr.text
-    assert classic.hint and "process limit" in classic.hint
+    assert classic.hint and "hit the process limit" in classic.hint
     assert processes_carrying(name, value) == []
     # One that keeps retrying runs into the timeout, which kills the whole PID namespace.
     name, value = marker()

@@ -32,6 +32,7 @@ from toolkits.sandbox.models import (
     Limits,
     SandboxInfo,
     SandboxList,
+    StreamOutput,
     WriteResult,
 )
 from toolkits.sandbox.output import OutputCapture
@@ -281,29 +282,24 @@ class SandboxService:
                 for name, parts in (("stdout", 2), ("stderr", 1))
             }
             stdout, stderr = captures["stdout"], captures["stderr"]
-            async with execution.progress_ticker(progress, timeout_s, stdout, stderr):
-                outcome = await backend.exec(record.ref(), request, stdout, stderr)
-            views = {}
-            for name, capture in captures.items():
-                saved = capture.finish()
-                destination = None
-                if saved is not None:
-                    destination = SAVED_OUTPUT_DIR / f"{stamp}-{name}.log"
-                    try:
-                        await backend.deliver_file(record.ref(), saved, destination)
-                    except (OSError, UserError) as exc:
-                        capture.spill_error = f"could not save it to the workspace: {exc}"
-                        destination = None
-                        await asyncio.to_thread(saved.unlink, missing_ok=True)
-                views[name] = execution.stream_view(
-                    capture, display(destination) if destination else None
-                )
+            try:
+                async with execution.progress_ticker(progress, timeout_s, stdout, stderr):
+                    outcome = await backend.exec(record.ref(), request, stdout, stderr)
+            except BaseException:
+                for capture in captures.values():  # no half-written spill files left behind
+                    if (spilled := capture.finish()) is not None:
+                        await asyncio.to_thread(spilled.unlink, missing_ok=True)
+                raise
+            views = {
+                name: await self._save_output(backend, record, capture, f"{stamp}-{name}.log")
+                for name, capture in captures.items()
+            }
         stderr_tail = stderr.text()[-4000:]
         reason = execution.kill_reason(outcome, stderr_tail)
         limits = f"memory_mb={record.memory_mb}, cpu_s={record.cpu_s}"
         if record.limits.get("max_processes"):
             limits += f", max_processes={record.limits['max_processes']}"
-        hints = [execution.advice(reason, outcome, timeout_s, limits, stderr_tail)]
+        hints = execution.advice(reason, outcome, timeout_s, limits, stderr_tail)
         hints += [
             execution.saved_hint(sandbox_id, name, views[name], captures[name])
             for name in ("stdout", "stderr")
@@ -322,6 +318,22 @@ class SandboxService:
             notes=outcome.notes,
             hint=" ".join(hint for hint in hints if hint) or None,
         )
+
+    async def _save_output(
+        self, backend: SandboxBackend, record: SandboxRecord, capture: OutputCapture, name: str
+    ) -> StreamOutput:
+        """Move a stream's spilled full text into the workspace, and describe the stream."""
+        spilled = capture.finish()
+        if spilled is None:
+            return execution.stream_view(capture, None)
+        destination = SAVED_OUTPUT_DIR / name
+        try:
+            await backend.deliver_file(record.ref(), spilled, destination)
+        except (OSError, UserError) as exc:
+            capture.spill_error = f"could not save it to the workspace: {exc}"
+            await asyncio.to_thread(spilled.unlink, missing_ok=True)
+            return execution.stream_view(capture, None)
+        return execution.stream_view(capture, display(destination))
 
     # --- files (the work is in files.py) ---------------------------------------------------
 

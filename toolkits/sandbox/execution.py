@@ -63,29 +63,32 @@ PROCESS_LIMIT_MARKERS = ("fork: Resource temporarily unavailable", "fork: retry"
 
 def advice(
     reason: KillReason | None, outcome: ExecOutcome, timeout_s: float, limits: str, stderr: str
-) -> str:
+) -> list[str]:
+    """What to tell the model about how the command ended, beyond its output."""
+    notes = []
     if reason == "timeout":
-        return (
+        notes.append(
             f"Stopped after timeout_s={timeout_s:g}; every process of the command was killed. "
             f"Raise timeout_s (max 3600) or run long work with jobs_submit."
         )
-    if reason == "cpu":
-        return f"Stopped at the CPU-time limit ({limits}). Create a sandbox with a larger cpu_s."
-    if reason == "memory":
-        return (
+    elif reason == "cpu":
+        notes.append(
+            f"Stopped at the CPU-time limit ({limits}). Create a sandbox with a larger cpu_s."
+        )
+    elif reason == "memory":
+        notes.append(
             f"Ran out of memory at the limit ({limits}). Create a sandbox with a larger memory_mb."
         )
-    if reason == "file_size":
-        return "A file grew past the sandbox's file-size limit and the command was stopped."
-    if reason == "signal":
-        name = signal_name(outcome.signal)
-        return (
-            f"Ended by {name}. SIGKILL without a timeout usually means the CPU hard limit or "
-            f"the kernel's out-of-memory killer."
+    elif reason == "file_size":
+        notes.append("A file grew past the sandbox's file-size limit and the command was stopped.")
+    elif reason == "signal":
+        notes.append(
+            f"Ended by {signal_name(outcome.signal)}. SIGKILL without a timeout usually means the "
+            f"CPU hard limit or the kernel's out-of-memory killer."
         )
     if any(marker in stderr for marker in PROCESS_LIMIT_MARKERS):
-        return f"The command hit the process limit ({limits}): new processes were refused."
-    return ""
+        notes.append(f"The command hit the process limit ({limits}): new processes were refused.")
+    return notes
 
 
 def signal_name(number: int | None) -> str | None:

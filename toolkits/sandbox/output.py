@@ -88,8 +88,11 @@ class OutputCapture:
     def finish(self) -> Path | None:
         """Close the spill file; return it when it holds the stream's text, else None."""
         self._close_spill()
-        if self.truncated and self.spill_error is None and self.spill_path is not None:
-            return self.spill_path if self.spill_path.exists() else None
+        if self.spill_path is None or not self.spill_path.exists():
+            return None
+        if self.truncated and self.spill_error is None:
+            return self.spill_path
+        self.spill_path.unlink(missing_ok=True)  # a partial copy would only mislead
         return None
 
     @property
