@@ -103,8 +103,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
             Field(
                 ge=0,
                 le=10**15,
-                description="Only series "
-                "points after this step (summaries still cover the whole run).",
+                description="Only series points after this step (summaries still cover the "
+                "whole run).",
             ),
         ] = None,
         tag_offset: Annotated[
