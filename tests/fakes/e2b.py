@@ -75,6 +75,7 @@ class FakeE2B:
         self.api_key = api_key
         self.sandboxes: dict[str, FakeSandbox] = {}
         self.api_keys_seen: list[str] = []
+        self.input_arrives_late = False  # answer stdin as if the command had already exited
         routes = [
             Route("/v2/sandboxes", self.create, methods=["POST"]),
             Route("/v2/sandboxes/{sandbox_id}/connect", self.connect, methods=["POST"]),

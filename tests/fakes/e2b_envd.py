@@ -126,6 +126,10 @@ class ProcessService(Process):
         self, request: process_pb.SendInputRequest, ctx: Any
     ) -> process_pb.SendInputResponse:
         proc = self._process(request.process, ctx)
+        if self.fake.input_arrives_late:
+            # As when the command exits before its input gets there: envd no longer knows it.
+            await proc.wait()
+            raise ConnectError(Code.NOT_FOUND, f"process with pid {proc.pid} not found")
         if proc.stdin is not None and request.input is not None and request.input.input:
             proc.stdin.write(request.input.input.value)
             with contextlib.suppress(ConnectionError):

@@ -175,3 +175,14 @@ async def test_credentials_missing_or_rejected(e2b: tuple[FakeE2B, str], tmp_pat
         await wrong.create(backend="e2b")
     assert "e2b_wrongKey" not in str(caught.value)
     assert (await without.list()).sandboxes == []
+
+
+async def test_input_for_a_command_that_already_ended_is_not_an_error(
+    e2b: tuple[FakeE2B, str], tmp_path: Path
+) -> None:
+    fake, url = e2b
+    fake.input_arrives_late = True
+    service = SandboxService(e2b_settings(tmp_path / "home", url), StateStore(tmp_path / "s.db"))
+    sandbox = await service.create(backend="e2b")
+    ran = await service.exec(sandbox.sandbox_id, "exit 0", stdin="ignored\n")
+    assert ran.exit_code == 0 and not ran.killed

@@ -196,6 +196,7 @@ class E2BBackend:
         stdout: OutputCapture,
         stderr: OutputCapture,
     ) -> ExecOutcome:
+        from e2b.exceptions import NotFoundException
         from e2b.sandbox.commands.command_handle import CommandExitException
 
         connected = await self._sandbox(sandbox)
@@ -217,7 +218,8 @@ class E2BBackend:
         finished = False
         try:
             if request.stdin is not None:
-                with _translated("send standard input"):
+                # A command that ends without reading its input is not an error.
+                with contextlib.suppress(NotFoundException), _translated("send standard input"):
                     await handle.send_stdin(request.stdin)
                     await handle.close_stdin()
             try:
