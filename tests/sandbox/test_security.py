@@ -29,7 +29,9 @@ async def test_a_file_planted_outside_the_workspace_cannot_be_read(
     token_file = tmp_path / "user-home" / ".cache" / "huggingface" / "token"
     token_file.parent.mkdir(parents=True)
     token_file.write_text("hf_plantedSecretValue123456\n")
-    sandbox = await service.create()
+    sandbox = await service.create(files={"own.txt": "readable\n"})
+    control = await service.exec(sandbox.sandbox_id, "cat own.txt")
+    assert control.stdout.text == "readable\n"  # the sandbox can read; what follows it cannot
     for command in (
         f"cat {token_file}",
         f"python -c \"print(open('{token_file}').read())\"",
@@ -216,9 +218,12 @@ async def test_writes_outside_the_workspace_fail(service: SandboxService, tmp_pa
     sandbox = await service.create()
     ran = await service.exec(
         sandbox.sandbox_id,
-        f"touch {outside}/from-sandbox; echo x > /usr/evil; echo y > /etc/evil; mkdir /opt/evil",
+        f"touch {outside}/from-sandbox; echo x > /usr/evil; echo y > /etc/evil; mkdir /opt/evil; "
+        "echo inside > mine.txt",
     )
-    assert ran.exit_code != 0
+    assert ran.exit_code == 0  # the last command, inside the workspace, worked
+    assert ran.stderr.text.count("\n") == 4  # each of the four writes outside failed
+    assert (await service.read(sandbox.sandbox_id, "mine.txt")).text == "     1\tinside"
     assert not (outside / "from-sandbox").exists()
     assert not host_has("/usr/evil", "/etc/evil", "/opt/evil")
     for bad in ("../escape.txt", str(outside / "x.txt"), "ok/../../escape.txt"):
