@@ -35,7 +35,10 @@ async def error_of(settings: Settings, tool: str, args: dict, era: str = "2026-0
         ({"backend": "hf", "command": "true"}, "HF_TOKEN is not set"),
         ({"script": "https://x.org/a.py"}, "only works on backend='hf'"),
         ({"command": "true", "dependencies": ["surely-not-installed-pkg"]}, "pip install"),
-        ({"command": "true", "resources": {"cpus": 4096}}, "Input should be less than or equal to 1024"),
+        (
+            {"command": "true", "resources": {"cpus": 4096}},
+            "Input should be less than or equal to 1024",
+        ),
         ({"command": "true", "resources": {"cpus": 512}}, "Ask for at most"),
         ({"command": "true", "resources": {"gpus": 8}}, "GPU(s) were detected"),
     ],

@@ -126,20 +126,28 @@ def test_failed_and_cancelled_jobs(hf_service: JobService, fake: FakeHfJobs, wor
     wait_for(lambda: remote.process is not None and remote.process.poll() is not None, 10, "stop")
 
 
-def test_running_job_logs_are_read_without_waiting_for_the_end(
-    hf_service: JobService, fake: FakeHfJobs, workdir: Path
+async def test_running_job_logs_arrive_with_progress_while_the_stream_stays_open(
+    hf_settings: Settings, fake: FakeHfJobs, workdir: Path
 ) -> None:
+    """A running job's log stream never ends by itself (the client stops reading after 5 s of
+    silence), so jobs_logs takes seconds and must send progress meanwhile."""
     (workdir / "slow.py").write_text(
         "import time\nprint('epoch 1 done', flush=True)\ntime.sleep(300)\n"
     )
-    job = hf_service.submit(build_spec(backend="hf", script=str(workdir / "slow.py")))
-    wait_for(
-        lambda: any("epoch 1" in line for _, line in fake.jobs[job.remote_id or ""].logs), 20, "log"
-    )
-    page = hf_service.logs(job.job_id)
-    assert "epoch 1 done" in page.text
-    assert page.status == "running" and "later for new lines" in (page.hint or "")
-    hf_service.cancel(job.job_id)
+    progress: list[str] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    async with mcp_client(jobs_server(hf_settings), progress_handler=on_progress) as c:
+        job = await call(c, "jobs_submit", {"backend": "hf", "script": str(workdir / "slow.py")})
+        remote = fake.only_job()
+        wait_for(lambda: any("epoch 1" in line for _, line in remote.logs), 20, "first log line")
+        page = await call(c, "jobs_logs", {"job_id": job["job_id"]})
+        assert "epoch 1 done" in page["text"]
+        assert page["status"] == "running" and "later for new lines" in page["hint"]
+        assert any(message.startswith("reading logs") for message in progress), progress
+        await call(c, "jobs_cancel", {"job_id": job["job_id"]})
 
 
 def test_dependencies_command_flavor_and_namespace_reach_the_api(

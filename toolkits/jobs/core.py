@@ -239,7 +239,9 @@ class JobService:
             )
         size = path.stat().st_size if path.exists() else 0
         first = window.lines[0].offset if window.lines else window.consumed_to
-        truncated = window.consumed_to < size and (offset is not None)
+        # More to read now (a running job's unfinished last line does not count).
+        more = window.consumed_to < joblogs.complete_end(path, size, final) if size else False
+        truncated = offset is not None and more
         return LogsPage(
             job_id=job.job_id,
             status=job.status,

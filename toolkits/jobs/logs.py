@@ -189,7 +189,7 @@ def read_tail(
             if grep.search(line.text):
                 matches.append(line)
         chosen = _fit(list(matches), max_chars, keep_newest=True)
-        return Window(chosen, _count_collapsed(chosen), _complete_end(path, size, final))
+        return Window(chosen, _count_collapsed(chosen), complete_end(path, size, final))
     window = _TAIL_WINDOW_START
     while True:
         start = _line_start(path, max(0, size - max(window, lines * 200)))
@@ -198,7 +198,7 @@ def read_tail(
             break
         window *= 4
     chosen = _fit(cleaned[-lines:], max_chars, keep_newest=True)
-    return Window(chosen, _count_collapsed(chosen), _complete_end(path, size, final))
+    return Window(chosen, _count_collapsed(chosen), complete_end(path, size, final))
 
 
 def read_forward(
@@ -231,7 +231,7 @@ def read_forward(
     return Window(chosen, _count_collapsed(chosen), consumed)
 
 
-def _complete_end(path: Path, size: int, final: bool) -> int:
+def complete_end(path: Path, size: int, final: bool) -> int:
     """Where a follow-up read should start: after the last complete line (or at the end)."""
     if final or size == 0:
         return size

@@ -26,6 +26,8 @@ def iso(moment: float | None) -> str | None:
 def span(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
@@ -75,7 +77,7 @@ class JobView(JobSummary):
 
     def render(self) -> str:
         lines = [self.line()]
-        if self.message:
+        if self.message and self.message != self.status:
             lines.append(f"message: {self.message}")
         if self.hardware or self.url:
             lines.append(" · ".join(x for x in (self.hardware, self.url) if x))

@@ -19,15 +19,14 @@ import time
 from pathlib import Path
 
 from server.errors import UserError
-from server.settings import Settings
 from toolkits.jobs.backends import local_runner
 from toolkits.jobs.backends.base import Backend
+from toolkits.jobs.backends.local_placement import check_installed, placement
 from toolkits.jobs.credentials import base_environment, resolve_secrets
 from toolkits.jobs.hardware import detect_gpus, memory_gb, usable_cpus
 from toolkits.jobs.inputs import ResolvedInputs
 from toolkits.jobs.logs import LOG_FILE
-from toolkits.jobs.models import HardwareReport, JobRecord, JobUpdate, Resources
-from toolkits.jobs.store import JobStore
+from toolkits.jobs.models import HardwareReport, JobRecord, JobUpdate
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +44,11 @@ class LocalBackend(Backend):
     name = "local"
     poll_interval_s = 0.25
 
-    def __init__(self, settings: Settings, jobs: JobStore):
-        super().__init__(settings, jobs)
-
     # --- submission -----------------------------------------------------------------------
     def prepare(self, job: JobRecord, inputs: ResolvedInputs) -> JobUpdate:
         spec = job.spec
-        _check_installed(spec.dependencies)
-        cpu_ids, hardware = _placement(spec.resources)
+        check_installed(spec.dependencies)
+        cpu_ids, hardware = placement(spec.resources)
         job_dir = Path(job.job_dir)
         if inputs.script is not None:
             cwd = inputs.working_dir or inputs.script.parent
@@ -95,8 +91,7 @@ class LocalBackend(Backend):
                     running += 1
                     if adopted:
                         update = _adopt(job)
-                if update.status or update.handle:
-                    self.jobs.update(conn, job.job_id, update)
+                self.jobs.update(conn, job.job_id, update)  # writes only what differs
             for job in queued:
                 if job.cancel_requested:
                     self.jobs.update(conn, job.job_id, _cancelled_before_start())
@@ -139,17 +134,20 @@ class LocalBackend(Backend):
         except UserError as exc:
             now = time.time()
             return JobUpdate(status="failed", ended_at=now, message=f"not started: {exc}")
-        with (job_dir / LOG_FILE).open("ab") as output:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(RUNNER), str(job_dir)],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
-                env=env,
-                cwd=job_dir,
-                start_new_session=True,  # own session and process group: outlives the server
-                close_fds=True,
-            )
+        try:
+            with (job_dir / LOG_FILE).open("ab") as output:
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", "-S", str(RUNNER), str(job_dir)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=output,
+                    env=env,
+                    cwd=job_dir,
+                    start_new_session=True,  # own session and process group: outlives us
+                    close_fds=True,
+                )
+        except OSError as exc:
+            return JobUpdate(status="failed", ended_at=time.time(), message=f"not started: {exc}")
         with _lock:
             _children[proc.pid] = proc
         return JobUpdate(
@@ -324,59 +322,3 @@ def _reap() -> None:
         for pid, proc in list(_children.items()):
             if proc.poll() is not None:
                 del _children[pid]
-
-
-def _check_installed(requirements: list[str]) -> None:
-    if not requirements:
-        return
-    from importlib.metadata import PackageNotFoundError, version
-
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    missing = []
-    for text in requirements:
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement as exc:
-            raise UserError(f"dependency {text!r} is not a valid requirement: {exc}.") from None
-        try:
-            installed = version(requirement.name)
-        except PackageNotFoundError:
-            missing.append(text)
-            continue
-        if requirement.specifier and not requirement.specifier.contains(
-            installed, prereleases=True
-        ):
-            missing.append(f"{text} (installed: {installed})")
-    if missing:
-        raise UserError(
-            f"Local jobs run with the server's Python ({sys.executable}), which lacks: "
-            f"{', '.join(missing)}. Install them there (pip install ...), drop them if not "
-            "needed, or use backend='hf' or 'ray', which install dependencies per job."
-        )
-
-
-def _placement(resources: Resources | None) -> tuple[list[int] | None, str]:
-    """CPU ids to pin the job to, and a description of its hardware."""
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    cpus = len(available) or (os.cpu_count() or 1)
-    gpus = detect_gpus() if resources and resources.gpus else []
-    if resources and resources.cpus and resources.cpus > cpus:
-        raise UserError(
-            f"resources.cpus={resources.cpus:g} but this machine has {cpus}. Ask for at most "
-            f"{cpus}, or use backend='ray' or 'hf' for more."
-        )
-    if resources and resources.gpus and resources.gpus > len(gpus):
-        raise UserError(
-            f"resources.gpus={resources.gpus:g} but {len(gpus)} GPU(s) were detected here "
-            "(nvidia-smi). Use backend='hf' with a GPU flavor, or a Ray cluster with GPUs."
-        )
-    total, _ = memory_gb()
-    if resources and resources.memory_gb and total and resources.memory_gb > total:
-        raise UserError(
-            f"resources.memory_gb={resources.memory_gb:g} but this machine has {total:.0f} GB."
-        )
-    cpu_ids = available[: math.ceil(resources.cpus)] if resources and resources.cpus else None
-    used = len(cpu_ids) if cpu_ids else cpus
-    gpu_note = f", {math.ceil(resources.gpus)} GPU" if resources and resources.gpus else ""
-    return cpu_ids or None, f"local: {used} CPU{'s' if used != 1 else ''}{gpu_note}"
