@@ -11,7 +11,7 @@ from sandbox_kit import sandbox_server
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.sandbox.backends import bwrap
-from toolkits.sandbox.backends.local import _drop_to
+from toolkits.sandbox.backends.local import unprivileged_identity
 from toolkits.sandbox.core import SandboxService
 
 
@@ -29,6 +29,6 @@ def service(settings: Settings) -> SandboxService:
 @pytest.fixture
 def isolated(settings: Settings) -> None:
     """These tests are about the bubblewrap path: without it they must fail, not pass vacuously."""
-    probe = bwrap.probe(settings.sandbox_bwrap, _drop_to())
+    probe = bwrap.probe(settings.sandbox_bwrap, unprivileged_identity())
     if not probe.usable:
         pytest.fail(f"bubblewrap is required here ({probe.reason}); scripts/test.sh installs it")

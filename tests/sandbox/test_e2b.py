@@ -153,11 +153,14 @@ async def test_a_sandbox_e2b_expired_gets_a_clear_answer(
 ) -> None:
     fake, url = e2b
     settings = e2b_settings(tmp_path / "home", url)
-    sandbox = await SandboxService(settings, StateStore(settings.state_path)).create(backend="e2b")
+    service = SandboxService(settings, StateStore(settings.state_path))
+    sandbox = await service.create(backend="e2b")
     fake.expire(next(iter(fake.sandboxes)))
+    # Both a server that still holds the connection and a restarted one say what happened.
     restarted = SandboxService(settings, StateStore(settings.state_path))
-    with pytest.raises(UserError, match=r"is gone.*sandbox_destroy"):
-        await restarted.exec(sandbox.sandbox_id, "true")
+    for server in (service, restarted):
+        with pytest.raises(UserError, match=r"is gone.*sandbox_destroy"):
+            await server.exec(sandbox.sandbox_id, "true")
     assert (await restarted.destroy(sandbox.sandbox_id)).destroyed
 
 

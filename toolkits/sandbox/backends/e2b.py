@@ -87,6 +87,13 @@ def _kind(file_type: FileType | None) -> EntryKind:
     return "dir" if file_type == FileType.DIR else "other"
 
 
+def _gone(sandbox: SandboxRef) -> UserError:
+    return UserError(
+        f"The E2B sandbox behind {sandbox.sandbox_id} is gone (E2B ends sandboxes after their "
+        f"timeout). Destroy it with sandbox_destroy and create a new one."
+    )
+
+
 def _remote_path(path: PurePosixPath) -> str:
     return WORKSPACE if path == PurePosixPath(".") else f"{WORKSPACE}/{path.as_posix()}"
 
@@ -134,10 +141,7 @@ class E2BBackend:
                     remote_id, timeout=sandbox.idle_timeout_s, **self._options()
                 )
         except NotFoundException:
-            raise UserError(
-                f"The E2B sandbox behind {sandbox.sandbox_id} is gone (E2B ends sandboxes after "
-                f"their timeout). Destroy it with sandbox_destroy and create a new one."
-            ) from None
+            raise _gone(sandbox) from None
         self._connected[remote_id] = connected
         return connected
 
@@ -174,8 +178,14 @@ class E2BBackend:
         was_connected = sandbox.state["remote_id"] in self._connected
         connected = await self._sandbox(sandbox)
         if was_connected:  # connect() already pushed the expiry out
-            with _translated("extend the sandbox's timeout"):
-                await connected.set_timeout(sandbox.idle_timeout_s)
+            from e2b.exceptions import NotFoundException
+
+            try:
+                with _translated("extend the sandbox's timeout"):
+                    await connected.set_timeout(sandbox.idle_timeout_s)
+            except NotFoundException:
+                del self._connected[sandbox.state["remote_id"]]
+                raise _gone(sandbox) from None
 
     async def destroy(self, sandbox: SandboxRef) -> None:
         from e2b.exceptions import NotFoundException

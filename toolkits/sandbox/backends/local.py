@@ -55,7 +55,7 @@ exec "$(dirname "$0")/python" -m pip "$@"
 """
 
 
-def _drop_to() -> tuple[int, int] | None:
+def unprivileged_identity() -> tuple[int, int] | None:
     """Whom execs run as: the unprivileged sandbox uid when the server is root, else as-is."""
     return (SANDBOX_UID, SANDBOX_UID) if os.geteuid() == 0 else None
 
@@ -77,7 +77,7 @@ class LocalBackend:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.drop_to = _drop_to()
+        self.drop_to = unprivileged_identity()
         self._running: dict[str, set[asyncio.subprocess.Process]] = {}
         self._probe_result: bwrap.Probe | None = None
 
