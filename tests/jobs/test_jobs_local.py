@@ -219,3 +219,20 @@ async def test_local_hardware_reports_this_machine(settings: Settings) -> None:
     assert view["cpus"] >= 1 and view["memory_gb"] > 0
     assert view["max_concurrent"] == settings.jobs_max_concurrent
     assert "GPUs:" in text_of(report)
+
+
+def test_a_recorded_spec_resubmits_as_is(service: JobService, workdir: Path) -> None:
+    """The spec is stored as given (relative paths stay relative to its working_dir), and
+    submitting it again with a parent, as experiments_restart does, runs the same job."""
+    (workdir / "run.py").write_text(
+        "import os\nprint(open(os.environ['MLINTERN_CONFIG_FILE']).read())\n"
+    )
+    (workdir / "c.yaml").write_text("a: 1\n")
+    job = service.submit(
+        build_spec(script="run.py", config_file="c.yaml", working_dir=str(workdir))
+    )
+    assert (job.spec.script, job.spec.config_file) == ("run.py", "c.yaml")
+    again = service.submit(job.spec, parent_job_id=job.job_id)
+    assert wait_terminal(service, again.job_id).status == "completed"
+    assert service.get(again.job_id).parent_job_id == job.job_id
+    assert "a: 1" in service.logs(again.job_id).text

@@ -95,6 +95,8 @@ class RayJobsBackend(Backend):
         env = {**spec.env, "MLINTERN_JOB_ID": job.job_id, "PYTHONUNBUFFERED": "1"}
         if job.handle.get("config_file"):
             env["MLINTERN_CONFIG_FILE"] = job.handle["config_file"]
+        # Ray has no secret store: named secrets travel as env_vars of the runtime env, which
+        # whoever can read this cluster's dashboard can see. Only names the caller gave go.
         env.update(resolve_secrets(spec.secrets, self.settings))
         runtime_env: dict[str, Any] = {"working_dir": job.handle["upload"], "env_vars": env}
         if spec.dependencies:
