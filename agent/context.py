@@ -24,6 +24,7 @@ from agent.compaction import (
     render_note,
     repair_tool_pairs,
     shrink_tool_results,
+    unanswered_calls,
 )
 from agent.config import Limits
 from server.budget import cap_text
@@ -62,6 +63,7 @@ class ContextManager:
         self._anchor_tokens: int | None = None
         self._anchor_len = 0
         self._listeners: list[Listener] = []
+        self._unchecked = True  # the initial history may come from a session file
 
     # --- the history --------------------------------------------------------------------
     @property
@@ -80,15 +82,20 @@ class ContextManager:
     def replace(self, messages: list[Message], reason: str) -> None:
         self._messages = list(messages)
         self._anchor_tokens = None
+        self._unchecked = True
         for listener in self._listeners:
             listener("replace", (list(messages), reason))
 
     def for_request(self, stub: str = INTERRUPTED_STUB) -> list[Message]:
         """The history to send: every tool call answered, no orphan results."""
-        repaired, fixes = repair_tool_pairs(self._messages, lambda _id, _name: stub)
-        if fixes:
-            log.info("repaired %d dangling or orphan tool message(s)", fixes)
-            self.replace(repaired, "repair")
+        # The loop appends only well-formed turns, so a full scan is needed only after the
+        # history came from elsewhere (a session file, a compaction) or a turn was cut short.
+        if self._unchecked or unanswered_calls(self._messages):
+            repaired, fixes = repair_tool_pairs(self._messages, lambda _id, _name: stub)
+            if fixes:
+                log.info("repaired %d dangling or orphan tool message(s)", fixes)
+                self.replace(repaired, "repair")
+            self._unchecked = False
         return list(self._messages)
 
     # --- token accounting ---------------------------------------------------------------

@@ -52,17 +52,18 @@ def canonical_arguments(arguments: str) -> str:
 
 
 def signatures(messages: list[dict[str, Any]], lookback: int = LOOKBACK) -> list[Signature]:
-    """Signatures of the answered tool calls in ``messages``, oldest first."""
-    results = {
-        m.get("tool_call_id"): str(m.get("content") or "")
-        for m in messages
-        if m.get("role") == "tool"
-    }
+    """Signatures of the last ``lookback`` answered tool calls in ``messages``, oldest first."""
+    # Walk backwards and stop early: this runs every turn, and a long session has thousands of
+    # messages of which only the tail can form a loop at its end.
+    results: dict[str, str] = {}
     found: list[Signature] = []
-    for message in messages:
+    for message in reversed(messages):
+        if message.get("role") == "tool":
+            results[message.get("tool_call_id", "")] = str(message.get("content") or "")
+            continue
         if message.get("role") != "assistant":
             continue
-        for call in message.get("tool_calls") or []:
+        for call in reversed(message.get("tool_calls") or []):
             if call.get("id") not in results:
                 continue
             function = call.get("function", {})
@@ -73,7 +74,9 @@ def signatures(messages: list[dict[str, Any]], lookback: int = LOOKBACK) -> list
                     _digest(results[call.get("id")]),
                 )
             )
-    return found[-lookback:]
+        if len(found) >= lookback:
+            break
+    return found[:lookback][::-1]
 
 
 def detect(sigs: list[Signature]) -> Detection | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.approvals import ApprovalRequest, Decision
+from agent.llm import LiteLLMModel
 from agent.loop import Agent, RunResult
 from agent.sessions import SessionStore
 
@@ -117,9 +118,8 @@ async def repl(agent: Agent, store: SessionStore, console: Any) -> ResumeRequest
         if command == "/help":
             console.print(escape(HELP))
         elif command == "/model":
-            if argument:
-                agent.model.model = argument
-                agent.model._window = None  # the new model has its own window
+            if argument and isinstance(agent.model, LiteLLMModel):
+                agent.model.switch(argument)
             console.print(f"model: {escape(agent.model.model)}")
         elif command == "/plan":
             await _show_plan(agent, console)

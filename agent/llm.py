@@ -14,23 +14,29 @@ switched off so that one policy, tested here, decides:
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Protocol
 
 from agent.config import Limits
 from agent.events import EventSink, Retrying, deliver
+from agent.llm_errors import (
+    ErrorClass,
+    classify,
+    fatal_kind,
+    fatal_message,
+    retry_after_seconds,
+    retry_reason,
+    short_message,
+)
 from server.errors import UserError
-from server.redact import redact
 
 log = logging.getLogger(__name__)
 
-ErrorClass = Literal["rate_limit", "transient", "overflow", "fatal"]
 # Model-id prefixes litellm routes to self-hosted OpenAI-compatible servers (no key needed).
 LOCAL_PREFIXES = ("hosted_vllm/", "ollama/", "ollama_chat/", "lm_studio/", "llamafile/")
 
@@ -84,6 +90,24 @@ class ModelWindow:
     known: bool  # False: the model is not in litellm's map and the fallback size is used
 
 
+class ChatModel(Protocol):
+    """What the loop needs from a model (``LiteLLMModel``; a benchmark's zero-latency stand-in)."""
+
+    model: str
+
+    def window(self) -> ModelWindow: ...
+
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        stream: bool = True,
+        on_text: Callable[[str], Awaitable[None]] | None = None,
+        max_tokens: int | None = None,
+    ) -> ModelReply: ...
+
+
 @dataclass
 class LiteLLMModel:
     """One model behind litellm, with the retry policy of this module."""
@@ -98,6 +122,10 @@ class LiteLLMModel:
     _window: ModelWindow | None = field(default=None, init=False, repr=False)
 
     # --- model facts --------------------------------------------------------------------
+    def switch(self, model: str) -> None:
+        self.model = model
+        self._window = None  # the new model has its own window
+
     def window(self) -> ModelWindow:
         if self._window is None:
             self._window = model_window(self.model, self.limits)
@@ -134,12 +162,12 @@ class LiteLLMModel:
                 if kind is None:
                     raise  # not a provider error: a bug, with its traceback
                 if kind == "overflow":
-                    raise ContextOverflow(_short(exc)) from exc
+                    raise ContextOverflow(short_message(exc)) from exc
                 if kind == "fatal":
-                    raise LLMFailure(fatal_message(self.model, exc), _fatal_kind(exc)) from exc
+                    raise LLMFailure(fatal_message(self.model, exc), fatal_kind(exc)) from exc
                 if attempt >= self.limits.llm_attempts:
                     raise LLMFailure(
-                        f"The LLM endpoint for {self.model} kept failing: {_short(exc)} "
+                        f"The LLM endpoint for {self.model} kept failing: {short_message(exc)} "
                         f"({attempt} attempts over {time.monotonic() - started:.1f}s). Check the "
                         "provider's status, your network or --api-base, then resume the session.",
                         "exhausted",
@@ -147,7 +175,8 @@ class LiteLLMModel:
                 delay = self._delay(kind, attempt, exc)
                 log.info("LLM %s error, retry %d in %.1fs: %s", kind, attempt, delay, exc)
                 await deliver(
-                    self.emit, Retrying(attempt=attempt, delay_s=delay, reason=_reason(kind, exc))
+                    self.emit,
+                    Retrying(attempt=attempt, delay_s=delay, reason=retry_reason(kind, exc)),
                 )
                 await asyncio.sleep(delay)
 
@@ -301,93 +330,3 @@ def _read_message(response: Any) -> tuple[str, list[ToolCallRequest], tuple[int,
     usage = getattr(response, "usage", None)
     counted = (int(usage.prompt_tokens), int(usage.completion_tokens or 0)) if usage else None
     return message.content or "", tool_calls, counted
-
-
-def classify(exc: BaseException) -> ErrorClass | None:
-    """Sort a provider error into a retry class; None means it is not a provider error."""
-    import httpx
-    import openai
-
-    litellm = import_litellm()
-    if isinstance(exc, litellm.ContextWindowExceededError):
-        return "overflow"
-    if isinstance(exc, litellm.RateLimitError | openai.RateLimitError):
-        return "rate_limit"
-    if isinstance(
-        exc, openai.APIConnectionError | httpx.TransportError | ConnectionError | TimeoutError
-    ):
-        return "transient"
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, openai.APIStatusError | litellm.APIError) and isinstance(status, int):
-        if status >= 500 or status in (408, 409):
-            return "transient"
-        return "fatal"
-    if isinstance(exc, openai.OpenAIError | litellm.BadRequestError):
-        return "fatal"
-    return None
-
-
-def _fatal_kind(exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    return {401: "auth", 403: "auth", 404: "not_found"}.get(status or 0, "bad_request")
-
-
-def fatal_message(model: str, exc: BaseException) -> str:
-    kind = _fatal_kind(exc)
-    detail = _short(exc)
-    if kind == "auth":
-        return (
-            f"The LLM provider rejected the credentials for {model}: {detail}. Set the "
-            "provider's key (ANTHROPIC_API_KEY, OPENAI_API_KEY, HF_TOKEN for the HF router, ...) "
-            "or api_key in the agent config."
-        )
-    if kind == "not_found":
-        return (
-            f"The provider does not know the model {model!r}: {detail}. Use a litellm model id "
-            "such as anthropic/claude-sonnet-4-5 or openai/gpt-4o (with --api-base for local "
-            "servers: hosted_vllm/<name>, ollama/<name>, openai/<name>)."
-        )
-    return f"The LLM provider refused the request for {model}: {detail}."
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    """The wait a 429 asked for (Retry-After / retry-after-ms), if it said."""
-    headers: Any = getattr(exc, "litellm_response_headers", None)
-    if not headers:
-        response = getattr(exc, "response", None)
-        headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_tz(value)
-        if parsed is None:
-            return None
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
-
-
-def _reason(kind: ErrorClass, exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    label = "rate limited" if kind == "rate_limit" else "transient error"
-    return f"{label}{f' (HTTP {status})' if status else ''}"
-
-
-def _short(exc: BaseException, limit: int = 400) -> str:
-    text = redact(" ".join(str(exc).split()))
-    # litellm stacks prefixes ("litellm.X: X: OpenAIException - msg"); the tail is the message.
-    if " - " in text:
-        text = text.split(" - ", 1)[1]
-    status = getattr(exc, "status_code", None)
-    if status and str(status) not in text:
-        text = f"HTTP {status}: {text}"
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -33,7 +33,7 @@ from agent.events import (
     Nudged,
     deliver,
 )
-from agent.llm import ContextOverflow, LiteLLMModel, LLMFailure, ModelReply, ToolCallRequest
+from agent.llm import ChatModel, ContextOverflow, LLMFailure, ModelReply, ToolCallRequest
 from agent.mcp_connections import MCPConnections
 from agent.prompts import Prompts
 from agent.sessions import SessionWriter
@@ -61,7 +61,7 @@ class Agent:
     def __init__(
         self,
         *,
-        model: LiteLLMModel,
+        model: ChatModel,
         tools: MCPConnections,
         context: ContextManager,
         runner: ToolCallRunner,
@@ -358,7 +358,7 @@ class Agent:
                     "cost_usd": result.cost_usd,
                 }
             )
-            self.session.sync()
+            self.session.sync(force=True)
 
     def _close_interrupted_calls(self, stub: str | None = None) -> None:
         if unanswered_calls(self.context.messages):

@@ -1,9 +1,9 @@
 """Sessions: every run as a JSONL trace under ``MLINTERN_HOME/sessions``, and resuming one.
 
 Each record is one line written with a single ``write`` as it happens (a message, a compaction,
-a tool call starting, usage, a pause, the end of a run) and the file is fsynced after every
-turn, so a process killed with SIGKILL loses at most the line being written; ``load`` ignores a
-torn last line. Files are private (0600, in a 0700 directory) and every record passes through
+a tool call starting, usage, a pause, the end of a run), so a process killed with SIGKILL loses
+at most the line being written (``load`` ignores a torn last line); turns end with an fsync,
+rate-limited, and the end of a run always fsyncs. Files are private (0600, in a 0700 directory) and every record passes through
 ``server.redact`` together with the config's own secrets (API key, auth headers) first.
 
 Loading replays the records: messages are appended, a ``replace`` record (compaction, repair)
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import NotFoundError, UserError
-from server.redact import redact, redact_data
+from server.redact import is_secret_name, redact
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 FORMAT_VERSION = 1
@@ -65,13 +65,14 @@ class SessionWriter:
         self.session_id = session_id
         self._secrets = tuple(secret_values)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._synced_at = 0.0
         os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that already existed
 
     def write(self, record: dict[str, Any]) -> None:
         if self._fd < 0:
             return
         record = {"at": round(time.time(), 3), **record}
-        line = json.dumps(redact_data(record, self._secrets), ensure_ascii=False) + "\n"
+        line = json.dumps(scrub(record, self._secrets), ensure_ascii=False) + "\n"
         os.write(self._fd, line.encode())  # one write per record: a kill never splits two
 
     def on_context(self, action: str, payload: Any) -> None:
@@ -82,9 +83,13 @@ class SessionWriter:
             messages, reason = payload
             self.write({"type": "replace", "reason": reason, "messages": messages})
 
-    def sync(self) -> None:
-        if self._fd >= 0:
+    def sync(self, force: bool = False) -> None:
+        """Flush to disk. Each record is already in the OS's hands when ``write`` returns, so a
+        killed process loses nothing; fsync only guards against a machine crash, and at ~20 ms
+        a call on slow disks it is done at most once a second unless ``force``."""
+        if self._fd >= 0 and (force or time.monotonic() - self._synced_at >= 1.0):
             os.fsync(self._fd)
+            self._synced_at = time.monotonic()
 
     def save_output(self, call_id: str, text: str) -> Path:
         """Keep a tool's full output beside the session when the model only sees part of it."""
@@ -164,6 +169,39 @@ class SessionStore:
             return []
         files = sorted(self.root.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
         return [SessionInfo(p.stem, p.stat().st_mtime, _title(p)) for p in files[:limit]]
+
+
+_secret_env_cache: tuple[int, dict[str, str]] = (0, {})
+
+
+def _secret_env() -> dict[str, str]:
+    """The credential-like variables of the environment. Matching every name against the
+    secret pattern for every string written was most of the cost of a turn, so the result is
+    kept until the environment changes (hashing it is cheap next to the regex)."""
+    global _secret_env_cache
+    fingerprint = hash(tuple(os.environ.items()))
+    if fingerprint != _secret_env_cache[0]:
+        _secret_env_cache = (
+            fingerprint,
+            {k: v for k, v in os.environ.items() if is_secret_name(k)},
+        )
+    return _secret_env_cache[1]
+
+
+def scrub(data: Any, extra: tuple[str, ...]) -> Any:
+    """``server.redact`` over every string in ``data``."""
+    secret_env = _secret_env()
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value, extra, env=secret_env)
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(item) for item in value]
+        return value
+
+    return walk(data)
 
 
 def _apply(saved: SavedSession, record: dict[str, Any]) -> None:

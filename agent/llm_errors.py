@@ -1,0 +1,108 @@
+"""Sorting provider errors: which to retry, how long to wait, what to tell the user.
+
+litellm maps every provider's failure onto OpenAI-style exception classes; this module sorts
+those into the retry classes of ``agent.llm`` and writes the message for the ones a person must
+fix. Anything that is not a provider error is left alone (it is a bug and keeps its traceback).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any, Literal
+
+from server.redact import redact
+
+ErrorClass = Literal["rate_limit", "transient", "overflow", "fatal"]
+
+
+def classify(exc: BaseException) -> ErrorClass | None:
+    """Sort a provider error into a retry class; None means it is not a provider error."""
+    import httpx
+    import openai
+
+    from agent.llm import import_litellm
+
+    litellm = import_litellm()
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return "overflow"
+    if isinstance(exc, litellm.RateLimitError | openai.RateLimitError):
+        return "rate_limit"
+    if isinstance(
+        exc, openai.APIConnectionError | httpx.TransportError | ConnectionError | TimeoutError
+    ):
+        return "transient"
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, openai.APIStatusError | litellm.APIError) and isinstance(status, int):
+        if status >= 500 or status in (408, 409):
+            return "transient"
+        return "fatal"
+    if isinstance(exc, openai.OpenAIError | litellm.BadRequestError):
+        return "fatal"
+    return None
+
+
+def fatal_kind(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    return {401: "auth", 403: "auth", 404: "not_found"}.get(status or 0, "bad_request")
+
+
+def fatal_message(model: str, exc: BaseException) -> str:
+    kind = fatal_kind(exc)
+    detail = short_message(exc)
+    if kind == "auth":
+        return (
+            f"The LLM provider rejected the credentials for {model}: {detail}. Set the "
+            "provider's key (ANTHROPIC_API_KEY, OPENAI_API_KEY, HF_TOKEN for the HF router, ...) "
+            "or api_key in the agent config."
+        )
+    if kind == "not_found":
+        return (
+            f"The provider does not know the model {model!r}: {detail}. Use a litellm model id "
+            "such as anthropic/claude-sonnet-4-5 or openai/gpt-4o (with --api-base for local "
+            "servers: hosted_vllm/<name>, ollama/<name>, openai/<name>)."
+        )
+    return f"The LLM provider refused the request for {model}: {detail}."
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The wait a 429 asked for (Retry-After / retry-after-ms), if it said."""
+    headers: Any = getattr(exc, "litellm_response_headers", None)
+    if not headers:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+def retry_reason(kind: ErrorClass, exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    label = "rate limited" if kind == "rate_limit" else "transient error"
+    return f"{label}{f' (HTTP {status})' if status else ''}"
+
+
+def short_message(exc: BaseException, limit: int = 400) -> str:
+    text = redact(" ".join(str(exc).split()))
+    # litellm stacks prefixes ("litellm.X: X: OpenAIException - msg"); the tail is the message.
+    if " - " in text:
+        text = text.split(" - ", 1)[1]
+    status = getattr(exc, "status_code", None)
+    if status and str(status) not in text:
+        text = f"HTTP {status}: {text}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
