@@ -167,7 +167,8 @@ def parse_state(text: str) -> tuple[str, int]:
 def decisions_from(responses: dict[str, Any] | None) -> dict[str, Decision]:
     decisions: dict[str, Decision] = {}
     for call_id, response in (responses or {}).items():
-        if not isinstance(response, ElicitResult):
+        if not isinstance(response, ElicitResult):  # the host failed to show the form
+            decisions[call_id] = Decision.deny("The host could not show the approval request.")
             continue
         answer = None
         if response.action == "accept":

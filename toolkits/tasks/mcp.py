@@ -7,6 +7,7 @@ call, and one RunManager per server keeps the runs this process drives.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Annotated
 
 from fastmcp import Context, FastMCP
@@ -35,13 +36,6 @@ INSTRUCTIONS = (
 RunId = Annotated[
     str, Field(min_length=1, max_length=64, description="The run_id run_ml_task returned.")
 ]
-ModelId = Annotated[
-    str | None,
-    Field(
-        max_length=200,
-        description="litellm model id, e.g. anthropic/claude-sonnet-4-5. Default: the server's.",
-    ),
-]
 
 
 def _fail_on_error(report: RunReport) -> RunReport:
@@ -53,14 +47,16 @@ def _fail_on_error(report: RunReport) -> RunReport:
 def build(ctx: ToolkitContext) -> FastMCP:
     toolkit = Toolkit("agent", ctx, INSTRUCTIONS)
     managers: list[RunManager] = []
+    lock = threading.Lock()  # ml_task_status runs in a worker thread, the others on the loop
 
     def runs() -> RunManager:
         # Created on first use: it loads the agent and reconciles runs a dead server left.
-        if not managers:
-            from toolkits.tasks.runs import RunManager
+        with lock:
+            if not managers:
+                from toolkits.tasks.runs import RunManager
 
-            managers.append(RunManager(ctx))
-        return managers[0]
+                managers.append(RunManager(ctx))
+            return managers[0]
 
     @toolkit.tool(
         name="run_ml_task",
@@ -80,7 +76,14 @@ def build(ctx: ToolkitContext) -> FastMCP:
                 "Optional with resume (then it is a follow-up message).",
             ),
         ] = None,
-        model: ModelId = None,
+        model: Annotated[
+            str | None,
+            Field(
+                max_length=200,
+                description="litellm model id, e.g. anthropic/claude-sonnet-4-5. Default: the "
+                "server's agent model (or, on resume, the run's).",
+            ),
+        ] = None,
         max_iterations: Annotated[
             int, Field(ge=1, le=500, description="Cap on the agent's model calls.")
         ] = 50,
@@ -145,6 +148,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             live = await manager.resume(
                 resume,
                 task,
+                model=model,
                 max_iterations=max_iterations,
                 budget_usd=budget_usd,
                 approval=approval,

@@ -79,7 +79,10 @@ class LiveRun:
         if record is None:
             return
         kind, summary, data = record
-        self.manager.store.add_event(self.run_id, kind, summary, data, event.at)
+        # Awaited one by one, so the log keeps the order the agent emitted them in.
+        await asyncio.to_thread(
+            self.manager.store.add_event, self.run_id, kind, summary, data, event.at
+        )
         self.pulse()
 
     def _on_request(self, request: ApprovalRequest) -> None:
@@ -110,8 +113,10 @@ class RunManager:
                 "(ml_task_cancel)."
             )
 
-    def _approver(self, live: LiveRun, approval: ApprovalMode, channel: Channel, yolo_ok: bool):
-        """(approvals mode for the agent's policy, approver) for this run."""
+    def _approver(
+        self, live: LiveRun, approval: ApprovalMode, channel: Channel, yolo_ok: bool
+    ) -> tuple[Literal["ask", "yolo"], Approver]:
+        """(approvals mode for the agent's policy, who answers what the policy asks)."""
         if approval == "yolo":
             if not yolo_ok:
                 raise UserError(
@@ -157,6 +162,7 @@ class RunManager:
         run_id: str,
         task: str | None,
         *,
+        model: str | None,
         max_iterations: int,
         budget_usd: float | None,
         approval: ApprovalMode,
@@ -187,6 +193,8 @@ class RunManager:
         params.update(max_iterations=max_iterations, approval=approval)
         if budget_usd is not None:
             params["budget_usd"] = budget_usd
+        if model is not None:
+            params["model"] = model
         config = agent_setup.load_run_config(
             self.ctx,
             model=params.get("model"),
@@ -245,7 +253,9 @@ class RunManager:
 
         run_id = live.run_id
         try:
-            bundled = agent_setup.inner_server(self.ctx, toolsets) if toolsets else None
+            bundled = None
+            if toolsets:  # building imports the toolkits: keep the event loop free meanwhile
+                bundled = await asyncio.to_thread(agent_setup.inner_server, self.ctx, toolsets)
             config.bundled.enabled = bundled is not None
             async with open_agent(
                 config,

@@ -86,7 +86,7 @@ def new_run_id() -> str:
     return f"run-{secrets.token_hex(5)}"
 
 
-def _start_time(pid: int) -> str | None:
+def process_start_time(pid: int) -> str | None:
     """The kernel's start time of ``pid`` (Linux), which tells a live process from a pid reused
     by another one after the first died; None where /proc is not available."""
     try:
@@ -99,7 +99,7 @@ def _start_time(pid: int) -> str | None:
 
 def this_process() -> str:
     pid = os.getpid()
-    return f"{pid}:{_start_time(pid) or '?'}"
+    return f"{pid}:{process_start_time(pid) or '?'}"
 
 
 def process_alive(owner: str) -> bool:
@@ -111,7 +111,7 @@ def process_alive(owner: str) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by someone else
-    return started in ("", "?") or _start_time(pid) == started
+    return started in ("", "?") or process_start_time(pid) == started
 
 
 class RunStore:
