@@ -33,7 +33,7 @@ from toolkits.tasks.run_events import progress_message
 if TYPE_CHECKING:
     from fastmcp import Context
 
-    from toolkits.tasks.runs import LiveRun, RunManager
+    from toolkits.tasks.runs import Channel, LiveRun, RunManager
 
 # A progress notification at least this often while a long tool call runs, so a host that
 # times out quiet calls keeps waiting.
@@ -55,6 +55,15 @@ def is_sessionless(ctx: Context) -> bool:
 
     request = ctx.request_context
     return request is not None and request.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+
+def channel_for(ctx: Context, detach: bool) -> Channel:
+    """Who can answer a new run's approvals while it works."""
+    if detach:
+        return "detached"  # whoever calls ml_task_approve
+    if not can_elicit(ctx):
+        return "nobody"
+    return "input_required" if is_sessionless(ctx) else "elicit"
 
 
 def approval_message(task: str, request: ApprovalRequest) -> str:

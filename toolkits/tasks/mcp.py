@@ -25,7 +25,7 @@ from toolkits.tasks.models import (
 )
 
 if TYPE_CHECKING:
-    from toolkits.tasks.runs import RunManager
+    from toolkits.tasks.runs import LiveRun, RunManager
 
 INSTRUCTIONS = (
     "Hand a whole ML task to mlintern's own agent (run_ml_task), follow and steer detached runs "
@@ -42,6 +42,17 @@ def _fail_on_error(report: RunReport) -> RunReport:
     if report.status == "error":
         raise UserError(f"Run {report.run_id} failed: {report.summary}. {report.hint}")
     return report
+
+
+async def _follow(
+    manager: RunManager, live: LiveRun, ctx: Context, since: int
+) -> RunReport | InputRequiredResult:
+    """Stay on the run inside this call: its report, or the approvals it needs (2026-07-28)."""
+    from toolkits.tasks.follow import Follower, can_elicit, is_sessionless
+
+    follower = Follower(manager, live, ctx, since)
+    result = await follower.run(sessionless=is_sessionless(ctx), elicit=can_elicit(ctx))
+    return result if isinstance(result, InputRequiredResult) else _fail_on_error(result)
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -132,18 +143,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
                 return _fail_on_error(manager.report(run_id))
             for call_id, decision in follow.decisions_from(ctx.input_responses).items():
                 manager.apply(live, call_id, decision)
-            result = await follow.Follower(manager, live, ctx, since).run(
-                sessionless=True, elicit=True
-            )
-            return result if isinstance(result, InputRequiredResult) else _fail_on_error(result)
+            return await _follow(manager, live, ctx, since)
 
-        elicit, sessionless = follow.can_elicit(ctx), follow.is_sessionless(ctx)
-        if detach:
-            channel = "detached"
-        elif elicit:
-            channel = "input_required" if sessionless else "elicit"
-        else:
-            channel = "nobody"
+        channel = follow.channel_for(ctx, detach)
         if resume is not None:
             live = await manager.resume(
                 resume,
@@ -168,11 +170,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             )
         if detach:
             return manager.report(live.run_id)
-        since = manager.store.get(live.run_id).last_seq
-        result = await follow.Follower(manager, live, ctx, since).run(
-            sessionless=sessionless, elicit=elicit
-        )
-        return result if isinstance(result, InputRequiredResult) else _fail_on_error(result)
+        return await _follow(manager, live, ctx, manager.store.get(live.run_id).last_seq)
 
     @toolkit.tool(
         name="ml_task_status",

@@ -113,17 +113,19 @@ class RunManager:
                 "(ml_task_cancel)."
             )
 
+    def _check_approval(self, approval: ApprovalMode, config: Any) -> None:
+        if approval == "yolo" and not agent_setup.yolo_allowed(self.ctx, config):
+            raise UserError(
+                "approval='yolo' is not allowed by this server: the operator must set "
+                "MLINTERN_TASKS_ALLOW_YOLO=true (or approvals.mode 'yolo' in the agent "
+                "config). Use approval='ask' and approve the calls that need it."
+            )
+
     def _approver(
         self, live: LiveRun, approval: ApprovalMode, channel: Channel, yolo_ok: bool
     ) -> tuple[Literal["ask", "yolo"], Approver]:
         """(approvals mode for the agent's policy, who answers what the policy asks)."""
         if approval == "yolo":
-            if not yolo_ok:
-                raise UserError(
-                    "approval='yolo' is not allowed by this server: the operator must set "
-                    "MLINTERN_TASKS_ALLOW_YOLO=true (or approvals.mode 'yolo' in the agent "
-                    "config). Use approval='ask' and approve the calls that need it."
-                )
             return "yolo", approve_all
         if approval == "deny":
             return "ask", _refuse(DENY_MODE)
@@ -147,6 +149,7 @@ class RunManager:
         config = agent_setup.load_run_config(
             self.ctx, model=model, max_iterations=max_iterations, budget_usd=budget_usd
         )
+        self._check_approval(approval, config)
         params = {
             "model": config.model,
             "max_iterations": max_iterations,
@@ -201,6 +204,7 @@ class RunManager:
             max_iterations=max_iterations,
             budget_usd=params.get("budget_usd"),
         )
+        self._check_approval(approval, config)
         self.store.claim(run_id)
         self.store.update(run_id, params=params)
         chosen = list(params.get("toolsets") or [])
@@ -224,14 +228,8 @@ class RunManager:
         session_id: str | None,
     ) -> LiveRun:
         live = LiveRun(self, run_id, tuple(config.secrets()))
-        try:
-            mode, approver = self._approver(
-                live, approval, channel, agent_setup.yolo_allowed(self.ctx, config)
-            )
-        except UserError:
-            self.store.update(run_id, status="error", result={"reason": "error"})
-            raise
-        config.approvals.mode = mode
+        yolo_ok = agent_setup.yolo_allowed(self.ctx, config)
+        config.approvals.mode, approver = self._approver(live, approval, channel, yolo_ok)
         self.live[run_id] = live
         live.task = asyncio.create_task(
             self._drive(live, config, toolsets, approver, message, session_id),
