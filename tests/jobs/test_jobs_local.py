@@ -7,7 +7,16 @@ from pathlib import Path
 
 import yaml
 from fastmcp import Client
-from jobs_support import TRAIN, call, jobs_server, mcp_client, pid_gone, text_of, wait_terminal
+from jobs_support import (
+    TRAIN,
+    call,
+    jobs_server,
+    mcp_client,
+    pid_gone,
+    text_of,
+    wait_for,
+    wait_terminal,
+)
 
 from server.settings import Settings
 from toolkits.jobs.backends import local_runner
@@ -236,3 +245,13 @@ def test_a_recorded_spec_resubmits_as_is(service: JobService, workdir: Path) -> 
     assert wait_terminal(service, again.job_id).status == "completed"
     assert service.get(again.job_id).parent_job_id == job.job_id
     assert "a: 1" in service.logs(again.job_id).text
+
+
+def test_finished_runners_are_reaped_not_left_as_zombies(
+    service: JobService, workdir: Path
+) -> None:
+    job = service.submit(build_spec(command="echo done", working_dir=str(workdir)))
+    wait_terminal(service, job.job_id)
+    runner = local_runner.read_record(Path(job.job_dir))["runner_pid"]
+    # The supervisor collects the runner's exit status once the job is over.
+    wait_for(lambda: not Path(f"/proc/{runner}").exists(), 15, "the runner to be reaped")

@@ -35,7 +35,7 @@ CANCEL_GRACE_S = 5.0
 SUPERVISOR_PERIOD_S = 0.5
 
 # Runners this process started, kept so their exit status is collected (no zombies).
-_children: dict[int, subprocess.Popen] = {}
+_children: dict[int, tuple[Path, subprocess.Popen]] = {}
 _supervisors: dict[Path, threading.Thread] = {}
 _lock = threading.Lock()
 
@@ -149,7 +149,7 @@ class LocalBackend(Backend):
         except OSError as exc:
             return JobUpdate(status="failed", ended_at=time.time(), message=f"not started: {exc}")
         with _lock:
-            _children[proc.pid] = proc
+            _children[proc.pid] = (job_dir, proc)
         return JobUpdate(
             status="running",
             started_at=time.time(),
@@ -277,6 +277,7 @@ class LocalBackend(Backend):
                         break
             except Exception:  # a bug here must not kill the thread silently
                 log.exception("local jobs supervisor")
+        _reap(wait_s=2.0)  # the last runners are writing their record and exiting
         with _lock:
             if _supervisors.get(self.jobs.state.path) is threading.current_thread():
                 del _supervisors[self.jobs.state.path]
@@ -317,8 +318,16 @@ def _cancelled_before_start() -> JobUpdate:
     )
 
 
-def _reap() -> None:
+def _reap(wait_s: float = 0.0) -> None:
+    """Collect the exit status of runners that ended, so none lingers as a zombie; runners
+    whose job has ended get up to ``wait_s`` to finish exiting."""
     with _lock:
-        for pid, proc in list(_children.items()):
-            if proc.poll() is not None:
-                del _children[pid]
+        children = list(_children.items())
+    for pid, (job_dir, proc) in children:
+        finishing = "exit_code" in local_runner.read_record(job_dir)
+        try:
+            proc.wait(wait_s if finishing else 0)
+        except subprocess.TimeoutExpired:
+            continue
+        with _lock:
+            _children.pop(pid, None)
