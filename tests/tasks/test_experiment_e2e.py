@@ -115,6 +115,7 @@ async def test_the_experiment_detached_driven_by_status_and_approve(
         assert started["status"] == "running" and "ml_task_status" in started["hint"]
         report, (events, approved) = await poll_until_ended(c, run_id)
         entries, second = await finish(c, played)
+        page = await use(c, "ml_task_status", run_id=run_id, since=2, limit=3)
     dialogue.check()
     assert_experiment_done(report, entries, second, played)
     assert approved == ["jobs_submit", "experiments_restart"]
@@ -122,3 +123,7 @@ async def test_the_experiment_detached_driven_by_status_and_approve(
     assert seqs == list(range(1, len(seqs) + 1))  # every event exactly once, in order
     kinds = [e["kind"] for e in events]
     assert kinds.count("approval_needed") == 2 and kinds[-1] == "done"
+    # A later look pages through the same log.
+    assert [e["seq"] for e in page.data["events"]] == [3, 4, 5]
+    assert page.data["next_since"] == 5 and page.data["more_events"]
+    assert "call again with since=5" in page.text

@@ -6,13 +6,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from server.budget import clip_value
-from toolkits.tasks.artifacts import collect_artifacts, collect_declined
+from toolkits.tasks.artifacts import Artifacts, collect_artifacts, collect_declined
 from toolkits.tasks.models import EventLine, PendingApproval, RunReport, RunStatusView
 
 if TYPE_CHECKING:
     from toolkits.tasks.runs import RunManager
 
 REPORT_KINDS = ("iteration", "tool_call", "tool_output", "approval_decided")
+# Bounds on what a report carries, whatever a long run produced.
+MAX_SUMMARY_CHARS = 12_000
+MAX_LISTED = 50
 KNOWN_STATUSES = (
     "running",
     "awaiting_approval",
@@ -69,15 +72,23 @@ def build_report(manager: RunManager, run_id: str) -> RunReport:
         run_id=run_id,
         status=status if status in KNOWN_STATUSES else "error",  # type: ignore[arg-type]
         task=clip_value(" ".join(record.task.split()), 300),
-        summary=result.get("final_text") or None,
-        artifacts=collect_artifacts(events),
-        declined=collect_declined(events),
+        summary=clip_value(result["final_text"], MAX_SUMMARY_CHARS)
+        if result.get("final_text")
+        else None,
+        artifacts=_bounded(collect_artifacts(events)),
+        declined=collect_declined(events)[-MAX_LISTED:],
         pending=pending,
         cost_usd=round(cost, 6),
         iterations=max(iterations, int(result.get("iterations") or 0)),
         model=record.params.get("model"),
         session_id=record.session_id,
         hint=next_step(run_id, status),
+    )
+
+
+def _bounded(artifacts: Artifacts) -> Artifacts:
+    return Artifacts.model_validate(
+        {kind: values[-MAX_LISTED:] for kind, values in artifacts.model_dump().items()}
     )
 
 
