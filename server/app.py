@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Iterable
 
 from fastmcp import FastMCP
 
 from server.errors import UserError
+from server.lazy_toolkit import import_and_build, lazy_toolkit
 from server.registry import TOOLKITS
 from server.settings import Settings
 from server.toolkit import ToolkitContext
@@ -59,7 +59,11 @@ def instructions_for(names: list[str], read_only: bool) -> str:
 def build_server(
     settings: Settings | None = None, context: ToolkitContext | None = None
 ) -> FastMCP:
-    """Mount every selected toolkit under its namespace. Imports only the selected toolkits."""
+    """Mount every selected toolkit under its namespace.
+
+    A toolkit is imported and built only when one of its tools is called, or when tools/list
+    finds no up-to-date cached catalog of its tools (see server/lazy_toolkit.py).
+    """
     settings = settings or Settings()
     names = select_toolsets(settings.toolsets)
     ctx = context or ToolkitContext(settings=settings, read_only=settings.read_only)
@@ -71,8 +75,14 @@ def build_server(
     )
     for name in names:
         entry = TOOLKITS[name]
-        module = importlib.import_module(entry.module)
         namespace = name if entry.namespace is None else entry.namespace
-        server.mount(module.build(ctx), namespace=namespace or None)
+        provider = lazy_toolkit(
+            name,
+            entry.module,
+            import_and_build(entry.module, ctx),
+            settings,
+            ctx.read_only,
+        )
+        server.add_provider(provider, namespace=namespace)
     log.debug("mounted toolkits: %s", ", ".join(names))
     return server

@@ -1,0 +1,220 @@
+"""Mount a toolkit without importing it until one of its tools is called.
+
+Start-up time is a measured goal: importing nine toolkits and generating ~50 JSON schemas costs
+more than fastmcp itself. ``LazyToolkit`` answers tools/list from a catalog cached on disk (the
+tool definitions the toolkit produced last time) and builds the real sub-server only when one of
+its tools is called. The cache is keyed by everything that shapes the definitions: the
+toolkit's source files, the shared toolkit base, package versions and the non-secret settings.
+A cold cache simply builds the toolkit, lists it for real and writes the catalog.
+
+Toolkits publish tools only; resources, prompts and background tasks of an unbuilt toolkit are
+reported as none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.server.providers.fastmcp_provider import FastMCPProvider
+from fastmcp.tools.base import Tool
+from pydantic import SecretStr
+
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Files outside a toolkit's package that shape every toolkit's tool definitions.
+_SHARED_SOURCES = ("toolkit.py", "budget.py", "settings.py", "lazy_toolkit.py")
+
+
+def _versions() -> str:
+    parts = []
+    for package in ("mlintern", "fastmcp", "mcp", "pydantic"):
+        try:
+            parts.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package}=?")
+    return ";".join(parts)
+
+
+def _source_fingerprint(module: str) -> str:
+    """mtime and size of every .py file of the toolkit package and of the shared base."""
+    spec = importlib.util.find_spec(module)
+    roots: list[Path] = []
+    if spec and spec.submodule_search_locations:
+        roots += [Path(p) for p in spec.submodule_search_locations]
+    elif spec and spec.origin:
+        roots.append(Path(spec.origin))
+    files = [p for root in roots for p in (sorted(root.rglob("*.py")) if root.is_dir() else [root])]
+    here = Path(__file__).parent
+    files += [here / name for name in _SHARED_SOURCES]
+    parts = []
+    for path in files:
+        with contextlib.suppress(OSError):
+            stat = path.stat()
+            parts.append(f"{path}:{stat.st_mtime_ns}:{stat.st_size}")
+    return "\n".join(parts)
+
+
+def catalog_key(module: str, settings: Settings, read_only: bool) -> str:
+    public = {
+        k: str(v) for k, v in settings.__dict__.items() if not isinstance(v, SecretStr | None)
+    }
+    material = "\n".join(
+        [
+            module,
+            f"read_only={read_only}",
+            _versions(),
+            json.dumps(public, sort_keys=True),
+            _source_fingerprint(module),
+        ]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class ToolCatalog:
+    """Tool definitions of one toolkit, cached as JSON under MLINTERN_HOME/cache/tools/."""
+
+    def __init__(self, path: Path, key: str):
+        self.path = path
+        self.key = key
+
+    def load(self) -> list[Tool] | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("key") != self.key:
+            return None
+        try:
+            return [Tool.model_validate(tool) for tool in data["tools"]]
+        except (KeyError, ValueError):
+            log.warning("ignoring unreadable tool catalog %s", self.path)
+            return None
+
+    def save(self, tools: Sequence[Tool]) -> None:
+        payload = {
+            "key": self.key,
+            "tools": [
+                tool.model_dump(
+                    mode="json",
+                    include={"name", "title", "description", "parameters", "output_schema"}
+                    | {"annotations", "tags", "meta", "version", "icons", "timeout"},
+                )
+                for tool in tools
+            ],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Write-then-rename: a concurrent reader sees the old catalog or the new one, never half.
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".catalog-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle)
+        os.replace(tmp, self.path)
+
+
+class LazyToolkit(FastMCPProvider):
+    """A FastMCPProvider whose sub-server is built on first real use."""
+
+    def __init__(self, name: str, factory: Callable[[], FastMCP], catalog: ToolCatalog):
+        # FastMCPProvider.__init__ would need the server now; Provider's is all we want.
+        super(FastMCPProvider, self).__init__()
+        self.toolkit_name = name
+        self._factory = factory
+        self._built: FastMCP | None = None
+        self._catalog = catalog
+        self._cached: list[Tool] | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._built is not None
+
+    @property
+    def server(self) -> FastMCP:  # type: ignore[override]
+        if self._built is None:
+            log.debug("building toolkit %s", self.toolkit_name)
+            self._built = self._factory()
+        return self._built
+
+    @server.setter
+    def server(self, value: FastMCP) -> None:
+        self._built = value
+
+    def required_extensions(self) -> Sequence[Any]:
+        return () if self._built is None else super().required_extensions()
+
+    @contextlib.contextmanager
+    def _extension_runtime(self, available: frozenset[str], *, root: Any) -> Iterator[None]:
+        if self._built is None:
+            yield
+        else:
+            with super()._extension_runtime(available, root=root):
+                yield
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        # Toolkit sub-servers have no lifespan of their own; entering it would force a build.
+        yield
+
+    async def get_tasks(self) -> Sequence[Any]:
+        return [] if self._built is None else await super().get_tasks()
+
+    async def _list_resources(self) -> Sequence[Any]:
+        return [] if self._built is None else await super()._list_resources()
+
+    async def _list_resource_templates(self) -> Sequence[Any]:
+        return [] if self._built is None else await super()._list_resource_templates()
+
+    async def _list_prompts(self) -> Sequence[Any]:
+        return [] if self._built is None else await super()._list_prompts()
+
+    def _cached_tools(self) -> list[Tool] | None:
+        if self._cached is None:
+            self._cached = self._catalog.load()
+        return self._cached
+
+    async def _get_tool(self, name: str, version: Any = None) -> Tool | None:
+        # Un-namespaced toolkits are asked about every tool name: answer "not mine" from the
+        # catalog instead of building the toolkit to find out.
+        if self._built is None:
+            cached = self._cached_tools()
+            if cached is not None and name not in {tool.name for tool in cached}:
+                return None
+        return await super()._get_tool(name, version)
+
+    async def _list_tools(self) -> Sequence[Tool]:
+        if self._built is None:
+            cached = self._cached_tools()
+            if cached is not None:
+                return cached
+        tools = await super()._list_tools()
+        try:
+            self._catalog.save(await self.server.list_tools())
+        except OSError as exc:  # a read-only home only costs start-up time
+            log.warning("could not cache the %s tool catalog: %s", self.toolkit_name, exc)
+        return tools
+
+
+def lazy_toolkit(
+    name: str, module: str, build: Callable[[], FastMCP], settings: Settings, read_only: bool
+) -> LazyToolkit:
+    path = settings.home / "cache" / "tools" / f"{name}.json"
+    return LazyToolkit(name, build, ToolCatalog(path, catalog_key(module, settings, read_only)))
+
+
+def import_and_build(module: str, ctx: Any) -> Callable[[], FastMCP]:
+    def build() -> FastMCP:
+        return importlib.import_module(module).build(ctx)
+
+    return build
