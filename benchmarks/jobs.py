@@ -126,7 +126,7 @@ def ray_cluster(address: str | None) -> Iterator[str]:
     if address:
         yield address
         return
-    from jobs_support import local_ray_head
+    from jobs_support import local_ray_head  # pyright: ignore[reportMissingImports] - tests/jobs on sys.path
 
     with local_ray_head() as url:
         yield url
