@@ -60,7 +60,8 @@ class BundledServerConfig(BaseModel):
     toolsets: list[str] | None = None
     read_only: bool = False
     prefix: str = ""
-    exclude_tools: list[str] = Field(default_factory=list)
+    include_tools: list[str] = Field(default_factory=list, description="Only these (patterns).")
+    exclude_tools: list[str] = Field(default_factory=list, description="Never these (patterns).")
 
 
 class ApprovalConfig(BaseModel):

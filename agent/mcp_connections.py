@@ -15,7 +15,7 @@ import logging
 import os
 import re
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from server.errors import UserError
@@ -56,6 +56,22 @@ class ToolSpec:
 
 
 @dataclass
+class ToolFilter:
+    """Which of a server's tools the model gets (glob patterns on the server's own names)."""
+
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    read_only: bool = False  # only tools annotated read-only (a research sub-agent)
+
+    def admits(self, name: str, read_only: bool) -> bool:
+        from agent.approvals import matches
+
+        if self.include and not matches(name, self.include):
+            return False
+        return not matches(name, self.exclude) and (read_only or not self.read_only)
+
+
+@dataclass
 class ToolOutcome:
     text: str
     is_error: bool
@@ -82,33 +98,34 @@ class MCPConnections:
 
     # --- connecting ---------------------------------------------------------------------
     async def add_in_process(
-        self, name: str, server: FastMCP, prefix: str = "", exclude: list[str] | None = None
+        self,
+        name: str,
+        server: FastMCP,
+        prefix: str = "",
+        tool_filter: ToolFilter | None = None,
     ) -> None:
         """A FastMCP server object living in this process (the bundled server, test servers)."""
         from fastmcp import Client
 
-        await self._add(
-            name, Client(server, name=f"mlintern-agent/{name}"), prefix, [], exclude or []
-        )
+        client = Client(server, name=f"mlintern-agent/{name}")
+        await self._add(name, client, prefix, tool_filter or ToolFilter())
 
     async def add_configured(self, name: str, config: ServerConfig) -> None:
         from fastmcp import Client
 
         client = Client(_transport(config), name=f"mlintern-agent/{name}", timeout=config.timeout_s)
         prefix = config.prefix if config.prefix is not None else f"{_safe(name)}__"
-        await self._add(name, client, prefix, config.include_tools, config.exclude_tools, config)
+        tool_filter = ToolFilter(config.include_tools, config.exclude_tools)
+        await self._add(name, client, prefix, tool_filter, config)
 
     async def _add(
         self,
         name: str,
         client: Client,
         prefix: str,
-        include: list[str],
-        exclude: list[str],
+        tool_filter: ToolFilter,
         config: ServerConfig | None = None,
     ) -> None:
-        from agent.approvals import matches
-
         if name in self._clients:
             raise UserError(f"Two MCP servers are named {name!r}; rename one in mcpServers.")
         try:
@@ -124,9 +141,9 @@ class MCPConnections:
         if client.instructions:
             self.instructions[name] = client.instructions
         for tool in listed:
-            if include and not matches(tool.name, include):
-                continue
-            if matches(tool.name, exclude):
+            if not tool_filter.admits(
+                tool.name, bool(tool.annotations and tool.annotations.read_only_hint)
+            ):
                 continue
             public = _safe(prefix + tool.name)[:64]
             if public in self.tools:
@@ -252,9 +269,11 @@ async def open_connections(
                 if config.bundled.toolsets is not None:
                     overrides["toolsets"] = config.bundled.toolsets
                 bundled = build_server(settings.model_copy(update=overrides))
-            await connections.add_in_process(
-                BUNDLED, bundled, config.bundled.prefix, config.bundled.exclude_tools
+            # Filtering here (not only in build_server) also narrows a server object passed in.
+            tool_filter = ToolFilter(
+                config.bundled.include_tools, config.bundled.exclude_tools, config.bundled.read_only
             )
+            await connections.add_in_process(BUNDLED, bundled, config.bundled.prefix, tool_filter)
         for name, server_config in config.mcp_servers.items():
             if server_config.enabled:
                 await connections.add_configured(name, server_config)

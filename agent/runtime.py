@@ -114,6 +114,7 @@ async def open_agent(
             limits=config.limits,
             emit=emit,
             session=session,
+            secrets=tuple(config.secrets()),
         )
         agent = Agent(
             model=model,

@@ -22,7 +22,7 @@ from agent.context import ContextManager
 from agent.events import ApprovalDecided, ApprovalNeeded, EventSink, ToolCalled, ToolOutput, deliver
 from agent.llm import ToolCallRequest
 from agent.mcp_connections import MCPConnections, ToolSpec
-from agent.sessions import SessionWriter
+from agent.sessions import SessionWriter, scrub
 from server.budget import cap_text
 
 Vetting = Literal["run", "refused", "defer", "budget"]
@@ -66,6 +66,8 @@ class ToolCallRunner:
     session: SessionWriter | None = None
     # Decisions known before the run asks (resuming a run that paused for approval).
     decisions: dict[str, Decision] = field(default_factory=dict)
+    # The config's credentials (API key, auth headers), redacted like the environment's.
+    secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.estimator = JobCostEstimator(self.tools)
@@ -245,6 +247,8 @@ class ToolCallRunner:
     async def _answer(
         self, call: ToolCallRequest, text: str, is_error: bool, seconds: float = 0.0
     ) -> None:
+        # A tool of another server may echo a credential; the model's provider must not see it.
+        text = scrub(text, self.secrets)
         limit = self.context.max_tool_result_chars()
         if len(text) > limit:
             note = "the rest is not shown"

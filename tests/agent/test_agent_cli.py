@@ -159,3 +159,22 @@ def test_interactive_session_with_slash_commands(llm: ScriptedLLM, tmp_path: Pat
     assert "yolo on" in err and "model: openai/other" in err
     assert "hello" in err  # /resume lists the session by its first request
     assert "unknown command /bogus" in err
+
+
+def test_ctrl_c_stops_a_headless_run_cleanly(llm: ScriptedLLM, tmp_path: Path) -> None:
+    llm.add(Reply(text="never delivered", delay_s=60, label="a slow model"))
+    cmd = agent_cmd("think about it")
+    with running(
+        cmd, agent_env(tmp_path, llm), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        deadline = time.monotonic() + 60
+        while not llm.requests:
+            assert proc.poll() is None and time.monotonic() < deadline, "agent died or stalled"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Cancelled by the user" in err
+    [session_file] = (tmp_path / "home" / "sessions").glob("*.jsonl")
+    last = json.loads(session_file.read_text().splitlines()[-1])
+    assert last["type"] == "done" and last["reason"] == "cancelled"

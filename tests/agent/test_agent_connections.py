@@ -18,6 +18,9 @@ from server.errors import UserError
 from server.http import build_http_app
 from server.settings import Settings
 
+# The shared fixtures (scripted LLM, lab server, ...) live in tests/agent/agent_testkit.py.
+pytest_plugins = ["agent_testkit"]
+
 ALPHA_TOKEN = "alpha-token-0123456789abcdef"
 BETA_TOKEN = "beta-token-fedcba9876543210"
 
@@ -48,6 +51,19 @@ async def test_bundled_tools_keep_their_names_and_others_are_prefixed(
         assert failed.is_error and "name" in failed.text
     finally:
         await connections.aclose()
+
+
+async def test_a_server_passed_in_is_narrowed_by_the_config(settings: Settings) -> None:
+    # run_ml_task hands the agent the server it runs in; the config still decides what is seen.
+    server = build_server(settings.model_copy(update={"toolsets": ["plan"]}))
+    read_only = load_config(overrides={"bundled": {"read_only": True}})
+    connections = await open_connections(read_only, settings, bundled=server)
+    assert set(connections.tools) == {"plan_get"}
+    await connections.aclose()
+    only_update = load_config(overrides={"bundled": {"include_tools": ["*_update"]}})
+    connections = await open_connections(only_update, settings, bundled=server)
+    assert set(connections.tools) == {"plan_update"}
+    await connections.aclose()
 
 
 async def test_tools_without_annotations_are_treated_as_risky_and_collisions_refused() -> None:
@@ -133,9 +149,6 @@ async def test_each_http_server_gets_only_its_own_auth_header(
 ENV_PROBE = '''
 import os
 from fastmcp import FastMCP
-
-# The shared fixtures (scripted LLM, lab server, ...) live in tests/agent/agent_testkit.py.
-pytest_plugins = ["agent_testkit"]
 
 probe = FastMCP("probe")
 

@@ -43,6 +43,9 @@ async def test_session_is_private_redacted_and_complete(
         path = agent.session.path if agent.session else Path()
     # The key went to the model provider (that is its purpose)...
     assert llm.requests[0].headers["authorization"] == f"Bearer {CONFIG_KEY}"
+    # ...the tool's echo of the environment's secret did not (the model wrote it; it gets no more).
+    [echo] = [m for m in llm.requests[1].messages if m.get("role") == "tool"]
+    assert echo["content"] == "wrote key is [REDACTED:LAB_API_KEY]"
     # ...and never into the trace; neither did the environment's secret, wherever it appeared.
     text = path.read_text()
     assert ENV_SECRET not in text and CONFIG_KEY not in text
