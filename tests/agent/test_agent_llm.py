@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from agent_helpers import running_agent
 from fakes.llm import ScriptedLLM, call, calls, fail, overflow, say
 from fastmcp import FastMCP
@@ -180,11 +178,11 @@ async def test_unknown_local_model_gets_a_usable_window(llm: ScriptedLLM) -> Non
     reply = await model.complete([{"role": "user", "content": "hi"}])
     assert reply.text == "served by a local server" and reply.cost_usd == 0.0
     request = llm.requests[0]
-    assert request.body["model"] == "mystery-7b"
-    assert json.dumps(request.body).count("hi") >= 1
+    assert request.body["model"] == "mystery-7b"  # the prefix chose the route, not the name
+    assert request.headers["authorization"] == "Bearer sk-no-key-needed"  # a local server
 
 
-def test_configured_window_overrides_the_map(tiny_model_name: str = "openai/tiny-4k") -> None:
+def test_configured_window_overrides_the_map() -> None:
     assert (
         LiteLLMModel("hosted_vllm/x", Limits(context_tokens=8000)).window().max_input_tokens == 8000
     )
