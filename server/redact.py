@@ -35,14 +35,15 @@ def secret_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return found
 
 
-def redact(text: str, extra: Iterable[str] = (), env: Mapping[str, str] | None = None) -> str:
-    """Replace every known secret value in ``text`` with ``[REDACTED:NAME]``."""
-    if not text:
-        return text
+def _secret_map(extra: Iterable[str], env: Mapping[str, str] | None) -> dict[str, str]:
     secrets = secret_values(env)
     for value in extra:
         if value and len(value) >= _MIN_SECRET_LEN:
             secrets.setdefault(value, "SECRET")
+    return secrets
+
+
+def _apply(text: str, secrets: dict[str, str]) -> str:
     # Longest first, so a secret that contains another is replaced whole.
     for value in sorted(secrets, key=len, reverse=True):
         if value in text:
@@ -50,16 +51,27 @@ def redact(text: str, extra: Iterable[str] = (), env: Mapping[str, str] | None =
     return text
 
 
+def redact(text: str, extra: Iterable[str] = (), env: Mapping[str, str] | None = None) -> str:
+    """Replace every known secret value in ``text`` with ``[REDACTED:NAME]``."""
+    if not text:
+        return text
+    return _apply(text, _secret_map(extra, env))
+
+
 def redact_data(data: Any, extra: Iterable[str] = ()) -> Any:
     """``redact`` applied to every string inside nested dicts and lists."""
-    extra = tuple(extra)
-    if isinstance(data, str):
-        return redact(data, extra)
-    if isinstance(data, dict):
-        return {key: redact_data(value, extra) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [redact_data(value, extra) for value in data]
-    return data
+    secrets = _secret_map(extra, None)  # scan the environment once, not once per string
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return _apply(value, secrets) if value else value
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(item) for item in value]
+        return value
+
+    return walk(data)
 
 
 def scrub_env(env: Mapping[str, str], keep: Iterable[str] = ()) -> dict[str, str]:
