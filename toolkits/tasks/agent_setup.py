@@ -53,8 +53,14 @@ def delegable_toolsets(ctx: ToolkitContext) -> list[str]:
     return [name for name in select_toolsets(ctx.settings.toolsets) if name != AGENT_TOOLSET]
 
 
-def choose_toolsets(ctx: ToolkitContext, requested: list[str] | None) -> list[str]:
+def choose_toolsets(
+    ctx: ToolkitContext, requested: list[str] | None, config: AgentConfig
+) -> list[str]:
+    """The call's toolsets, within what this server mounts and the operator's agent config
+    (bundled.toolsets) allows."""
     available = delegable_toolsets(ctx)
+    if config.bundled.toolsets is not None:
+        available = [name for name in available if name in config.bundled.toolsets]
     if not requested:
         return available
     unknown = [name for name in requested if name not in available]

@@ -145,10 +145,10 @@ class RunManager:
         channel: Channel,
     ) -> LiveRun:
         self._check_capacity()
-        chosen = agent_setup.choose_toolsets(self.ctx, toolsets)
         config = agent_setup.load_run_config(
             self.ctx, model=model, max_iterations=max_iterations, budget_usd=budget_usd
         )
+        chosen = agent_setup.choose_toolsets(self.ctx, toolsets, config)
         self._check_approval(approval, config)
         params = {
             "model": config.model,
