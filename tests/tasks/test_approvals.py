@@ -108,3 +108,26 @@ async def test_bad_requests_say_what_to_do(task_settings: Settings) -> None:
         tools = {tool.name for tool in await c.list_tools()}
     assert {"run_ml_task", "ml_task_status", "ml_task_approve", "ml_task_cancel"} <= tools
     assert "research" in tools and not any(name.startswith("agent_") for name in tools)
+
+
+def offered(body: dict) -> set[str]:
+    return {tool["function"]["name"] for tool in body.get("tools") or []}
+
+
+async def test_the_agent_gets_this_servers_tools_but_never_the_delegation_ones(
+    task_settings: Settings, llm: ScriptedLLM
+) -> None:
+    delegation = {"run_ml_task", "ml_task_status", "ml_task_approve", "ml_task_cancel", "research"}
+
+    def all_but_delegation(body: dict) -> bool | str:
+        tools = offered(body)
+        has_all = {"plan_update", "jobs_submit", "experiments_check"} <= tools
+        return (has_all and not tools & delegation) or f"offered {sorted(tools)}"
+
+    def only_plan(body: dict) -> bool | str:
+        return offered(body) == {"plan_update", "plan_get"} or f"offered {sorted(offered(body))}"
+
+    llm.add(say("ok", expect=all_but_delegation), say("ok", expect=only_plan))
+    async with Client(build_server(task_settings)) as c:
+        await c.call_tool("run_ml_task", {"task": "what can you do?"})
+        await c.call_tool("run_ml_task", {"task": "plan only", "toolsets": ["plan"]})
