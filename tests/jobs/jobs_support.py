@@ -124,7 +124,7 @@ def _session_members(session: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def local_ray_head(startup_timeout: float = 90) -> Iterator[str]:
+def _ray_head_once(startup_timeout: float) -> Iterator[str]:
     """A Ray head on free ports with its own temp dir; yields the dashboard (Jobs API) URL.
 
     Stopped by the pid of the process this starts: ``ray stop`` would kill every Ray process
@@ -163,7 +163,12 @@ def local_ray_head(startup_timeout: float = 90) -> Iterator[str]:
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{dashboard}"
     try:
-        wait_for_http(f"{url}/api/version", timeout=startup_timeout, proc=proc)
+        try:
+            wait_for_http(f"{url}/api/version", timeout=startup_timeout, proc=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            log.flush()
+            tail = (temp_dir / "head.log").read_text(errors="replace")[-3000:]
+            raise RayHeadFailed(f"{exc}\n--- ray head log (tail) ---\n{tail}") from None
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -184,3 +189,24 @@ def local_ray_head(startup_timeout: float = 90) -> Iterator[str]:
             proc.wait(5)
         log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+class RayHeadFailed(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def local_ray_head(startup_timeout: float = 90, attempts: int = 2) -> Iterator[str]:
+    """``_ray_head_once``, tried again on fresh ports if the head dies while starting.
+
+    Free ports are picked before Ray binds them, so on a busy machine another process can take
+    one in between and the head exits; the second attempt's error carries the head's log.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with _ray_head_once(startup_timeout) as url:
+                yield url
+                return
+        except RayHeadFailed:
+            if attempt == attempts:
+                raise
