@@ -4,6 +4,7 @@ Exit codes (headless): 0 the task completed; 1 the run failed (the LLM or a serv
 failing, or a bug, reported with its traceback); 2 bad usage or configuration; 3 stopped at a
 limit (--max-iterations, or the spending cap); 4 paused waiting for an approval; 130 cancelled
 with Ctrl+C. The session is saved in every case and ``--resume ID`` continues it.
+``mlintern-agent watch --job ID --preferences preferences.md`` supervises a job (agent/watch.py).
 """
 
 from __future__ import annotations
@@ -161,6 +162,11 @@ async def run_interactive(args: argparse.Namespace, config: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["watch"]:  # `mlintern-agent watch ...`: scheduled supervision of a job
+        from agent.watch import main as watch_main
+
+        return watch_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

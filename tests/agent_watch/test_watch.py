@@ -46,6 +46,12 @@ def jobs(tmp_path: Path) -> Iterator[JobService]:
             service.cancel(job.job_id)
 
 
+def agent_cmd() -> list[str]:
+    """``mlintern-agent`` as installed (console script next to this interpreter)."""
+    script = Path(sys.executable).with_name("mlintern-agent")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "agent.cli"]
+
+
 def tick_and_job(body: dict[str, Any]) -> tuple[int, str]:
     prompts = [m["content"] for m in body["messages"] if m.get("role") == "user"]
     found = TICK_JOB.search(prompts[-1])
@@ -114,15 +120,7 @@ def test_watch_ticks_restarts_once_and_stops_when_the_successor_is_done(
             ],
         )
         agent_config = write_agent_config(tmp_path / "agent.json", llm)
-        cmd = [
-            sys.executable,
-            "-m",
-            "agent.watch",
-            "--job",
-            first,
-            "--preferences",
-            str(PREFERENCES),
-        ]
+        cmd = [*agent_cmd(), "watch", "--job", first, "--preferences", str(PREFERENCES)]
         cmd += ["--every", "1s", "--config", str(agent_config)]
         env = test_env(tmp_path / "home", LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(REPO))
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
