@@ -69,8 +69,12 @@ def _source_fingerprint(module: str) -> str:
 
 
 def catalog_key(module: str, settings: Settings, read_only: bool) -> str:
+    # toolsets only chooses which toolkits are mounted, never what one of them publishes;
+    # keeping it out lets a delegated run with other toolsets share the catalog.
     public = {
-        k: str(v) for k, v in settings.__dict__.items() if not isinstance(v, SecretStr | None)
+        k: str(v)
+        for k, v in settings.__dict__.items()
+        if k != "toolsets" and not isinstance(v, SecretStr | None)
     }
     material = "\n".join(
         [

@@ -63,9 +63,12 @@ class ToolkitContext:
 
 
 class Toolkit:
-    def __init__(self, name: str, ctx: ToolkitContext, instructions: str):
+    def __init__(self, name: str, ctx: ToolkitContext, instructions: str, *, prefixed: bool = True):
         self.name = name
         self.ctx = ctx
+        # How the tools are published: "jobs_status", or the bare name for a toolkit mounted
+        # with an empty namespace (run_ml_task). Used in messages that name the tool.
+        self.prefix = f"{name}_" if prefixed else ""
         self.mcp = FastMCP(name, instructions=instructions, mask_error_details=True)
 
     def tool(
@@ -85,9 +88,9 @@ class Toolkit:
             if self.ctx.read_only and not read_only:
                 return fn
             if not (fn.__doc__ or "").strip():
-                raise TypeError(f"tool {self.name}_{name} needs a docstring for the model")
+                raise TypeError(f"tool {self.prefix}{name} needs a docstring for the model")
             self.mcp.tool(
-                _as_tool_result(fn, f"{self.name}_{name}", self.ctx.settings),
+                _as_tool_result(fn, f"{self.prefix}{name}", self.ctx.settings),
                 name=name,
                 title=title,
                 annotations=ToolAnnotations(

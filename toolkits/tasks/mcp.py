@@ -56,7 +56,7 @@ async def _follow(
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
-    toolkit = Toolkit("agent", ctx, INSTRUCTIONS)
+    toolkit = Toolkit("agent", ctx, INSTRUCTIONS, prefixed=False)
     managers: list[RunManager] = []
     lock = threading.Lock()  # ml_task_status runs in a worker thread, the others on the loop
 
