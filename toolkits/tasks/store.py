@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -223,16 +224,7 @@ class RunStore:
                 "WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (run_id, since, limit),
             ).fetchall()
-        return [
-            StoredEvent(
-                seq=r["seq"],
-                at=r["at"],
-                kind=r["kind"],
-                summary=r["summary"],
-                data=loads(r["data"], {}),
-            )
-            for r in rows
-        ]
+        return [_stored_event(row) for row in rows]
 
     def events_of(self, run_id: str, kinds: tuple[str, ...]) -> list[StoredEvent]:
         """Every event of the given kinds (for the report: tool calls, outputs, decisions)."""
@@ -243,13 +235,14 @@ class RunStore:
                 f"WHERE run_id = ? AND kind IN ({marks}) ORDER BY seq",
                 (run_id, *kinds),
             ).fetchall()
-        return [
-            StoredEvent(
-                seq=r["seq"],
-                at=r["at"],
-                kind=r["kind"],
-                summary=r["summary"],
-                data=loads(r["data"], {}),
-            )
-            for r in rows
-        ]
+        return [_stored_event(row) for row in rows]
+
+
+def _stored_event(row: sqlite3.Row) -> StoredEvent:
+    return StoredEvent(
+        seq=row["seq"],
+        at=row["at"],
+        kind=row["kind"],
+        summary=row["summary"],
+        data=loads(row["data"], {}),
+    )
