@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from fastmcp import FastMCP
+from mcp.server.request_state import RequestStateSecurity
 
 from server.errors import UserError
 from server.lazy_toolkit import import_and_build, lazy_toolkit
@@ -56,6 +57,15 @@ def instructions_for(names: list[str], read_only: bool) -> str:
     return "\n".join(lines)
 
 
+def request_state_security(settings: Settings) -> RequestStateSecurity:
+    """Sealing for input-required state: approvals by a person can take longer than the SDK's
+    ten-minute default, and replicas sharing a key accept each other's state."""
+    if settings.request_state_key is None:
+        return RequestStateSecurity.ephemeral(ttl=settings.approval_ttl_s)
+    key = settings.request_state_key.get_secret_value()
+    return RequestStateSecurity(keys=[key], ttl=settings.approval_ttl_s)
+
+
 def build_server(
     settings: Settings | None = None, context: ToolkitContext | None = None
 ) -> FastMCP:
@@ -69,6 +79,7 @@ def build_server(
     ctx = context or ToolkitContext(settings=settings, read_only=settings.read_only)
     server = FastMCP(
         SERVER_NAME,
+        request_state_security=request_state_security(settings),
         version=package_version(),
         instructions=instructions_for(names, settings.read_only),
         mask_error_details=True,

@@ -58,6 +58,19 @@ class Settings(BaseSettings):
         default_factory=list, description="Extra browser Origins to accept."
     )
 
+    approval_ttl_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 86400,
+        description="How long a person may take to answer an approval asked through an "
+        "input-required result (2026-07-28 clients) before the sealed state expires.",
+    )
+    request_state_key: SecretStr | None = Field(
+        default=None,
+        description="Key sealing input-required state; set the same one on every replica "
+        "behind a load balancer (default: a key held only by this process).",
+    )
+
     # --- remote endpoints (tests point these at 127.0.0.1) ------------------------------
     hf_endpoint: str = Field(
         default="https://huggingface.co",
