@@ -18,10 +18,10 @@ from pathlib import Path
 from server.budget import page_text
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
+from toolkits._remote import ServiceUnavailable
 from toolkits.docs.index import DocsIndex, IndexedPage
 from toolkits.docs.models import DocHit, DocPage, DocSearchResult
 from toolkits.docs.site import LIBRARY_SLUG, DocsSite, ListedPage
-from toolkits.papers.remote import ServiceUnavailable
 
 Progress = Callable[[int, int, str], None]
 Clock = Callable[[], float]

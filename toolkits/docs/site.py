@@ -17,7 +17,7 @@ import httpx
 
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
-from toolkits.papers import remote
+from toolkits import _remote as remote
 
 PUBLIC_DOCS_HOST = "huggingface.co"
 MAX_REDIRECTS = 5

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from server.errors import NotFoundError
 from server.settings import Settings
 from server.state import StateStore
-from toolkits.papers import remote
+from toolkits import _remote as remote
 from toolkits.papers.cache import RemoteCache
 from toolkits.papers.ids import ArxivId
 from toolkits.papers.latexml import ParsedPaper, Section, parse_paper

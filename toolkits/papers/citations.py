@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from server.settings import Settings
 from server.state import StateStore
-from toolkits.papers import remote
+from toolkits import _remote as remote
 from toolkits.papers.cache import RemoteCache
 from toolkits.papers.ids import ArxivId
 from toolkits.papers.models import CitationList, CitingPaper, clip_summary

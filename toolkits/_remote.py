@@ -1,8 +1,8 @@
 """Calling remote HTTP services: bounded retries, and transport trouble turned into advice.
 
 Every remote failure a caller can act on becomes a ``UserError`` that names the service and says
-what to do next (wait, set a credential, fix an id, check the endpoint setting). The docs toolkit
-uses this module too; it would sit well in ``server/`` once a third toolkit needs it.
+what to do next (wait, set a credential, fix an id, check the endpoint setting). The papers and docs toolkits
+share this module (the leading underscore: it is no toolkit of its own).
 """
 
 from __future__ import annotations
