@@ -125,11 +125,13 @@ async def test_fork_bombs_end_within_their_limits_and_leave_nothing(
 ) -> None:
     sandbox = await service.create()
     # The classic bomb runs into the process limit: forks fail (bash retries them for a while
-    # with backoff, so it may die out or meet the timeout first; either way it ends in time).
+    # with backoff). `wait` would only wait for the first pipeline, whose members return at once,
+    # and the shell's exit tears the PID namespace down, sometimes before the bomb has grown; so
+    # the shell stays a few seconds, long enough for the bomb to meet the limit, then ends.
     name, value = marker()
     started = time.monotonic()
     classic = await service.exec(
-        sandbox.sandbox_id, "bomb() { bomb | bomb & }; bomb; wait", timeout_s=8, env={name: value}
+        sandbox.sandbox_id, "bomb() { bomb | bomb & }; bomb; sleep 5", timeout_s=8, env={name: value}
     )
     assert time.monotonic() - started < 8 + 5
     assert "Resource temporarily unavailable" in classic.stderr.text
