@@ -117,7 +117,7 @@ def test_slow_github_times_out_with_a_clear_message(tmp_path: Path) -> None:
         started = time.monotonic()
         with pytest.raises(UserError, match=r"did not answer within 1 s.*MLINTERN_HTTP_TIMEOUT_S"):
             read_readme(tmp_path, fake, http_timeout_s=1)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 2.9  # the fake answers only after 3 s
 
 
 def test_unreachable_api_names_the_url(tmp_path: Path) -> None:
