@@ -131,7 +131,10 @@ async def test_fork_bombs_end_within_their_limits_and_leave_nothing(
     name, value = marker()
     started = time.monotonic()
     classic = await service.exec(
-        sandbox.sandbox_id, "bomb() { bomb | bomb & }; bomb; sleep 5", timeout_s=8, env={name: value}
+        sandbox.sandbox_id,
+        "bomb() { bomb | bomb & }; bomb; sleep 5",
+        timeout_s=8,
+        env={name: value},
     )
     assert time.monotonic() - started < 8 + 5
     assert "Resource temporarily unavailable" in classic.stderr.text
