@@ -18,13 +18,20 @@ import contextvars
 import difflib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from server.errors import MissingCredentialError, NotFoundError, UserError
 from server.redact import redact
+from server.retry import (
+    MAX_ATTEMPTS,
+    RETRYABLE_STATUSES,
+    retry_after_s,
+    retry_wait_s,
+    send_with_retries,
+)
 from server.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,10 +42,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 3
-# A server asking us to wait longer than this is reported at once instead of holding a tool call.
-MAX_RETRY_WAIT_S = 10.0
-TRANSIENT_STATUSES = (500, 502, 503, 504)
 KINDS = ("model", "dataset", "space")
 
 _request_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -121,22 +124,21 @@ def call_hub(
     from huggingface_hub.errors import HfHubHTTPError
 
     _hook_timeouts_into_shared_session()
-    retry_on = (429,) if write else (429, *TRANSIENT_STATUSES)
+    retry_on = {429} if write else RETRYABLE_STATUSES
     reset = _request_timeout.set(settings.http_timeout_s)
     try:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
                 return fn()
             except HfHubHTTPError as exc:
-                status = _status(exc)
-                if status not in retry_on or attempt == MAX_ATTEMPTS:
-                    raise
-                wait = _retry_wait(exc, attempt)
-                if wait > MAX_RETRY_WAIT_S:
+                status, headers = _status(exc), _headers(exc)
+                wait = retry_wait_s(status, headers, attempt, retry_on)
+                if wait is None:
                     raise
                 log.info("Hub answered %s while %s; retry %d in %.1fs", status, what, attempt, wait)
                 time.sleep(wait)
-        raise AssertionError("unreachable")
+                attempt += 1
     except UserError:
         raise
     except Exception as exc:
@@ -150,18 +152,9 @@ def _status(exc: Exception) -> int | None:
     return getattr(response, "status_code", None)
 
 
-def _retry_after(exc: Exception) -> float | None:
+def _headers(exc: Exception) -> Mapping[str, str] | None:
     response = getattr(exc, "response", None)
-    value = response.headers.get("Retry-After") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _retry_wait(exc: Exception, attempt: int) -> float:
-    asked = _retry_after(exc)
-    return asked if asked is not None else float(2 ** (attempt - 1))
+    return getattr(response, "headers", None)
 
 
 def hub_error(
@@ -250,7 +243,7 @@ def _http_status_message(settings: Settings, exc: Any, what: str) -> str:
             f"(writes need a token with write access to the namespace).{detail}"
         )
     if status == 429:
-        wait = _retry_after(exc)
+        wait = retry_after_s(_headers(exc))
         later = f"after {wait:g}s" if wait is not None else "in a minute"
         return (
             f"The Hub is rate-limiting requests (429) while {what}, still after {MAX_ATTEMPTS} "
@@ -366,17 +359,5 @@ def hf_http_client(settings: Settings) -> httpx.Client:
 def http_get_with_retries(
     client: httpx.Client, url: str, *, params: dict[str, str] | None = None
 ) -> httpx.Response:
-    """GET with the same bounded retry policy as ``call_hub`` (429 and transient 5xx)."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        response = client.get(url, params=params)
-        if response.status_code not in (429, *TRANSIENT_STATUSES) or attempt == MAX_ATTEMPTS:
-            return response
-        asked = response.headers.get("Retry-After")
-        try:
-            wait = float(asked) if asked is not None else float(2 ** (attempt - 1))
-        except ValueError:
-            wait = float(2 ** (attempt - 1))
-        if wait > MAX_RETRY_WAIT_S:
-            return response
-        time.sleep(max(0.0, wait))
-    raise AssertionError("unreachable")
+    """GET under the shared retry policy (429 and transient 5xx), as ``call_hub`` does."""
+    return send_with_retries(lambda: client.get(url, params=params))

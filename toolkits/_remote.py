@@ -7,19 +7,14 @@ share this module (the leading underscore: it is no toolkit of its own).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
 
 from server.errors import NotFoundError, UserError
+from server.retry import MAX_ATTEMPTS, send_with_retries, wait_before_retry_s
 
-RETRY_ATTEMPTS = 3
-# Longest single wait we accept: past this a tool call would feel hung, so we report instead.
-MAX_RETRY_WAIT_S = 10.0
-BACKOFF_S = (0.5, 1.5)
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "mlintern/0.1 (ML engineering tools over MCP)"
 
 
@@ -57,37 +52,14 @@ def client(
     )
 
 
-def retry_after_s(headers: Mapping[str, str], attempt: int) -> float:
-    """The wait a server asks for (Retry-After in seconds), else our own backoff."""
-    raw = headers.get("retry-after")
-    if raw is not None:
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            pass  # an HTTP date: rare for APIs; fall back to our backoff
-    return BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
-
-
-def with_retries(
-    call: Callable[[], httpx.Response],
-    service: Service,
-    sleep: Callable[[float], None] = time.sleep,
-) -> httpx.Response:
-    """Run ``call``; retry rate limits and server errors a bounded number of times."""
-    for attempt in range(1, RETRY_ATTEMPTS + 1):
-        try:
-            response = call()
-        except httpx.TimeoutException:
-            raise timed_out(service) from None
-        except httpx.TransportError as exc:
-            raise unreachable(service, exc) from None
-        if response.status_code not in RETRYABLE_STATUS or attempt == RETRY_ATTEMPTS:
-            return response
-        wait = retry_after_s(response.headers, attempt)
-        if wait > MAX_RETRY_WAIT_S:
-            return response  # the server wants longer than a tool call should hang
-        sleep(wait)
-    raise AssertionError("unreachable")  # the loop always returns on its last attempt
+def with_retries(call: Callable[[], httpx.Response], service: Service) -> httpx.Response:
+    """Run ``call`` under the shared retry policy; transport trouble becomes advice."""
+    try:
+        return send_with_retries(call)
+    except httpx.TimeoutException:
+        raise timed_out(service) from None
+    except httpx.TransportError as exc:
+        raise unreachable(service, exc) from None
 
 
 def get(
@@ -126,18 +98,17 @@ def raise_for_status(
         hint = f" Set {credential}=... if you have access." if credential else ""
         raise UserError(f"{service.name} denied access (HTTP {status}).{hint}")
     if status == 429:
-        wait = retry_after_s(headers, RETRY_ATTEMPTS)
+        wait = wait_before_retry_s(headers, MAX_ATTEMPTS)
         hint = ""
         if credential and not service.has_credential:
             hint = f" Setting {credential} raises the rate limit."
         raise ServiceUnavailable(
             f"{service.name} is rate-limiting requests (HTTP 429) and still was after "
-            f"{RETRY_ATTEMPTS} attempts. Wait about {max(wait, 1):.0f} s before trying again."
-            + hint
+            f"{MAX_ATTEMPTS} attempts. Wait about {max(wait, 1):.0f} s before trying again." + hint
         )
     if status >= 500:
         raise ServiceUnavailable(
-            f"{service.name} failed with HTTP {status} after {RETRY_ATTEMPTS} attempts; it is "
+            f"{service.name} failed with HTTP {status} after {MAX_ATTEMPTS} attempts; it is "
             "probably a temporary outage. Try again in a minute."
         )
     detail = " ".join(body.split())[:200]

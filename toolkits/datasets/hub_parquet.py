@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 from server.errors import UserError
+from server.retry import MAX_ATTEMPTS, retry_wait_s
 from server.settings import Settings
-from toolkits._hf import MAX_ATTEMPTS, MAX_RETRY_WAIT_S, TRANSIENT_STATUSES
 from toolkits.datasets.viewer import Viewer, ViewerError, choose
 
 Progress = Callable[[float, float, str], None]
@@ -108,11 +108,10 @@ def _download(client: Any, url: str, target: Path, size: Any, dataset: str) -> N
         try:
             with handle, client.stream("GET", url) as response:
                 status = response.status_code
-                if status in (429, *TRANSIENT_STATUSES) and attempt < MAX_ATTEMPTS:
-                    wait = _retry_after(response.headers.get("Retry-After"), attempt)
-                    if wait <= MAX_RETRY_WAIT_S:
-                        time.sleep(wait)
-                        continue
+                wait = retry_wait_s(status, response.headers, attempt)
+                if wait is not None:
+                    time.sleep(wait)
+                    continue
                 if status != 200:
                     raise _download_error(status, dataset, target.name)
                 for chunk in response.iter_bytes(CHUNK):
@@ -139,13 +138,6 @@ def _download(client: Any, url: str, target: Path, size: Any, dataset: str) -> N
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(handle.name)
     raise _download_error(429, dataset, target.name)
-
-
-def _retry_after(value: str | None, attempt: int) -> float:
-    try:
-        return max(0.0, float(value)) if value is not None else float(2 ** (attempt - 1))
-    except ValueError:
-        return float(2 ** (attempt - 1))
 
 
 def _download_error(status: int, dataset: str, name: str) -> UserError:
