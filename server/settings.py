@@ -63,7 +63,8 @@ class Settings(BaseSettings):
         gt=0,
         le=7 * 86400,
         description="How long a person may take to answer an approval asked through an "
-        "input-required result (2026-07-28 clients) before the sealed state expires.",
+        "input-required result (2026-07-28 clients); past it the state expires and the call is "
+        "refused, so an abandoned run does not wait forever.",
     )
     request_state_key: SecretStr | None = Field(
         default=None,

@@ -3,6 +3,9 @@ asked: through the real server (build_server, in-memory MCP client) in both prot
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from fakes.llm import ScriptedLLM, call, calls, say
 from fastmcp import Client
@@ -10,6 +13,7 @@ from fastmcp.exceptions import ToolError
 
 from server.app import build_server
 from server.settings import Settings
+from server.state import StateStore
 from tasks.taskkit import ApprovalDesk, ProgressLog, expect_in_last_result, tool_results, use
 
 SUBMIT = call("jobs_submit", {"command": "echo should-never-run", "name": "forbidden"})
@@ -66,6 +70,44 @@ async def test_a_host_without_elicitation_gets_refusals_the_model_is_told_about(
         assert await jobs_listed(c) == []
     [refusal] = result.data["declined"]
     assert refusal["tool"] == "jobs_submit" and "elicitation" in refusal["feedback"]
+
+
+async def test_an_approval_nobody_answers_is_refused_when_its_sealed_state_expires(
+    task_settings: Settings, llm: ScriptedLLM
+) -> None:
+    # A 2026-07-28 host gets the input-required result, then vanishes without calling back.
+    llm.add(
+        calls(SUBMIT),
+        say(
+            "Nobody answered, so nothing was submitted.",
+            expect=expect_in_last_result("Nobody answered the approval request within 1 s"),
+        ),
+    )
+    asked, never = asyncio.Event(), asyncio.Event()
+
+    async def vanishing_host(*_: object) -> dict:
+        asked.set()
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    settings = task_settings.model_copy(update={"approval_ttl_s": 1.0})
+    async with Client(
+        build_server(settings), mode="2026-07-28", elicitation_handler=vanishing_host
+    ) as c:
+        call = asyncio.create_task(c.call_tool("run_ml_task", {"task": "Run `echo hi`."}))
+        await asyncio.wait_for(asked.wait(), 60)
+        call.cancel()
+        with StateStore(settings.state_path).reading() as db:
+            [(run_id,)] = db.execute("SELECT run_id FROM agent_runs").fetchall()
+        deadline = time.monotonic() + 30
+        while (status := await use(c, "ml_task_status", run_id=run_id)).data[
+            "status"
+        ] != "completed":
+            assert time.monotonic() < deadline, status.text
+            await asyncio.sleep(0.2)
+        assert await jobs_listed(c) == []
+    [refusal] = status.data["declined"]
+    assert refusal["tool"] == "jobs_submit" and "within 1 s" in refusal["feedback"]
 
 
 async def test_yolo_is_the_operators_choice_not_the_callers(

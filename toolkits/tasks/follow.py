@@ -125,6 +125,7 @@ class Follower:
                 return self.manager.report(self.live.run_id)
             waiting = [r for r in self.live.pending() if r.call_id not in asked]
             if waiting and elicit and sessionless:
+                self.manager.expire_unanswered(self.live, [r.call_id for r in waiting])
                 return self.input_required(waiting)
             if waiting and elicit:
                 for request in waiting:

@@ -346,6 +346,24 @@ class RunManager:
             self.save_pending(live)
         return decided
 
+    def expire_unanswered(self, live: LiveRun, call_ids: list[str]) -> None:
+        """Refuse these approvals if they are still open when the sealed state expires.
+
+        A 2026-07-28 host that got an input-required result and never called back would
+        otherwise hold the run (and a MLINTERN_TASKS_MAX_RUNNING slot) forever; past the TTL
+        its answer could not be accepted anyway.
+        """
+        ttl = self.ctx.settings.approval_ttl_s
+
+        def expire() -> None:
+            open_ids = {request.call_id for request in live.pending()}
+            for call_id in call_ids:
+                if call_id in open_ids and not live.ended:
+                    reason = f"Nobody answered the approval request within {ttl:g} s."
+                    self.apply(live, call_id, Decision.deny(reason))
+
+        asyncio.get_running_loop().call_later(ttl, expire)
+
     async def cancel(self, run_id: str) -> None:
         live = self.live.get(run_id)
         if live is None or live.ended:
