@@ -40,10 +40,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ToolOutput(BaseModel):
-    """Base of every tool's result model. Override ``render`` for a friendlier text view."""
+    """A result model whose text view is its JSON; override ``render`` for a friendlier one.
+
+    Tools may return any pydantic model: one with a ``render()`` method of its own (the plain
+    models of a toolkit's core) needs no ToolOutput base, and no MCP-side copy of itself.
+    """
 
     def render(self) -> str:
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=1)
+        return render_json(self)
+
+
+def render_json(result: BaseModel) -> str:
+    return json.dumps(result.model_dump(mode="json", exclude_none=True), indent=1)
 
 
 @dataclass
@@ -143,9 +151,10 @@ def to_tool_result(result: Any, max_chars: int, secrets: Sequence[str] = ()) -> 
         if result.structured_content is not None:
             result.structured_content = redact_data(result.structured_content, secrets)
         return result
-    if isinstance(result, ToolOutput):
+    if isinstance(result, BaseModel):
+        render = getattr(result, "render", None)
         text = cap_text(
-            redact(result.render(), secrets),
+            redact(render() if callable(render) else render_json(result), secrets),
             max_chars,
             "the structured result holds every field; narrow the request for less",
         )

@@ -10,7 +10,7 @@ import anyio.from_thread
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext
 from toolkits.datasets import core, models
 
 INSTRUCTIONS = (
@@ -35,14 +35,6 @@ Config = Annotated[
 Split = Annotated[str | None, Field(max_length=200, description="Split; default 'train' or first.")]
 
 
-class DatasetInspection(models.DatasetInspection, ToolOutput):
-    pass
-
-
-class QueryResult(models.QueryResult, ToolOutput):
-    pass
-
-
 def build(ctx: ToolkitContext) -> FastMCP:
     toolkit = Toolkit("datasets", ctx, INSTRUCTIONS)
     settings = ctx.settings
@@ -64,7 +56,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         column_offset: Annotated[
             int, Field(ge=0, le=100_000, description="First column to describe (wide tables).")
         ] = 0,
-    ) -> DatasetInspection:
+    ) -> models.DatasetInspection:
         """Describe a dataset without downloading it: configs and splits with row counts, the
         schema, sample rows (long values cut), per-column nulls / min / max / approximate
         distinct / text lengths, and chat format (a messages column: roles and turns per row).
@@ -85,7 +77,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             )
         )
         await ctx.report_progress(1, 1, "done")
-        return DatasetInspection.model_validate(result.model_dump())
+        return result
 
     @toolkit.tool(
         name="query",
@@ -112,7 +104,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         split: Split = None,
         limit: Annotated[int, Field(ge=1, le=1000, description="Rows to return.")] = 100,
         offset: Annotated[int, Field(ge=0, le=10_000_000, description="Rows to skip.")] = 0,
-    ) -> QueryResult:
+    ) -> models.QueryResult:
         """Run one read-only SQL query (DuckDB dialect) over a local dataset or a Hub
         dataset's parquet export, e.g. SELECT label, count(*) FROM data GROUP BY label. Only
         SELECT/WITH is accepted; the query can read nothing but the dataset, and is stopped at a
@@ -123,7 +115,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         def report(done: float, total: float, message: str) -> None:
             anyio.from_thread.run(ctx.report_progress, done, total, message)
 
-        result = await anyio.to_thread.run_sync(
+        return await anyio.to_thread.run_sync(
             functools.partial(
                 core.run_query,
                 settings,
@@ -136,6 +128,5 @@ def build(ctx: ToolkitContext) -> FastMCP:
                 progress=report,
             )
         )
-        return QueryResult.model_validate(result.model_dump())
 
     return toolkit.mcp

@@ -8,7 +8,7 @@ import anyio.from_thread
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext
 from toolkits.docs import core
 from toolkits.docs.models import DocPage, DocSearchResult
 
@@ -16,14 +16,6 @@ INSTRUCTIONS = (
     "Search Hugging Face documentation (transformers, trl, peft, datasets, hub, diffusers, ...) "
     "with docs_search, then read a page's markdown with docs_fetch."
 )
-
-
-class DocSearchView(DocSearchResult, ToolOutput):
-    pass
-
-
-class DocPageView(DocPage, ToolOutput):
-    pass
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -58,7 +50,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         ] = None,
         limit: Annotated[int, Field(ge=1, le=30, description="How many pages.")] = 8,
         offset: Annotated[int, Field(ge=0, le=300, description="From next_offset.")] = 0,
-    ) -> DocSearchView:
+    ) -> DocSearchResult:
         """Find Hugging Face documentation pages about an API, a concept or a task.
 
         Ranks every page of a library (title, sidebar section, headings and text) by BM25 and
@@ -72,8 +64,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             # Called from the worker thread the Toolkit wrapper runs this tool in.
             anyio.from_thread.run(ctx.report_progress, done, total, message)
 
-        result = core.search_docs(settings, query, library, limit, offset, report)
-        return DocSearchView.model_validate(result.model_dump())
+        return core.search_docs(settings, query, library, limit, offset, report)
 
     @toolkit.tool(
         name="fetch",
@@ -99,14 +90,13 @@ def build(ctx: ToolkitContext) -> FastMCP:
         max_chars: Annotated[
             int, Field(ge=500, le=15_000, description="Most characters to return.")
         ] = 8000,
-    ) -> DocPageView:
+    ) -> DocPage:
         """Read a Hugging Face documentation page as markdown, in chunks.
 
         Takes a URL from docs_search (or any page under huggingface.co/docs/). Returns the
         page's markdown source: prose, parameters and code examples. Long pages are cut; call
         again with offset=next_offset for the rest. Only documentation pages can be read.
         """
-        result = core.fetch_doc(settings, url, offset, max_chars)
-        return DocPageView.model_validate(result.model_dump())
+        return core.fetch_doc(settings, url, offset, max_chars)
 
     return toolkit.mcp

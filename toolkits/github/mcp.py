@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -17,7 +17,7 @@ import anyio.to_thread
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext
 from toolkits.github import core
 
 INSTRUCTIONS = (
@@ -42,22 +42,6 @@ Ref = Annotated[
 ]
 
 
-class CodeSearchView(core.CodeSearchResult, ToolOutput):
-    pass
-
-
-class ExampleListView(core.ExampleList, ToolOutput):
-    pass
-
-
-class RepoListView(core.RepoList, ToolOutput):
-    pass
-
-
-class FileWindowView(core.FileWindow, ToolOutput):
-    pass
-
-
 async def _in_thread(ctx: Context, work: Callable[[core.Progress], T]) -> T:
     """Run blocking ``work`` in a worker thread, forwarding its progress to the client."""
 
@@ -67,10 +51,6 @@ async def _in_thread(ctx: Context, work: Callable[[core.Progress], T]) -> T:
             anyio.from_thread.run(functools.partial(ctx.report_progress, done, total, message))
 
     return await anyio.to_thread.run_sync(work, report)
-
-
-def _view(view: type[Any], result: Any) -> Any:
-    return view.model_validate(result.model_dump())
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -107,7 +87,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         offset: Annotated[
             int, Field(ge=0, le=999, description="Skip this many results (from next_offset).")
         ] = 0,
-    ) -> CodeSearchView:
+    ) -> core.CodeSearchResult:
         """Search the code of public GitHub repositories (GitHub code search; needs GITHUB_TOKEN).
 
         Use it to see how a library API is used in practice, e.g. query='GRPOTrainer' with
@@ -116,13 +96,12 @@ def build(ctx: ToolkitContext) -> FastMCP:
         offset=next_offset. Read a whole file with github_read_file. Without a token, use
         github_find_examples instead (it searches file paths, not contents).
         """
-        result = await _in_thread(
+        return await _in_thread(
             ctx,
             lambda progress: core.search_code(
                 settings, query, repo, language, limit, offset, progress
             ),
         )
-        return _view(CodeSearchView, result)
 
     @toolkit.tool(
         name="find_examples",
@@ -148,7 +127,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         offset: Annotated[
             int, Field(ge=0, le=100_000, description="Skip this many (from next_offset).")
         ] = 0,
-    ) -> ExampleListView:
+    ) -> core.ExampleList:
         """Find a repository's example scripts and notebooks, ranked for a keyword.
 
         Walks the repository's whole file tree (no token needed) and ranks files under
@@ -159,13 +138,12 @@ def build(ctx: ToolkitContext) -> FastMCP:
         github_read_file. If no path matches the keyword, the example files are returned and
         keyword_matched is false.
         """
-        result = await _in_thread(
+        return await _in_thread(
             ctx,
             lambda progress: core.find_examples(
                 settings, repo, keyword, ref, limit, offset, progress
             ),
         )
-        return _view(ExampleListView, result)
 
     @toolkit.tool(
         name="list_repos",
@@ -193,7 +171,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         offset: Annotated[
             int, Field(ge=0, le=999, description="Skip this many (from next_offset).")
         ] = 0,
-    ) -> RepoListView:
+    ) -> core.RepoList:
         """List a GitHub user's or organization's repositories, sorted across all of them.
 
         Reads every page (up to the 1000 most recently pushed repositories) before sorting, so
@@ -201,11 +179,10 @@ def build(ctx: ToolkitContext) -> FastMCP:
         last push and description. Use it to find an organization's main libraries or the
         right repository name before github_find_examples or github_read_file.
         """
-        result = await _in_thread(
+        return await _in_thread(
             ctx,
             lambda progress: core.list_repos(settings, owner, sort, limit, offset, progress),
         )
-        return _view(RepoListView, result)
 
     @toolkit.tool(
         name="read_file",
@@ -234,7 +211,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             int | None,
             Field(ge=1, le=10_000_000, description="Last line to return; default: as many as fit."),
         ] = None,
-    ) -> FileWindowView:
+    ) -> core.FileWindow:
         """Read a text file from a GitHub repository, by line range, with line numbers.
 
         Returns as many lines from line_start as fit the output budget; when the file goes on,
@@ -243,12 +220,11 @@ def build(ctx: ToolkitContext) -> FastMCP:
         cells as fenced code, outputs left out. Binary files are refused. A wrong path gets
         suggestions of similar paths; a wrong repository gets similar repository names.
         """
-        result = await _in_thread(
+        return await _in_thread(
             ctx,
             lambda progress: core.read_file(
                 settings, repo, path, ref, line_start, line_end, progress
             ),
         )
-        return _view(FileWindowView, result)
 
     return toolkit.mcp

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 import anyio
 from fastmcp import Context, FastMCP
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext
 from toolkits.hub import browse, models, write
 from toolkits.hub.models import Kind
-
-V = TypeVar("V", bound=ToolOutput)
 
 INSTRUCTIONS = (
     "Search the Hugging Face Hub and read repositories (hub_search, hub_repo_info, "
@@ -36,35 +34,6 @@ Revision = Annotated[
     Field(max_length=200, description="Branch, tag or commit; default 'main'."),
 ]
 RepoPath = Annotated[str, Field(max_length=1000, description="Path inside the repository.")]
-
-
-# Tool outputs: the plain result models, with their own render() (listed first in the bases).
-class SearchResults(models.SearchResults, ToolOutput):
-    pass
-
-
-class RepoInfo(models.RepoInfo, ToolOutput):
-    pass
-
-
-class FileListing(models.FileListing, ToolOutput):
-    pass
-
-
-class FileContent(models.FileContent, ToolOutput):
-    pass
-
-
-class RepoCreated(models.RepoCreated, ToolOutput):
-    pass
-
-
-class CommitResult(models.CommitResult, ToolOutput):
-    pass
-
-
-def _as(view: type[V], result: BaseModel) -> V:
-    return view.model_validate(result.model_dump())
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -98,7 +67,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         sort: Literal["downloads", "likes", "trending", "created", "modified"] = "downloads",
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
         offset: Annotated[int, Field(ge=0, le=1000, description="Skip this many results.")] = 0,
-    ) -> SearchResults:
+    ) -> models.SearchResults:
         """Find models, datasets or Spaces on the Hugging Face Hub.
 
         Matches the query against repository ids, narrowed by author and tag filters (task,
@@ -107,18 +76,15 @@ def build(ctx: ToolkitContext) -> FastMCP:
         hub_repo_info on one of them for details. Page with offset when the result says
         truncated.
         """
-        return _as(
-            SearchResults,
-            browse.search(
-                settings,
-                query=query,
-                kind=kind,
-                author=author,
-                filters=filters,
-                sort=sort,
-                limit=limit,
-                offset=offset,
-            ),
+        return browse.search(
+            settings,
+            query=query,
+            kind=kind,
+            author=author,
+            filters=filters,
+            sort=sort,
+            limit=limit,
+            offset=offset,
         )
 
     @toolkit.tool(
@@ -131,15 +97,13 @@ def build(ctx: ToolkitContext) -> FastMCP:
     )
     def repo_info(
         repo_id: RepoId, kind: KindParam = "model", revision: Revision = None
-    ) -> RepoInfo:
+    ) -> models.RepoInfo:
         """Details of one Hub repository: license, task, library, tags, downloads, likes, the
         parameter count (from safetensors metadata), total size, a few file names and the start
         of its model/dataset card. A wrong id gets suggestions of similar ids, or of the right
         kind when the id exists as another kind.
         """
-        return _as(
-            RepoInfo, browse.repo_info(settings, repo_id=repo_id, kind=kind, revision=revision)
-        )
+        return browse.repo_info(settings, repo_id=repo_id, kind=kind, revision=revision)
 
     @toolkit.tool(
         name="list_files",
@@ -157,23 +121,20 @@ def build(ctx: ToolkitContext) -> FastMCP:
         recursive: Annotated[bool, Field(description="Include files in sub-folders.")] = False,
         offset: Annotated[int, Field(ge=0, le=100_000, description="Skip this many entries.")] = 0,
         limit: Annotated[int, Field(ge=1, le=500)] = 100,
-    ) -> FileListing:
+    ) -> models.FileListing:
         """List the files and folders of a Hub repository (one folder, or recursively), with
         sizes and whether each file is stored in LFS. Page with offset when truncated. Read a
         text file with hub_read_file.
         """
-        return _as(
-            FileListing,
-            browse.list_files(
-                settings,
-                repo_id=repo_id,
-                kind=kind,
-                path=path,
-                revision=revision,
-                recursive=recursive,
-                offset=offset,
-                limit=limit,
-            ),
+        return browse.list_files(
+            settings,
+            repo_id=repo_id,
+            kind=kind,
+            path=path,
+            revision=revision,
+            recursive=recursive,
+            offset=offset,
+            limit=limit,
         )
 
     @toolkit.tool(
@@ -191,23 +152,20 @@ def build(ctx: ToolkitContext) -> FastMCP:
         revision: Revision = None,
         offset: Annotated[int, Field(ge=0, le=100_000_000, description="Start character.")] = 0,
         max_chars: Annotated[int, Field(ge=100, le=50_000)] = 10_000,
-    ) -> FileContent:
+    ) -> models.FileContent:
         """Read a text file from a Hub repository (config.json, README.md, a training script,
         tokenizer_config.json ...), a window of max_chars characters from offset. Binary files
         (weights, parquet, images) are detected and not dumped: the answer says binary=true and
         what to use instead. Continue with offset=next_offset when truncated.
         """
-        return _as(
-            FileContent,
-            browse.read_file(
-                settings,
-                repo_id=repo_id,
-                path=path,
-                kind=kind,
-                revision=revision,
-                offset=offset,
-                max_chars=max_chars,
-            ),
+        return browse.read_file(
+            settings,
+            repo_id=repo_id,
+            path=path,
+            kind=kind,
+            revision=revision,
+            offset=offset,
+            max_chars=max_chars,
         )
 
     @toolkit.tool(
@@ -224,21 +182,18 @@ def build(ctx: ToolkitContext) -> FastMCP:
         private: Annotated[bool, Field(description="Private (default) or public.")] = True,
         exist_ok: Annotated[bool, Field(description="Succeed if it already exists.")] = False,
         space_sdk: Literal["gradio", "streamlit", "docker", "static"] | None = None,
-    ) -> RepoCreated:
+    ) -> models.RepoCreated:
         """Create a model, dataset or Space repository on the Hub (needs HF_TOKEN with write
         access). A bare name goes to the token owner's namespace. Repositories are private
         unless private=false. Spaces need space_sdk.
         """
-        return _as(
-            RepoCreated,
-            write.create_repo(
-                settings,
-                repo_id=repo_id,
-                kind=kind,
-                private=private,
-                exist_ok=exist_ok,
-                space_sdk=space_sdk,
-            ),
+        return write.create_repo(
+            settings,
+            repo_id=repo_id,
+            kind=kind,
+            private=private,
+            exist_ok=exist_ok,
+            space_sdk=space_sdk,
         )
 
     @toolkit.tool(
@@ -273,7 +228,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         revision: Revision = None,
         create_pr: Annotated[bool, Field(description="Open a pull request instead.")] = False,
         commit_message: Annotated[str | None, Field(max_length=500)] = None,
-    ) -> CommitResult:
+    ) -> models.CommitResult:
         """Commit one file or a whole folder to a Hub repository (needs HF_TOKEN with write
         access). Give exactly one source: content (text), local_path, or sandbox_id +
         sandbox_path (a file or folder inside that sandbox's workspace). Folders keep their
@@ -298,7 +253,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             )
         )
         await ctx.report_progress(1, 1, f"committed {len(result.paths)} file(s)")
-        return _as(CommitResult, result)
+        return result
 
     @toolkit.tool(
         name="delete",
@@ -318,23 +273,20 @@ def build(ctx: ToolkitContext) -> FastMCP:
         revision: Revision = None,
         create_pr: Annotated[bool, Field(description="Propose as a pull request.")] = False,
         commit_message: Annotated[str | None, Field(max_length=500)] = None,
-    ) -> CommitResult:
+    ) -> models.CommitResult:
         """Delete files or folders from a Hub repository in one commit (needs HF_TOKEN with
         write access). All paths must exist, otherwise nothing is deleted and the missing ones
         are named. The repository itself is never deleted. This removes content from the
         branch: confirm with the user first.
         """
-        return _as(
-            CommitResult,
-            write.delete(
-                settings,
-                repo_id=repo_id,
-                paths=paths,
-                kind=kind,
-                revision=revision,
-                create_pr=create_pr,
-                commit_message=commit_message,
-            ),
+        return write.delete(
+            settings,
+            repo_id=repo_id,
+            paths=paths,
+            kind=kind,
+            revision=revision,
+            create_pr=create_pr,
+            commit_message=commit_message,
         )
 
     return toolkit.mcp

@@ -8,7 +8,7 @@ import anyio.from_thread
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext
 from toolkits.papers import core
 from toolkits.papers.models import CitationList, PaperDetails, PaperList
 
@@ -32,18 +32,6 @@ Day = Annotated[
 ]
 Limit = Annotated[int, Field(ge=1, le=50, description="How many papers to return.")]
 Offset = Annotated[int, Field(ge=0, le=500, description="Skip this many (from next_offset).")]
-
-
-class PaperListView(PaperList, ToolOutput):
-    pass
-
-
-class PaperView(PaperDetails, ToolOutput):
-    pass
-
-
-class CitationsView(CitationList, ToolOutput):
-    pass
 
 
 def _reporter(ctx: Context) -> core.Progress:
@@ -74,7 +62,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         date_to: Day = None,
         limit: Limit = 10,
         offset: Offset = 0,
-    ) -> PaperListView:
+    ) -> PaperList:
         """Search ML papers on Hugging Face papers (which indexes arXiv) by topic or title.
 
         Returns arXiv ids, titles, authors, publication dates, upvotes and a shortened abstract,
@@ -82,8 +70,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         papers_get(arxiv_id=...) next for the full abstract, section outline and linked
         models/datasets. Page with offset=next_offset.
         """
-        result = core.search_papers(settings, query, date_from, date_to, limit, offset)
-        return PaperListView.model_validate(result.model_dump())
+        return core.search_papers(settings, query, date_from, date_to, limit, offset)
 
     @toolkit.tool(
         name="trending",
@@ -93,14 +80,13 @@ def build(ctx: ToolkitContext) -> FastMCP:
         idempotent=True,
         open_world=True,
     )
-    def trending(date: Day = None, limit: Limit = 10, offset: Offset = 0) -> PaperListView:
+    def trending(date: Day = None, limit: Limit = 10, offset: Offset = 0) -> PaperList:
         """List the papers featured on Hugging Face's daily papers page, most upvoted first.
 
         Without date: the latest day. With date (YYYY-MM-DD): that day's papers (weekends and
         holidays have none). Good for "what is new in X" questions; follow up with papers_get.
         """
-        result = core.trending_papers(settings, date, limit, offset)
-        return PaperListView.model_validate(result.model_dump())
+        return core.trending_papers(settings, date, limit, offset)
 
     @toolkit.tool(
         name="get",
@@ -127,7 +113,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         max_chars: Annotated[
             int, Field(ge=500, le=15_000, description="Most characters of section text.")
         ] = 6000,
-    ) -> PaperView:
+    ) -> PaperDetails:
         """Read one paper: details, or the text of one section from its arXiv HTML version.
 
         Without section: title, authors, abstract, links (arXiv, PDF, HTML, GitHub), the models
@@ -136,10 +122,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
         section='training recipe' to get datasets and hyperparameters. Long sections come in
         chunks: call again with offset=next_offset.
         """
-        result = core.get_paper(
+        return core.get_paper(
             settings, toolkit.ctx.store, arxiv_id, section, offset, max_chars, _reporter(ctx)
         )
-        return PaperView.model_validate(result.model_dump())
 
     @toolkit.tool(
         name="citations",
@@ -157,7 +142,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         ] = "references",
         limit: Annotated[int, Field(ge=1, le=100, description="How many papers.")] = 20,
         offset: Annotated[int, Field(ge=0, le=9000, description="From next_offset.")] = 0,
-    ) -> CitationsView:
+    ) -> CitationList:
         """Walk the citation graph of a paper with Semantic Scholar.
 
         direction='references' lists the papers it cites; 'citations' the papers that cite it.
@@ -166,7 +151,6 @@ def build(ctx: ToolkitContext) -> FastMCP:
         sentences around the citation. Answers are cached for a day. Page with
         offset=next_offset.
         """
-        result = core.citations(settings, toolkit.ctx.store, arxiv_id, direction, limit, offset)
-        return CitationsView.model_validate(result.model_dump())
+        return core.citations(settings, toolkit.ctx.store, arxiv_id, direction, limit, offset)
 
     return toolkit.mcp

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastmcp import FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext
 from toolkits.plan import core
 from toolkits.plan.core import Todo
 
@@ -19,15 +19,6 @@ PlanId = Annotated[
         min_length=1, max_length=64, description="Which plan; 'default' unless you keep several."
     ),
 ]
-
-
-class PlanView(ToolOutput, core.Plan):
-    def render(self) -> str:
-        return core.Plan.render(self)
-
-
-def _view(plan: core.Plan) -> PlanView:
-    return PlanView.model_validate(plan.model_dump())
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -47,14 +38,14 @@ def build(ctx: ToolkitContext) -> FastMCP:
             Field(max_length=100, description="The whole plan, in order; replaces the old one."),
         ],
         plan_id: PlanId = "default",
-    ) -> PlanView:
+    ) -> core.Plan:
         """Replace the plan with the given todo list and return it rendered.
 
         Send the complete list every time (not a diff). Keep exactly one item in_progress while
         working, mark items completed as soon as they are done, and add items you discover.
         Statuses: pending, in_progress, completed.
         """
-        return _view(core.update_plan(ctx.store, plan_id, todos))
+        return core.update_plan(ctx.store, plan_id, todos)
 
     @toolkit.tool(
         name="get",
@@ -64,8 +55,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         idempotent=True,
         open_world=False,
     )
-    def get(plan_id: PlanId = "default") -> PlanView:
+    def get(plan_id: PlanId = "default") -> core.Plan:
         """Return the current plan with each todo's status and the counts per status."""
-        return _view(core.get_plan(ctx.store, plan_id))
+        return core.get_plan(ctx.store, plan_id)
 
     return toolkit.mcp

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext
 from toolkits.sandbox import models
 from toolkits.sandbox.core import SandboxService
 
@@ -28,41 +28,6 @@ WorkspacePath = Annotated[
         description="Path inside the workspace, relative to it (e.g. 'train.py', 'data/x.csv').",
     ),
 ]
-
-
-class SandboxView(ToolOutput, models.SandboxInfo):
-    def render(self) -> str:
-        return models.SandboxInfo.render(self)
-
-
-class SandboxListView(ToolOutput, models.SandboxList):
-    def render(self) -> str:
-        return models.SandboxList.render(self)
-
-
-class ExecView(ToolOutput, models.ExecResult):
-    def render(self) -> str:
-        return models.ExecResult.render(self)
-
-
-class FileViewOut(ToolOutput, models.FileView):
-    def render(self) -> str:
-        return models.FileView.render(self)
-
-
-class WriteView(ToolOutput, models.WriteResult):
-    def render(self) -> str:
-        return models.WriteResult.render(self)
-
-
-class EditView(ToolOutput, models.EditResult):
-    def render(self) -> str:
-        return models.EditResult.render(self)
-
-
-class DestroyView(ToolOutput, models.DestroyResult):
-    def render(self) -> str:
-        return models.DestroyResult.render(self)
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -111,7 +76,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             dict[str, Annotated[str, Field(max_length=5_000_000)]] | None,
             Field(max_length=200, description="Initial files: {relative path: text content}."),
         ] = None,
-    ) -> SandboxView:
+    ) -> models.SandboxInfo:
         """Create an isolated sandbox to try code in, and return its sandbox_id.
 
         The local backend (default) gives a private workspace directory with Python and the
@@ -122,7 +87,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         states the isolation level actually in force and the limits. Sandboxes and their
         files persist across server restarts until sandbox_destroy or the idle timeout.
         """
-        info = await sandboxes().create(
+        return await sandboxes().create(
             backend=backend,
             network=network,
             idle_timeout_s=idle_timeout_s,
@@ -130,7 +95,6 @@ def build(ctx: ToolkitContext) -> FastMCP:
             cpu_s=cpu_s,
             files=files,
         )
-        return SandboxView.model_validate(info.model_dump())
 
     @toolkit.tool(
         name="exec",
@@ -164,7 +128,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             dict[str, Annotated[str, Field(max_length=4096)]] | None,
             Field(max_length=64, description="Extra environment variables (no credentials)."),
         ] = None,
-    ) -> ExecView:
+    ) -> models.ExecResult:
         """Run a bash command (or Python source with language='python') in a sandbox.
 
         The working directory and HOME are the workspace; `python`/`pip` are the sandbox's
@@ -174,7 +138,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         it. Nothing the command started keeps running afterwards. Reports progress while
         running. For jobs longer than an hour, use jobs_submit instead.
         """
-        result = await sandboxes().exec(
+        return await sandboxes().exec(
             sandbox_id,
             command,
             language=language,
@@ -183,7 +147,6 @@ def build(ctx: ToolkitContext) -> FastMCP:
             env=env,
             progress=ctx.report_progress,
         )
-        return ExecView.model_validate(result.model_dump())
 
     @toolkit.tool(
         name="read",
@@ -200,7 +163,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             int, Field(ge=1, le=1_000_000_000, description="First line to show (1-based).")
         ] = 1,
         limit: Annotated[int, Field(ge=1, le=2000, description="Most lines to show.")] = 400,
-    ) -> FileViewOut:
+    ) -> models.FileView:
         """Read a text file of a sandbox with line numbers, or list a directory.
 
         Shows at most `limit` lines from line `offset`; when more follow, the result gives
@@ -208,8 +171,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         dumped. A directory path (default '.') lists its entries. Line numbers and the tab
         after them are not part of the file (leave them out of sandbox_edit's `old`).
         """
-        view = await sandboxes().read(sandbox_id, path, offset=offset, limit=limit)
-        return FileViewOut.model_validate(view.model_dump())
+        return await sandboxes().read(sandbox_id, path, offset=offset, limit=limit)
 
     @toolkit.tool(
         name="write",
@@ -225,14 +187,13 @@ def build(ctx: ToolkitContext) -> FastMCP:
         content: Annotated[
             str, Field(max_length=5_000_000, description="The whole new file content (text).")
         ],
-    ) -> WriteView:
+    ) -> models.WriteResult:
         """Create or overwrite a text file in a sandbox's workspace (parent folders are made).
 
         Use it for scripts, configs and small data files; for a change inside an existing file
         prefer sandbox_edit. Paths must stay inside the workspace.
         """
-        result = await sandboxes().write(sandbox_id, path, content)
-        return WriteView.model_validate(result.model_dump())
+        return await sandboxes().write(sandbox_id, path, content)
 
     @toolkit.tool(
         name="edit",
@@ -252,15 +213,14 @@ def build(ctx: ToolkitContext) -> FastMCP:
         replace_all: Annotated[
             bool, Field(description="Replace every occurrence instead of exactly one.")
         ] = False,
-    ) -> EditView:
+    ) -> models.EditResult:
         """Replace an exact piece of text in a sandbox file and show the lines around it.
 
         `old` must match the file exactly (whitespace included) and, unless replace_all=true,
         occur exactly once: when it is missing or ambiguous the edit fails with the line
         numbers of the matches and nothing changes.
         """
-        result = await sandboxes().edit(sandbox_id, path, old, new, replace_all)
-        return EditView.model_validate(result.model_dump())
+        return await sandboxes().edit(sandbox_id, path, old, new, replace_all)
 
     @toolkit.tool(
         name="list",
@@ -275,13 +235,12 @@ def build(ctx: ToolkitContext) -> FastMCP:
         include_destroyed: Annotated[
             bool, Field(description="Also show destroyed and reaped sandboxes.")
         ] = False,
-    ) -> SandboxListView:
+    ) -> models.SandboxList:
         """List sandboxes (newest first) with backend, isolation, workspace and last use.
 
         Sandboxes idle past their idle timeout are reaped before listing.
         """
-        result = await sandboxes().list(limit=limit, include_destroyed=include_destroyed)
-        return SandboxListView.model_validate(result.model_dump())
+        return await sandboxes().list(limit=limit, include_destroyed=include_destroyed)
 
     @toolkit.tool(
         name="destroy",
@@ -291,12 +250,11 @@ def build(ctx: ToolkitContext) -> FastMCP:
         idempotent=True,
         open_world=False,
     )
-    async def destroy(sandbox_id: SandboxId) -> DestroyView:
+    async def destroy(sandbox_id: SandboxId) -> models.DestroyResult:
         """Stop everything running in a sandbox and delete it with all its files.
 
         Destroying an already destroyed sandbox is harmless and says so.
         """
-        result = await sandboxes().destroy(sandbox_id)
-        return DestroyView.model_validate(result.model_dump())
+        return await sandboxes().destroy(sandbox_id)
 
     return toolkit.mcp
