@@ -13,6 +13,7 @@ registers thin wrappers over its plain functions with ``@toolkit.tool(...)``, an
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
-from fastmcp import FastMCP
+from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.tools import ToolResult
 from mcp.types import TextContent, ToolAnnotations
@@ -153,8 +154,9 @@ def to_tool_result(result: Any, max_chars: int, secrets: Sequence[str] = ()) -> 
         return result
     if isinstance(result, BaseModel):
         render = getattr(result, "render", None)
+        view = str(render()) if callable(render) else render_json(result)
         text = cap_text(
-            redact(render() if callable(render) else render_json(result), secrets),
+            redact(view, secrets),
             max_chars,
             "the structured result holds every field; narrow the request for less",
         )
@@ -162,3 +164,16 @@ def to_tool_result(result: Any, max_chars: int, secrets: Sequence[str] = ()) -> 
             content=text, structured_content=redact_data(result.model_dump(mode="json"), secrets)
         )
     return result
+
+
+def progress_from_thread(ctx: Context) -> Callable[[float, float | None, str], None]:
+    """A progress callback for blocking work in a worker thread, relayed to the tool's client.
+
+    Progress is a courtesy: a client that went away must not fail the work itself.
+    """
+
+    def report(done: float, total: float | None, message: str) -> None:
+        with contextlib.suppress(Exception):
+            anyio.from_thread.run(functools.partial(ctx.report_progress, done, total, message))
+
+    return report

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastmcp import Context
 from helpers import client
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from server.errors import UserError
 from server.settings import Settings
-from server.toolkit import Toolkit, ToolkitContext, ToolOutput
+from server.toolkit import Toolkit, ToolkitContext, ToolOutput, progress_from_thread
 
 SECRET = "hf_only_in_dotenv_0123456789"
 
@@ -95,3 +96,48 @@ async def test_read_only_context_skips_mutating_tools(tmp_path: Path) -> None:
 
     async with client(read_only.mcp) as c:
         assert await c.list_tools() == []
+
+
+class Tally(BaseModel):
+    """A toolkit's core model: no ToolOutput base, its own text view."""
+
+    counted: int
+
+    def render(self) -> str:
+        return f"counted {self.counted} (token {SECRET})"
+
+
+async def test_a_plain_model_is_the_output_schema_and_its_render_the_text(
+    tmp_path: Path,
+) -> None:
+    ctx = ToolkitContext(Settings(home=tmp_path, hf_token=SecretStr(SECRET)))
+    toolkit = Toolkit("t", ctx, "plain models")
+
+    @toolkit.tool(
+        name="count",
+        title="Count",
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        open_world=False,
+    )
+    def count(upto: int, ctx: Context) -> Tally:
+        """Count to `upto`, reporting progress from the worker thread sync tools run in."""
+        report = progress_from_thread(ctx)
+        for done in range(1, upto + 1):
+            report(done, upto, f"counted {done}")
+        return Tally(counted=upto)
+
+    seen: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(f"{progress:g}/{total:g} {message}")
+
+    async with client(toolkit.mcp, progress_handler=on_progress) as c:
+        [tool] = await c.list_tools()
+        assert tool.output_schema is not None
+        assert tool.output_schema["properties"]["counted"]["type"] == "integer"
+        result = await c.call_tool("count", {"upto": 3})
+    assert result.structured_content == {"counted": 3}
+    assert result.content[0].text == "counted 3 (token [REDACTED:SECRET])"
+    assert seen == ["1/3 counted 1", "2/3 counted 2", "3/3 counted 3"]

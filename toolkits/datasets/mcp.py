@@ -10,7 +10,7 @@ import anyio.from_thread
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext
+from server.toolkit import Toolkit, ToolkitContext, progress_from_thread
 from toolkits.datasets import core, models
 
 INSTRUCTIONS = (
@@ -112,9 +112,6 @@ def build(ctx: ToolkitContext) -> FastMCP:
         reported). Returns up to `limit` rows; continue with offset=next_offset when truncated.
         """
 
-        def report(done: float, total: float, message: str) -> None:
-            anyio.from_thread.run(ctx.report_progress, done, total, message)
-
         return await anyio.to_thread.run_sync(
             functools.partial(
                 core.run_query,
@@ -125,7 +122,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
                 split=split,
                 limit=limit,
                 offset=offset,
-                progress=report,
+                progress=progress_from_thread(ctx),
             )
         )
 

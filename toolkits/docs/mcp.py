@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.from_thread
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext
+from server.toolkit import Toolkit, ToolkitContext, progress_from_thread
 from toolkits.docs import core
 from toolkits.docs.models import DocPage, DocSearchResult
 
@@ -60,11 +59,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
         Read a result with docs_fetch(url=...).
         """
 
-        def report(done: int, total: int, message: str) -> None:
-            # Called from the worker thread the Toolkit wrapper runs this tool in.
-            anyio.from_thread.run(ctx.report_progress, done, total, message)
-
-        return core.search_docs(settings, query, library, limit, offset, report)
+        # Sync tools run in a worker thread (see the Toolkit wrapper).
+        progress = progress_from_thread(ctx)
+        return core.search_docs(settings, query, library, limit, offset, progress)
 
     @toolkit.tool(
         name="fetch",

@@ -6,8 +6,6 @@ hops back to the event loop, which stays free for other requests meanwhile.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -17,7 +15,7 @@ import anyio.to_thread
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext
+from server.toolkit import Toolkit, ToolkitContext, progress_from_thread
 from toolkits.github import core
 
 INSTRUCTIONS = (
@@ -45,12 +43,7 @@ Ref = Annotated[
 async def _in_thread(ctx: Context, work: Callable[[core.Progress], T]) -> T:
     """Run blocking ``work`` in a worker thread, forwarding its progress to the client."""
 
-    def report(done: float, total: float | None, message: str) -> None:
-        # Progress is a courtesy: a client that went away must not fail the work itself.
-        with contextlib.suppress(Exception):
-            anyio.from_thread.run(functools.partial(ctx.report_progress, done, total, message))
-
-    return await anyio.to_thread.run_sync(work, report)
+    return await anyio.to_thread.run_sync(work, progress_from_thread(ctx))
 
 
 def build(ctx: ToolkitContext) -> FastMCP:

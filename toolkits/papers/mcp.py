@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import anyio.from_thread
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from server.toolkit import Toolkit, ToolkitContext
+from server.toolkit import Toolkit, ToolkitContext, progress_from_thread
 from toolkits.papers import core
 from toolkits.papers.models import CitationList, PaperDetails, PaperList
 
@@ -32,14 +31,6 @@ Day = Annotated[
 ]
 Limit = Annotated[int, Field(ge=1, le=50, description="How many papers to return.")]
 Offset = Annotated[int, Field(ge=0, le=500, description="Skip this many (from next_offset).")]
-
-
-def _reporter(ctx: Context) -> core.Progress:
-    # Called from the worker thread the Toolkit wrapper runs sync tools in.
-    def report(done: int, total: int, message: str) -> None:
-        anyio.from_thread.run(ctx.report_progress, done, total, message)
-
-    return report
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -123,7 +114,13 @@ def build(ctx: ToolkitContext) -> FastMCP:
         chunks: call again with offset=next_offset.
         """
         return core.get_paper(
-            settings, toolkit.ctx.store, arxiv_id, section, offset, max_chars, _reporter(ctx)
+            settings,
+            toolkit.ctx.store,
+            arxiv_id,
+            section,
+            offset,
+            max_chars,
+            progress_from_thread(ctx),
         )
 
     @toolkit.tool(
