@@ -43,16 +43,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 class ToolOutput(BaseModel):
     """A result model whose text view is its JSON; override ``render`` for a friendlier one.
 
-    Tools may return any pydantic model: one with a ``render()`` method of its own (the plain
-    models of a toolkit's core) needs no ToolOutput base, and no MCP-side copy of itself.
+    Tools may return any pydantic model with a ``render()`` method: the plain models of a
+    toolkit's core need no ToolOutput base, and no MCP-side copy of themselves.
     """
 
     def render(self) -> str:
-        return render_json(self)
-
-
-def render_json(result: BaseModel) -> str:
-    return json.dumps(result.model_dump(mode="json", exclude_none=True), indent=1)
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=1)
 
 
 @dataclass
@@ -152,9 +148,11 @@ def to_tool_result(result: Any, max_chars: int, secrets: Sequence[str] = ()) -> 
         if result.structured_content is not None:
             result.structured_content = redact_data(result.structured_content, secrets)
         return result
-    if isinstance(result, BaseModel):
-        render = getattr(result, "render", None)
-        view = str(render()) if callable(render) else render_json(result)
+    render = getattr(result, "render", None)
+    # A result model renders itself. Other models (an InputRequiredResult) are protocol
+    # results fastmcp must see as they are.
+    if isinstance(result, BaseModel) and callable(render):
+        view = str(render())
         text = cap_text(
             redact(view, secrets),
             max_chars,
