@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
-# System packages: bubblewrap for the isolated sandbox path.
-if ! command -v bwrap >/dev/null 2>&1; then
+# System packages: bubblewrap for the isolated sandbox path, slirp4netns for sandboxes that
+# may use the internet but not this machine's loopback.
+if ! command -v bwrap >/dev/null 2>&1 || ! command -v slirp4netns >/dev/null 2>&1; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap slirp4netns >/dev/null
 fi
 
 # Python: the package with every extra and the test tools. torch is pinned to the CPU build.

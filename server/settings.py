@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     sandbox_bwrap: str = Field(
         default="bwrap", description="bubblewrap executable (name on PATH or absolute path)."
     )
+    sandbox_slirp4netns: str = Field(
+        default="slirp4netns",
+        description="slirp4netns executable: gives network=True sandboxes the internet but not "
+        "the host's loopback. Without it they share the host's network (with a warning).",
+    )
     e2b_api_url: str | None = Field(
         default=None, description="E2B control-plane API (default: the SDK's, api.e2b.app)."
     )

@@ -61,3 +61,20 @@ def data(result: CallToolResult) -> dict[str, Any]:
 def host_has(*paths: str) -> bool:
     """Whether any of ``paths`` exists on the host (outside every sandbox)."""
     return any(os.path.lexists(path) for path in paths)
+
+
+def processes_named(name: str) -> set[int]:
+    """PIDs of live processes whose command name is ``name`` (zombies excluded)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        comm, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if comm == name and rest.split()[0] != "Z":
+            found.add(int(entry))
+    return found

@@ -7,6 +7,7 @@ test when bubblewrap is not usable) and drives the plain service, as the tools d
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -15,9 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_kit import host_has, marker, processes_carrying
+from sandbox_kit import host_has, marker, processes_carrying, processes_named
 
 from server.errors import UserError
+from server.settings import Settings
+from server.state import StateStore
 from toolkits.sandbox.core import SandboxService
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -97,7 +100,7 @@ def listener() -> Iterator[int]:
 
 
 async def test_without_network_a_host_port_cannot_be_reached(
-    service: SandboxService, listener: int
+    service: SandboxService, settings: Settings, listener: int
 ) -> None:
     probe = (
         "import socket\n"
@@ -108,10 +111,43 @@ async def test_without_network_a_host_port_cannot_be_reached(
     refused = await service.exec(offline.sandbox_id, probe, language="python")
     assert refused.exit_code != 0 and "hello from the host" not in refused.stdout.text
     assert "ConnectionRefusedError" in refused.stderr.text or "unreachable" in refused.stderr.text
-    # The same probe with network=True does connect: the check above can fail.
-    online = await service.create(network=True)
-    allowed = await service.exec(online.sandbox_id, probe, language="python")
+    # The same probe in a sandbox sharing the host's network does connect: the check above
+    # can fail (slirp4netns switched off, as on a machine without it).
+    no_slirp = SandboxService(
+        settings.model_copy(update={"sandbox_slirp4netns": "no-such-slirp4netns"}),
+        StateStore(settings.state_path),
+    )
+    shared = await no_slirp.create(network=True)
+    assert shared.network == "host"
+    assert any("loopback (127.0.0.1) are reachable" in w for w in shared.warnings)
+    allowed = await no_slirp.exec(shared.sandbox_id, probe, language="python")
     assert allowed.stdout.text == "hello from the host\n", allowed.stderr.text
+
+
+async def test_with_network_the_internet_is_routed_but_the_hosts_loopback_is_not(
+    service: SandboxService, listener: int
+) -> None:
+    if not os.path.exists("/dev/net/tun"):  # noqa: ASYNC240 - a kernel device, not installed by test.sh
+        pytest.skip("no /dev/net/tun here: slirp4netns cannot work, sandboxes share the host net")
+    helpers_before = processes_named("slirp4netns")
+    online = await service.create(network=True)
+    assert online.network == "user" and online.warnings == []
+    # slirp4netns gave the sandbox a TAP device with a default route and its DNS forwarder.
+    routes = await service.exec(online.sandbox_id, "cat /proc/net/route /etc/resolv.conf")
+    default = [line.split() for line in routes.stdout.text.splitlines() if "\t00000000\t" in line]
+    assert default and default[0][0] == "tap0", routes.stdout.text
+    assert "nameserver 10.0.2.3" in routes.stdout.text
+    # The host's loopback stays out of reach, directly and through slirp's host alias.
+    for host in ("127.0.0.1", "10.0.2.2"):
+        probe = (
+            "import socket\n"
+            f"s = socket.create_connection(('{host}', {listener}), timeout=3)\n"
+            "print(s.recv(100).decode().strip())\n"
+        )
+        refused = await service.exec(online.sandbox_id, probe, language="python")
+        assert refused.exit_code != 0 and "hello from the host" not in refused.stdout.text
+    # Nothing of the network helper outlives the exec.
+    assert processes_named("slirp4netns") <= helpers_before
 
 
 async def _still_answers(service: SandboxService, sandbox_id: str) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
@@ -189,6 +190,7 @@ class SandboxService:
             backend=record.backend,
             status="active" if record.status == "active" else "destroyed",
             isolation=record.isolation,
+            network=_network_label(record),
             workspace=record.workspace,
             limits=Limits(
                 memory_mb=record.memory_mb,
@@ -356,3 +358,12 @@ class SandboxService:
         async with self._using(sandbox_id) as record:
             target = files.Target(self.backend(record.backend), record, path)
             return await files.edit(target, old, new, replace_all)
+
+
+def _network_label(record: SandboxRecord) -> Literal["none", "user", "host", "e2b"]:
+    if not record.network:
+        return "none"
+    if record.backend == "e2b":
+        return "e2b"
+    # Local sandboxes from before user-mode networking kept the host's network.
+    return "user" if record.backend_state.get("network") == "user" else "host"

@@ -60,7 +60,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
             bool,
             Field(
                 description="Allow network access (needed for pip install from PyPI). Local "
-                "sandboxes then share this machine's network, loopback services included."
+                "sandboxes reach the internet through slirp4netns but not this machine's "
+                "loopback services; without slirp4netns they share the machine's network (the "
+                "result warns)."
             ),
         ] = False,
         idle_timeout_s: Annotated[

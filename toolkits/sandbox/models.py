@@ -37,6 +37,12 @@ class SandboxInfo(BaseModel):
         description="bubblewrap (namespaces + rlimits), rlimits-only (no namespaces: weaker), "
         "or e2b-microvm (a remote VM)."
     )
+    network: Literal["none", "user", "host", "e2b"] = Field(
+        default="none",
+        description="none: no network; user: the internet through slirp4netns, this machine's "
+        "loopback unreachable; host: this machine's network, loopback services included; e2b: "
+        "the remote VM's own network.",
+    )
     workspace: str = Field(description="The workspace directory as commands see it (HOME, cwd).")
     python: str | None = Field(default=None, description="Interpreter `python` runs.")
     limits: Limits
@@ -48,7 +54,12 @@ class SandboxInfo(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
     def summary(self) -> str:
-        net = "network" if self.limits.network else "no network"
+        net = {
+            "none": "no network",
+            "user": "internet only",
+            "host": "host network",
+            "e2b": "network",
+        }[self.network]
         line = (
             f"{self.sandbox_id} [{self.backend}, {self.isolation}, {net}] {self.status}; "
             f"workspace {self.workspace}; used {_ago(self.last_used_at)}"

@@ -21,8 +21,10 @@ import site
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 # Merged-/usr systems link these to /usr/...; older layouts have real directories.
 TOP_LEVEL_SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -52,6 +54,7 @@ ETC_ENTRIES = (
     "services",
 )
 PROBE_TIMEOUT_S = 15
+NetworkMode = Literal["none", "user", "host"]
 # bubblewrap enters the workspace before setpriv drops to its owner, with every capability but
 # the uid-changing ones already gone, so "other" needs the search bit (not the read bit).
 WORKSPACE_MODE = 0o711
@@ -108,13 +111,22 @@ def bwrap_argv(
     *,
     workspace: str,
     python: HostPython,
-    network: bool,
+    network: NetworkMode,
     tmpfs_bytes: int,
     drop_to: tuple[int, int] | None,
     setpriv: str | None,
+    extra: Sequence[str] = (),
 ) -> list[str]:
-    """The bubblewrap prefix of an exec; the command to run follows it."""
+    """The bubblewrap prefix of an exec; the command to run follows it.
+
+    ``network``: "none" (an empty namespace), "user" (its own namespace that slirp4netns
+    connects to the internet, see usernet.py), or "host" (the host's network, loopback too).
+    For "user", ``unshare`` makes the namespace and bubblewrap only inherits it: bubblewrap's
+    own loopback set-up would race slirp4netns configuring the same namespace.
+    """
     args = [bwrap, "--ro-bind", "/usr", "/usr"]
+    if network == "user":
+        args = [shutil.which("unshare") or "unshare", "--net", "--", *args]
     for name in TOP_LEVEL_SYSTEM_DIRS:
         host = "/" + name
         if os.path.islink(host):
@@ -136,8 +148,9 @@ def bwrap_argv(
     args += [*_mount_point(workspace), "--bind", workspace, workspace, "--chdir", workspace]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     args += ["--hostname", "sandbox", "--die-with-parent", "--new-session"]
-    if not network:
+    if network == "none":
         args.append("--unshare-net")
+    args += extra
     if drop_to is None:
         args.append("--unshare-user")
         args.append("--")
@@ -178,7 +191,7 @@ def probe(bwrap: str, drop_to: tuple[int, int] | None) -> Probe:
             found,
             workspace=workspace,
             python=host_python(),
-            network=False,
+            network="none",
             tmpfs_bytes=16 * 1024 * 1024,
             drop_to=drop_to,
             setpriv=setpriv,

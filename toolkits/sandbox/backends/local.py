@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from server.errors import UserError
 from server.settings import Settings
-from toolkits.sandbox.backends import bwrap
+from toolkits.sandbox.backends import bwrap, usernet
 from toolkits.sandbox.backends.base import (
     EntryInfo,
     ExecOutcome,
@@ -115,10 +115,13 @@ class LocalBackend:
         except BaseException:
             await asyncio.to_thread(_remove_tree, self.sandbox_dir(spec.sandbox_id))
             raise
+        network, network_warning = await usernet.choose_mode(
+            self.settings, spec, probe, self.drop_to, self.sandbox_dir(spec.sandbox_id)
+        )
         result = Provisioned(
             workspace=workspace,
             isolation="bubblewrap" if probe.usable else "rlimits-only",
-            state={"uid": self.drop_to[0] if self.drop_to else os.getuid()},
+            state={"uid": self.drop_to[0] if self.drop_to else os.getuid(), "network": network},
             limits={
                 "max_file_mb": ExecLimits(0, 0).file_mb,
                 "max_open_files": ExecLimits(0, 0).open_files,
@@ -127,6 +130,9 @@ class LocalBackend:
             python=f"{workspace}/.venv/bin/python (a venv that sees the host's packages; "
             "pip installs into it when network=True)",
         )
+        if network_warning:
+            log.warning("sandbox %s: %s", spec.sandbox_id, network_warning)
+            result.warnings.append(network_warning)
         if not probe.usable:
             warning = (
                 f"{probe.reason}; commands run with rlimits and a timeout only (no filesystem, "
@@ -197,16 +203,22 @@ class LocalBackend:
         self._require(probe)
         token = secrets.token_hex(8)
         argv = self._command(sandbox, request)
+        network = (
+            usernet.for_exec(self.settings, sandbox, self.sandbox_dir(sandbox.sandbox_id))
+            if probe.usable
+            else None
+        )
         if probe.usable:
             argv = [
                 *bwrap.bwrap_argv(
                     probe.bwrap or "bwrap",
                     workspace=sandbox.workspace,
                     python=bwrap.host_python(),
-                    network=sandbox.network,
+                    network=usernet.mode_of(sandbox),
                     tmpfs_bytes=sandbox.memory_mb * 1024 * 1024,
                     drop_to=self.drop_to,
                     setpriv=probe.setpriv,
+                    extra=network.bwrap_args() if network else (),
                 ),
                 *argv,
             ]
@@ -230,15 +242,20 @@ class LocalBackend:
                 cwd=sandbox.workspace,
                 start_new_session=True,
                 preexec_fn=limit_in_child,
+                pass_fds=network.pass_fds() if network else (),
                 **options,
             )
         except FileNotFoundError:
+            if network:
+                await network.stop()
             if await asyncio.to_thread(os.path.isdir, sandbox.workspace):
                 raise
             raise UserError(
                 f"The workspace of {sandbox.sandbox_id} is gone from disk ({sandbox.workspace}). "
                 f"Destroy it with sandbox_destroy and create a new one with sandbox_create."
             ) from None
+        if network:
+            await self._connect(network, proc)
         running = self._running.setdefault(sandbox.sandbox_id, set())
         running.add(proc)
         assert proc.stdout is not None and proc.stderr is not None
@@ -267,6 +284,8 @@ class LocalBackend:
                     notes.append(f"killed {leftovers} background process(es) it left behind")
             await _drain(tasks)
             running.discard(proc)
+            if network:
+                await network.stop()
         exit_code, sig = decode_exit_status(proc.returncode)
         return ExecOutcome(
             exit_code=exit_code,
@@ -276,6 +295,24 @@ class LocalBackend:
             isolation="bubblewrap" if probe.usable else "rlimits-only",
             notes=notes,
         )
+
+    @staticmethod
+    async def _connect(network: usernet.ExecNetwork, proc: asyncio.subprocess.Process) -> None:
+        try:
+            await network.start()
+        except BaseException as exc:  # a cancelled exec too: the command must not start alone
+            _kill_group(proc)
+            await proc.wait()
+            await network.stop()
+            if not isinstance(exc, usernet.UserNetError):
+                raise
+            said = await proc.stderr.read(4096) if proc.stderr else b""
+            detail = said.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise UserError(
+                f"The sandbox's network could not be set up ({exc}{': ' if detail[0] else ''}"
+                f"{detail[0]}); nothing ran. Try again, or create the sandbox with network=False "
+                f"if it needs no internet."
+            ) from None
 
     def _command(self, sandbox: SandboxRef, request: ExecRequest) -> list[str]:
         if request.language == "python":

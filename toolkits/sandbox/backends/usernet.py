@@ -1,0 +1,312 @@
+"""User-mode networking for ``network=True`` local sandboxes: the internet, not the host.
+
+Sharing the host's network would let a sandbox reach every service listening on the host's
+loopback (an mlintern HTTP server without a token, a Ray dashboard that accepts jobs, a
+database): an escape in all but name. Instead the sandbox keeps its own network namespace and
+slirp4netns gives it a TAP device whose traffic leaves through ordinary sockets of the server,
+with ``--disable-host-loopback`` refusing 10.0.2.2 (the host's 127.0.0.1).
+
+The order matters: ``unshare --net`` makes the namespace (bubblewrap only inherits it, so its
+own loopback set-up cannot race slirp4netns, which brings up lo as well); bubblewrap reports
+the sandbox's PID on ``--info-fd`` and waits on ``--block-fd``; slirp4netns attaches to that
+PID and says ready; only then does the command start, so it never sees a network that is not
+there yet. Making a network namespace needs root, so a server running unprivileged falls back
+to the host's network, and says so when the sandbox is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.errors import UserError
+from server.settings import Settings
+from toolkits.sandbox.backends.base import SandboxRef, SandboxSpec
+from toolkits.sandbox.backends.bwrap import (
+    PROBE_TIMEOUT_S,
+    WORKSPACE_MODE,
+    NetworkMode,
+    Probe,
+    bwrap_argv,
+    host_python,
+)
+
+READY_TIMEOUT_S = 10.0
+# slirp4netns' built-in DNS forwarder; the host's resolv.conf may name 127.0.0.53, unreachable.
+RESOLV_CONF = "nameserver 10.0.2.3\noptions edns0\n"
+
+
+class UserNetError(RuntimeError):
+    """User-mode networking could not be set up for this exec."""
+
+
+@dataclass
+class Handshake:
+    """The pipes bubblewrap and the server talk through before the command starts."""
+
+    info_read: int
+    info_write: int
+    block_read: int
+    block_write: int
+
+    @classmethod
+    def open(cls) -> Handshake:
+        info_read, info_write = os.pipe()
+        block_read, block_write = os.pipe()
+        return cls(info_read, info_write, block_read, block_write)
+
+    def bwrap_args(self) -> list[str]:
+        return ["--info-fd", str(self.info_write), "--block-fd", str(self.block_read)]
+
+    def child_fds(self) -> tuple[int, int]:
+        return (self.info_write, self.block_read)
+
+    def after_spawn(self) -> None:
+        """Close the child's ends here, so EOF on info_read means bubblewrap is gone."""
+        for fd in self.child_fds():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def close(self) -> None:
+        for fd in (self.info_read, self.info_write, self.block_read, self.block_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _read_child_pid(fd: int) -> int:
+    data = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise UserNetError("bubblewrap exited before reporting the sandbox's PID")
+        data += chunk
+        try:
+            return int(json.loads(data)["child-pid"])
+        except ValueError:
+            continue  # the JSON arrives in pieces
+        except (KeyError, TypeError) as exc:
+            raise UserNetError(f"unexpected bubblewrap info: {data[:200]!r}") from exc
+
+
+def _start_slirp(slirp: str, pid: int) -> tuple[subprocess.Popen[bytes], int]:
+    ready_read, ready_write = os.pipe()
+    exit_read, exit_write = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [
+                slirp,
+                "--configure",
+                "--mtu=65520",
+                "--disable-host-loopback",
+                "--ready-fd",
+                str(ready_write),
+                "--exit-fd",
+                str(exit_read),
+                str(pid),
+                "tap0",
+            ],
+            pass_fds=(ready_write, exit_read),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    finally:
+        os.close(ready_write)
+        os.close(exit_read)
+    try:
+        ready = _read_with_timeout(ready_read, READY_TIMEOUT_S)
+    finally:
+        os.close(ready_read)
+    if ready != b"1":
+        os.close(exit_write)
+        proc.kill()
+        detail = _stderr_tail(proc)
+        raise UserNetError(f"slirp4netns did not start: {detail or 'no reason given'}")
+    return proc, exit_write
+
+
+def _read_with_timeout(fd: int, timeout_s: float) -> bytes:
+    import select
+
+    readable, _, _ = select.select([fd], [], [], timeout_s)
+    return os.read(fd, 1) if readable else b""
+
+
+def _stderr_tail(proc: subprocess.Popen[bytes]) -> str:
+    try:
+        _, err = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        return ""
+    lines = err.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+class ExecNetwork:
+    """One exec's user-mode network: bubblewrap arguments before the spawn, slirp4netns after."""
+
+    def __init__(self, slirp: str, resolv_conf: str | None = None):
+        self.slirp = slirp
+        self.resolv_conf = resolv_conf  # a file to show as /etc/resolv.conf
+        self.handshake = Handshake.open()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.exit_fd: int | None = None
+
+    def bwrap_args(self) -> list[str]:
+        args = self.handshake.bwrap_args()
+        if self.resolv_conf:
+            args += ["--ro-bind", self.resolv_conf, "/etc/resolv.conf"]
+        return args
+
+    def pass_fds(self) -> tuple[int, ...]:
+        return self.handshake.child_fds()
+
+    def connect(self) -> None:
+        """After the spawn: wait for the sandbox's PID, give it a network, let it start."""
+        self.handshake.after_spawn()
+        try:
+            pid = _read_child_pid(self.handshake.info_read)
+            self.proc, self.exit_fd = _start_slirp(self.slirp, pid)
+            try:
+                os.write(self.handshake.block_write, b"1")
+            except BrokenPipeError:
+                raise UserNetError("bubblewrap exited before the command started") from None
+        finally:
+            self.handshake.close()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.connect)
+
+    def stop_sync(self) -> None:
+        self.handshake.close()
+        if self.exit_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.exit_fd)  # slirp4netns exits when this closes
+            self.exit_fd = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.stop_sync)
+
+
+@functools.cache
+def probe_user_network(
+    bwrap: str, drop_to: tuple[int, int] | None, setpriv: str | None, slirp4netns: str
+) -> str:
+    """Why slirp4netns cannot network a sandbox here, or "" when it can (tried for real once)."""
+    slirp = shutil.which(slirp4netns)
+    if slirp is None:
+        return f"slirp4netns ({slirp4netns!r}) is not installed"
+    with tempfile.TemporaryDirectory(prefix="mlintern-usernet-probe-") as workspace:
+        if drop_to is not None:
+            os.chown(workspace, *drop_to)
+            os.chmod(workspace, WORKSPACE_MODE)
+        network = ExecNetwork(slirp)
+        argv = bwrap_argv(
+            bwrap,
+            workspace=workspace,
+            python=host_python(),
+            network="user",
+            tmpfs_bytes=16 * 1024 * 1024,
+            drop_to=drop_to,
+            setpriv=setpriv,
+            extra=network.bwrap_args(),
+        )
+        # The sandbox must see its TAP device: slirp4netns may "start" yet fail to attach.
+        check = "import socket; print(socket.if_nametoindex('tap0'))"
+        try:
+            proc = subprocess.Popen(
+                [*argv, host_python().executable, "-c", check],
+                pass_fds=network.pass_fds(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            )
+        except OSError as exc:
+            network.stop_sync()
+            return f"bubblewrap did not run: {exc}"
+        try:
+            network.connect()
+        except UserNetError as exc:
+            proc.kill()
+            return str(exc)
+        finally:
+            try:
+                out, err = proc.communicate(timeout=PROBE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            network.stop_sync()
+    if proc.returncode != 0 or not out.strip().isdigit():
+        lines = err.decode(errors="replace").strip().splitlines()
+        return "the sandbox got no network device" + (f": {lines[-1]}" if lines else "")
+    return ""
+
+
+# --- which network a sandbox gets ---------------------------------------------------------
+
+
+def mode_of(sandbox: SandboxRef) -> NetworkMode:
+    if not sandbox.network:
+        return "none"
+    # Sandboxes from before user-mode networking kept the host's network.
+    return sandbox.state.get("network", "host")
+
+
+async def choose_mode(
+    settings: Settings,
+    spec: SandboxSpec,
+    probe: Probe,
+    drop_to: tuple[int, int] | None,
+    sandbox_dir: Path,
+) -> tuple[NetworkMode, str]:
+    """(how a new sandbox is networked, a warning when it reaches more than the internet)."""
+    if not spec.network:
+        return "none", ""
+    if not probe.usable:
+        return "host", ""  # the rlimits-only warning already says there is no isolation
+    if os.geteuid() != 0:
+        reason = "making a network namespace for slirp4netns needs a server running as root"
+    else:
+        reason = await asyncio.to_thread(
+            probe_user_network,
+            probe.bwrap or "bwrap",
+            drop_to,
+            probe.setpriv,
+            settings.sandbox_slirp4netns,
+        )
+    if not reason:
+        await asyncio.to_thread((sandbox_dir / "resolv.conf").write_text, RESOLV_CONF)
+        return "user", ""
+    return "host", (
+        f"network=True shares this machine's network ({reason}): services listening on "
+        f"its loopback (127.0.0.1) are reachable from the sandbox. Install slirp4netns "
+        f"(Debian/Ubuntu: apt-get install slirp4netns) to give sandboxes the internet only."
+    )
+
+
+def for_exec(settings: Settings, sandbox: SandboxRef, sandbox_dir: Path) -> ExecNetwork | None:
+    """The user-mode network one exec of ``sandbox`` needs, if it has one."""
+    if mode_of(sandbox) != "user":
+        return None
+    slirp = shutil.which(settings.sandbox_slirp4netns)
+    if slirp is None:
+        raise UserError(
+            f"{sandbox.sandbox_id} was created with internet access through slirp4netns, "
+            f"which is no longer installed. Reinstall it, or create a new sandbox."
+        )
+    resolv = sandbox_dir / "resolv.conf"
+    return ExecNetwork(slirp, str(resolv) if resolv.exists() else None)
