@@ -14,6 +14,7 @@ capability gone and no_new_privs set: the process limit then applies, which root
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -21,7 +22,7 @@ import site
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -54,6 +55,7 @@ ETC_ENTRIES = (
     "services",
 )
 PROBE_TIMEOUT_S = 15
+PROBE_TMPFS_BYTES = 16 * 1024 * 1024
 NetworkMode = Literal["none", "user", "host"]
 # bubblewrap enters the workspace before setpriv drops to its owner, with every capability but
 # the uid-changing ones already gone, so "other" needs the search bit (not the read bit).
@@ -172,6 +174,16 @@ class Probe:
     setpriv: str | None
 
 
+@contextlib.contextmanager
+def probe_workspace(drop_to: tuple[int, int] | None) -> Iterator[str]:
+    """A throw-away workspace a probe's sandbox can enter, as its uid."""
+    with tempfile.TemporaryDirectory(prefix="mlintern-probe-") as workspace:
+        if drop_to is not None:
+            os.chown(workspace, *drop_to)
+            os.chmod(workspace, WORKSPACE_MODE)
+        yield workspace
+
+
 @functools.cache
 def probe(bwrap: str, drop_to: tuple[int, int] | None) -> Probe:
     """Run the real interpreter once under the exact arguments an exec uses."""
@@ -183,16 +195,13 @@ def probe(bwrap: str, drop_to: tuple[int, int] | None) -> Probe:
         return Probe(
             False, "setpriv (util-linux) is missing, so root cannot drop privileges", None, None
         )
-    with tempfile.TemporaryDirectory(prefix="mlintern-bwrap-probe-") as workspace:
-        if drop_to is not None:
-            os.chown(workspace, *drop_to)
-            os.chmod(workspace, WORKSPACE_MODE)
+    with probe_workspace(drop_to) as workspace:
         argv = bwrap_argv(
             found,
             workspace=workspace,
             python=host_python(),
             network="none",
-            tmpfs_bytes=16 * 1024 * 1024,
+            tmpfs_bytes=PROBE_TMPFS_BYTES,
             drop_to=drop_to,
             setpriv=setpriv,
         )

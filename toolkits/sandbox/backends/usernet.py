@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +31,12 @@ from server.settings import Settings
 from toolkits.sandbox.backends.base import SandboxRef, SandboxSpec
 from toolkits.sandbox.backends.bwrap import (
     PROBE_TIMEOUT_S,
-    WORKSPACE_MODE,
+    PROBE_TMPFS_BYTES,
     NetworkMode,
     Probe,
     bwrap_argv,
     host_python,
+    probe_workspace,
 )
 
 READY_TIMEOUT_S = 10.0
@@ -210,17 +210,14 @@ def probe_user_network(
     slirp = shutil.which(slirp4netns)
     if slirp is None:
         return f"slirp4netns ({slirp4netns!r}) is not installed"
-    with tempfile.TemporaryDirectory(prefix="mlintern-usernet-probe-") as workspace:
-        if drop_to is not None:
-            os.chown(workspace, *drop_to)
-            os.chmod(workspace, WORKSPACE_MODE)
+    with probe_workspace(drop_to) as workspace:
         network = ExecNetwork(slirp)
         argv = bwrap_argv(
             bwrap,
             workspace=workspace,
             python=host_python(),
             network="user",
-            tmpfs_bytes=16 * 1024 * 1024,
+            tmpfs_bytes=PROBE_TMPFS_BYTES,
             drop_to=drop_to,
             setpriv=setpriv,
             extra=network.bwrap_args(),
