@@ -255,7 +255,7 @@ class LocalBackend:
                 f"Destroy it with sandbox_destroy and create a new one with sandbox_create."
             ) from None
         if network:
-            await self._connect(network, proc)
+            await usernet.attach(network, proc, _kill_group)
         running = self._running.setdefault(sandbox.sandbox_id, set())
         running.add(proc)
         assert proc.stdout is not None and proc.stderr is not None
@@ -295,24 +295,6 @@ class LocalBackend:
             isolation="bubblewrap" if probe.usable else "rlimits-only",
             notes=notes,
         )
-
-    @staticmethod
-    async def _connect(network: usernet.ExecNetwork, proc: asyncio.subprocess.Process) -> None:
-        try:
-            await network.start()
-        except BaseException as exc:  # a cancelled exec too: the command must not start alone
-            _kill_group(proc)
-            await proc.wait()
-            await network.stop()
-            if not isinstance(exc, usernet.UserNetError):
-                raise
-            said = await proc.stderr.read(4096) if proc.stderr else b""
-            detail = said.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            raise UserError(
-                f"The sandbox's network could not be set up ({exc}{': ' if detail[0] else ''}"
-                f"{detail[0]}); nothing ran. Try again, or create the sandbox with network=False "
-                f"if it needs no internet."
-            ) from None
 
     def _command(self, sandbox: SandboxRef, request: ExecRequest) -> list[str]:
         if request.language == "python":

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +252,29 @@ def probe_user_network(
         lines = err.decode(errors="replace").strip().splitlines()
         return "the sandbox got no network device" + (f": {lines[-1]}" if lines else "")
     return ""
+
+
+async def attach(
+    network: ExecNetwork,
+    proc: asyncio.subprocess.Process,
+    kill: Callable[[asyncio.subprocess.Process], None],
+) -> None:
+    """Connect a just-spawned exec to its network; on any failure nothing of it keeps running."""
+    try:
+        await network.start()
+    except BaseException as exc:  # a cancelled exec too: the command must not start alone
+        kill(proc)
+        await proc.wait()
+        await network.stop()
+        if not isinstance(exc, UserNetError):
+            raise
+        said = await proc.stderr.read(4096) if proc.stderr else b""
+        detail = said.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise UserError(
+            f"The sandbox's network could not be set up ({exc}{': ' if detail[0] else ''}"
+            f"{detail[0]}); nothing ran. Try again, or create the sandbox with network=False "
+            f"if it needs no internet."
+        ) from None
 
 
 # --- which network a sandbox gets ---------------------------------------------------------
