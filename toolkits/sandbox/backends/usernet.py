@@ -72,14 +72,20 @@ class Handshake:
 
     def after_spawn(self) -> None:
         """Close the child's ends here, so EOF on info_read means bubblewrap is gone."""
-        for fd in self.child_fds():
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._close("info_write", "block_read")
 
     def close(self) -> None:
-        for fd in (self.info_read, self.info_write, self.block_read, self.block_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._close("info_read", "info_write", "block_read", "block_write")
+
+    def _close(self, *names: str) -> None:
+        # Each fd is closed once: a number closed twice may by then belong to another file
+        # this server opened (in another thread), and that file would be closed instead.
+        for name in names:
+            fd = getattr(self, name)
+            if fd >= 0:
+                setattr(self, name, -1)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 def _read_child_pid(fd: int) -> int:
