@@ -36,7 +36,7 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 # Files outside a toolkit's package that shape every toolkit's tool definitions.
-_SHARED_SOURCES = ("toolkit.py", "budget.py", "settings.py", "lazy_toolkit.py")
+_SHARED_SOURCES = ("toolkit.py", "schema_slim.py", "budget.py", "settings.py", "lazy_toolkit.py")
 
 
 def _versions() -> str:
@@ -50,7 +50,11 @@ def _versions() -> str:
 
 
 def _source_fingerprint(module: str) -> str:
-    """mtime and size of every .py file of the toolkit package and of the shared base."""
+    """A content hash of every .py file of the toolkit package and of the shared base.
+
+    Contents, not modification times: a checkout, copy or touch that keeps the code keeps the
+    catalog, and an edit that keeps size and mtime (a restored backup) still invalidates it.
+    """
     spec = importlib.util.find_spec(module)
     roots: list[Path] = []
     if spec and spec.submodule_search_locations:
@@ -62,12 +66,13 @@ def _source_fingerprint(module: str) -> str:
     files += [here / name for name in _SHARED_SOURCES]
     # Helpers shared between toolkits (toolkits/_hf.py, _remote.py) may shape schemas too.
     files += sorted((here.parent / "toolkits").glob("_*.py"))
-    parts = []
+    digest = hashlib.sha256()
     for path in files:
         with contextlib.suppress(OSError):
-            stat = path.stat()
-            parts.append(f"{path}:{stat.st_mtime_ns}:{stat.st_size}")
-    return "\n".join(parts)
+            data = path.read_bytes()
+            digest.update(f"{path.name}:{len(data)}:".encode())
+            digest.update(data)
+    return digest.hexdigest()
 
 
 def catalog_key(module: str, settings: Settings, read_only: bool) -> str:

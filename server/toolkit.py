@@ -5,6 +5,7 @@ registers thin wrappers over its plain functions with ``@toolkit.tool(...)``, an
 ``toolkit.mcp``. The decorator is where the house rules are enforced once:
 
 - all four annotations are required arguments, and ``--read-only`` skips mutating tools;
+- input schemas are published slimmed (server/schema_slim.py): same contract, fewer tokens;
 - the output schema comes from the function's return model (defined once, never twice);
 - the result carries structured content plus a text rendering, capped and with secrets redacted;
 - ``UserError`` becomes a tool error the model sees; anything else is logged with its traceback
@@ -25,10 +26,11 @@ from typing import Any, TypeVar
 import anyio
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ToolError
-from fastmcp.tools import ToolResult
+from fastmcp.tools import FunctionTool, ToolResult
 from mcp.types import TextContent, ToolAnnotations
 from pydantic import BaseModel
 
+from server import schema_slim
 from server.budget import cap_text
 from server.errors import UserError
 from server.redact import redact, redact_data
@@ -94,7 +96,7 @@ class Toolkit:
                 return fn
             if not (fn.__doc__ or "").strip():
                 raise TypeError(f"tool {self.prefix}{name} needs a docstring for the model")
-            self.mcp.tool(
+            tool = FunctionTool.from_function(
                 _as_tool_result(fn, f"{self.prefix}{name}", self.ctx.settings),
                 name=name,
                 title=title,
@@ -106,6 +108,9 @@ class Toolkit:
                 ),
                 timeout=timeout,
             )
+            # Every host pays for this schema on every request: publish it lean.
+            tool.parameters = schema_slim.slim_schema(tool.parameters)
+            self.mcp.add_tool(tool)
             return fn
 
         return decorate

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from fastmcp import FastMCP
 from helpers import client
 
 from server.app import build_server
 from server.lazy_toolkit import LazyToolkit
+from server.registry import TOOLKITS
 from server.settings import Settings
 
-PLAN_SOURCE = Path(__file__).resolve().parents[1] / "toolkits" / "plan" / "mcp.py"
+PLAN_PACKAGE = Path(__file__).resolve().parents[1] / "toolkits" / "plan"
 
 
 def lazy_toolkits(server: FastMCP) -> dict[str, LazyToolkit]:
@@ -43,22 +47,46 @@ async def test_warm_list_builds_nothing_and_a_call_builds_only_its_toolkit(
     assert [name for name, t in toolkits.items() if t.built] == ["plan"]
 
 
+@pytest.fixture
+def plan_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The plan toolkit copied to an importable package of its own, mounted as "plan".
+
+    Tests edit the copy, never a tracked source file of the checkout.
+    """
+    package = tmp_path / "src" / "plan_copy"
+    shutil.copytree(PLAN_PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "__init__.py").write_text("from plan_copy.mcp import build\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    monkeypatch.setitem(TOOLKITS, "plan", replace(TOOLKITS["plan"], module="plan_copy"))
+    return package
+
+
 async def test_a_changed_toolkit_source_invalidates_its_catalog(
-    settings: Settings, tmp_path: Path
+    settings: Settings, plan_copy: Path
 ) -> None:
     async with client(build_server(settings)) as c:
         await c.list_tools()
-    source = PLAN_SOURCE
+    source = plan_copy / "mcp.py"
+    source.write_text(source.read_text() + "\n# an edit\n")
+    server = build_server(settings)
+    async with client(server) as c:
+        await c.list_tools()
+    built = {name for name, t in lazy_toolkits(server).items() if t.built}
+    assert built == {"plan"}, "only the toolkit whose source changed is rebuilt"
+
+
+async def test_a_touched_but_unchanged_source_keeps_the_catalog(
+    settings: Settings, plan_copy: Path
+) -> None:
+    async with client(build_server(settings)) as c:
+        await c.list_tools()
+    source = plan_copy / "mcp.py"
     stat = source.stat()
-    try:
-        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-        server = build_server(settings)
-        async with client(server) as c:
-            await c.list_tools()
-        built = {name for name, t in lazy_toolkits(server).items() if t.built}
-        assert built == {"plan"}, "only the toolkit whose source changed is rebuilt"
-    finally:
-        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    server = build_server(settings)
+    async with client(server) as c:
+        await c.list_tools()
+    assert not any(t.built for t in lazy_toolkits(server).values())
 
 
 async def test_a_corrupt_catalog_is_ignored(settings: Settings) -> None:
