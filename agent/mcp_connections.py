@@ -107,13 +107,18 @@ class MCPConnections:
         """A FastMCP server object living in this process (the bundled server, test servers)."""
         from fastmcp import Client
 
-        client = Client(server, name=f"mlintern-agent/{name}")
+        client = Client(server, name=f"mlintern-agent/{name}", client_info=_client_info())
         await self._add(name, client, prefix, tool_filter or ToolFilter())
 
     async def add_configured(self, name: str, config: ServerConfig) -> None:
         from fastmcp import Client
 
-        client = Client(_transport(config), name=f"mlintern-agent/{name}", timeout=config.timeout_s)
+        client = Client(
+            _transport(config),
+            name=f"mlintern-agent/{name}",
+            timeout=config.timeout_s,
+            client_info=_client_info(),
+        )
         prefix = config.prefix if config.prefix is not None else f"{_safe(name)}__"
         tool_filter = ToolFilter(config.include_tools, config.exclude_tools)
         await self._add(name, client, prefix, tool_filter, config)
@@ -283,3 +288,12 @@ async def open_connections(
         await connections.aclose()
         raise
     return connections
+
+
+def _client_info() -> Any:
+    """How the agent introduces itself to every server it connects to (their logs show it)."""
+    from mcp.types import Implementation
+
+    from server.app import package_version
+
+    return Implementation(name="mlintern-agent", version=package_version())

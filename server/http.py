@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import UserError
 from server.settings import Settings
+from server.stdio import INVALID_REQUEST
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP
@@ -79,15 +80,88 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(limit: int, send: Send) -> None:
-    body = json.dumps({"error": f"request body over {limit} bytes"}).encode()
+    message = (
+        f"Request body over {limit} bytes: send less per request (the server's limit is "
+        "MLINTERN_MAX_REQUEST_BYTES)."
+    )
+    await _send_jsonrpc_error(send, 413, INVALID_REQUEST, message)
+
+
+class JsonRpcShapeCheck:
+    """Answer a POST that is JSON but no JSON-RPC message with -32600, as JSON-RPC 2.0 says.
+
+    The SDK answers it with -32602 (invalid params) and a multi-line pydantic dump; a client
+    needs to learn that its request itself was malformed. Bodies that are not JSON at all are
+    left to the SDK, which already answers -32700.
+    """
+
+    def __init__(self, app: ASGIApp, path: str):
+        self.app = app
+        self.path = path.rstrip("/") or "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not self._is_mcp(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:  # the body is already capped by BodySizeLimit around this
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # a disconnect: let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        problem = _not_jsonrpc(body)
+        if problem:
+            await _send_jsonrpc_error(send, 400, INVALID_REQUEST, problem)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _is_mcp(self, scope: Scope) -> bool:
+        return scope.get("path", "").rstrip("/") == self.path.rstrip("/")
+
+
+def _not_jsonrpc(body: bytes) -> str | None:
+    """Why ``body`` is JSON but not one JSON-RPC message, or None (not JSON, or fine)."""
+    from mcp_types import jsonrpc_message_adapter
+    from pydantic import ValidationError
+
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        return None
+    try:
+        jsonrpc_message_adapter.validate_python(raw, by_name=False)
+    except ValidationError:
+        return (
+            "Invalid request: the body is JSON but not a JSON-RPC 2.0 request, notification "
+            'or response (one object with "jsonrpc": "2.0" and a "method", or an "id" with '
+            'a "result" or "error"; batches are not supported).'
+        )
+    return None
+
+
+async def _send_jsonrpc_error(send: Send, status: int, code: int, message: str) -> None:
+    payload = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json")],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
 
 
 def check_bind(settings: Settings) -> None:
@@ -116,7 +190,10 @@ def build_http_app(server: FastMCP, settings: Settings) -> Starlette:
         hosts.append(settings.host)
     return server.http_app(
         path=settings.path,
-        middleware=[Middleware(BodySizeLimit, limit=settings.max_request_bytes)],
+        middleware=[
+            Middleware(BodySizeLimit, limit=settings.max_request_bytes),
+            Middleware(JsonRpcShapeCheck, path=settings.path),
+        ],
         host_origin_protection=True,
         allowed_hosts=hosts or None,
         allowed_origins=list(settings.allowed_origins) or None,

@@ -84,6 +84,11 @@ def test_oversized_body_is_413(http_server: str) -> None:
     big = {**INIT, "params": {**INIT["params"], "pad": "x" * 100_000}}
     response = httpx.post(http_server + "/mcp", json=big, headers=headers)
     assert response.status_code == 413
+    error = response.json()
+    assert error["jsonrpc"] == "2.0" and error["id"] is None
+    assert error["error"]["code"] == -32600
+    assert "over 65536 bytes" in error["error"]["message"]
+    assert "MLINTERN_MAX_REQUEST_BYTES" in error["error"]["message"]
     # ...and the server is still serving.
     assert httpx.get(http_server + "/healthz").status_code == 200
 
@@ -100,3 +105,30 @@ def test_public_bind_without_token_refuses_to_start(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "without authentication" in proc.stderr
     assert "MLINTERN_AUTH_TOKEN" in proc.stderr and "--auth-token" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "body", [{"foo": 1}, [INIT], "a string", {"jsonrpc": "2.0", "id": 1}, {"method": "ping"}]
+)
+def test_json_that_is_not_jsonrpc_is_an_invalid_request(http_server: str, body: object) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+    response = httpx.post(http_server + "/mcp", json=body, headers=headers)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["id"] is None and error["error"]["code"] == -32600
+    assert error["error"]["message"].startswith("Invalid request: the body is JSON but not")
+    assert "validation error" not in error["error"]["message"].lower()
+
+
+def test_a_body_that_is_not_json_is_a_parse_error(http_server: str) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+    response = httpx.post(http_server + "/mcp", content=b"{not json", headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32700
+
+
+def test_a_real_request_still_goes_through_the_shape_check(http_server: str) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+    response = httpx.post(http_server + "/mcp", json=INIT, headers=headers)
+    assert response.status_code == 200
+    assert "mlintern" in response.text  # the initialize result names the server

@@ -9,11 +9,11 @@ import pytest
 from agent_helpers import running_agent, serve_asgi
 from fakes.llm import ScriptedLLM, call, calls, say
 from fakes.loopback import Recorder
-from fastmcp import FastMCP
+from fastmcp import Context, FastMCP
 
 from agent.config import load_config
 from agent.mcp_connections import BUNDLED, MCPConnections, open_connections
-from server.app import build_server
+from server.app import build_server, package_version
 from server.errors import UserError
 from server.http import build_http_app
 from server.settings import Settings
@@ -191,3 +191,21 @@ async def test_stdio_servers_get_no_credentials_except_their_own(
     names = outcome.structured["result"]
     assert "PROBE_TOKEN" in names and "PATH" in names and "MLINTERN_HOME" in names
     assert "LAB_API_KEY" not in names
+
+
+async def test_the_agent_introduces_itself_by_name_and_version(settings: Settings) -> None:
+    seen = FastMCP("who")
+
+    @seen.tool
+    def whoami(ctx: Context) -> str:
+        """Who is calling."""
+        info = ctx.session.client_params.client_info  # type: ignore[union-attr]
+        return f"{info.name} {info.version}"
+
+    connections = MCPConnections()
+    await connections.add_in_process("who", seen)
+    try:
+        outcome = await connections.call("whoami", {})
+        assert outcome.text == f"mlintern-agent {package_version()}"
+    finally:
+        await connections.aclose()
