@@ -1,4 +1,4 @@
-"""The streamable-HTTP app: bearer auth, DNS-rebinding guard, body cap, /healthz."""
+"""The streamable-HTTP app: bearer auth, DNS-rebinding guard, body cap, resumable SSE, /healthz."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import UserError
+from server.event_store import SqliteEventStore
 from server.settings import Settings
 from server.stdio import INVALID_REQUEST
 
@@ -174,6 +175,17 @@ def check_bind(settings: Settings) -> None:
         )
 
 
+def _event_store(settings: Settings) -> SqliteEventStore:
+    from server.state import StateStore
+
+    return SqliteEventStore(
+        StateStore(settings.state_path),
+        max_events=settings.sse_events_max,
+        max_age_s=settings.sse_events_max_age_s,
+        secret_values=settings.secret_values(),
+    )
+
+
 def build_http_app(server: FastMCP, settings: Settings) -> Starlette:
     check_bind(settings)
     if settings.auth_token is not None:
@@ -190,6 +202,8 @@ def build_http_app(server: FastMCP, settings: Settings) -> Starlette:
         hosts.append(settings.host)
     return server.http_app(
         path=settings.path,
+        event_store=_event_store(settings),
+        retry_interval=settings.sse_retry_ms,
         middleware=[
             Middleware(BodySizeLimit, limit=settings.max_request_bytes),
             Middleware(JsonRpcShapeCheck, path=settings.path),

@@ -58,6 +58,23 @@ class Settings(BaseSettings):
         default_factory=list, description="Extra browser Origins to accept."
     )
 
+    sse_retry_ms: int = Field(
+        default=2000,
+        ge=100,
+        le=60_000,
+        description="How soon a client whose SSE stream dropped should reconnect (with "
+        "Last-Event-ID) to be sent what it missed.",
+    )
+    sse_events_max: int = Field(
+        default=20_000,
+        ge=100,
+        le=10_000_000,
+        description="Most SSE events kept in the state DB for resuming dropped streams.",
+    )
+    sse_events_max_age_s: float = Field(
+        default=3600.0, gt=0, le=7 * 86400, description="How long a dropped stream can be resumed."
+    )
+
     approval_ttl_s: float = Field(
         default=3600.0,
         gt=0,
