@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.discovery import CARD_PATH, server_card
 from server.errors import UserError
 from server.event_store import SqliteEventStore
 from server.settings import Settings
@@ -194,6 +195,13 @@ def build_http_app(server: FastMCP, settings: Settings) -> Starlette:
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "server": server.name})
+
+    # Discovery happens before a client holds a token, so the card is public; it says that a
+    # token is required and which toolsets exist, never anything from the state.
+    @server.custom_route(CARD_PATH, methods=["GET"])
+    async def card(request: Request) -> JSONResponse:
+        base_url = str(request.base_url).rstrip("/")
+        return JSONResponse(await server_card(server, settings, base_url))
 
     from starlette.middleware import Middleware
 

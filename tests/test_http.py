@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import httpx
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
-from helpers import ERAS, free_port, running, server_cmd, test_env, wait_for_http
+from helpers import ERAS, REPO, free_port, running, server_cmd, test_env, wait_for_http
 
 TOKEN = "test-token-0123456789abcdef"
 INIT = {
@@ -132,3 +133,32 @@ def test_a_real_request_still_goes_through_the_shape_check(http_server: str) -> 
     response = httpx.post(http_server + "/mcp", json=INIT, headers=headers)
     assert response.status_code == 200
     assert "mlintern" in response.text  # the initialize result names the server
+
+
+async def test_the_server_card_describes_what_the_server_lists(http_server: str) -> None:
+    response = httpx.get(http_server + "/.well-known/mcp/server-card.json")  # no token needed
+    assert response.status_code == 200
+    card = response.json()
+    assert card["name"] == "io.github.mlintern/mlintern"
+    (remote,) = card["remotes"]
+    assert remote["type"] == "streamable-http" and remote["url"] == http_server + "/mcp"
+    assert remote["headers"][0]["name"] == "Authorization" and remote["headers"][0]["isSecret"]
+    assert TOKEN not in response.text
+    carded = [
+        t["name"] for kit in card["_meta"]["io.github.mlintern/toolsets"] for t in kit["tools"]
+    ]
+    transport = StreamableHttpTransport(http_server + "/mcp", auth=TOKEN)
+    async with Client(transport) as c:
+        listed = [t.name for t in await c.list_tools()]
+    assert carded == listed
+
+
+def test_the_committed_server_json_is_the_generated_one() -> None:
+    from server.app import package_version
+    from server.discovery import registry_server_json
+
+    committed = json.loads((REPO / "server.json").read_text())
+    assert committed == registry_server_json(package_version()), (
+        "server.json is stale: regenerate it with `python -m server.discovery > server.json`"
+    )
+    assert len(committed["description"]) <= 100  # the registry's limit
