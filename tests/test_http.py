@@ -136,7 +136,8 @@ def test_a_real_request_still_goes_through_the_shape_check(http_server: str) -> 
 
 
 async def test_the_server_card_describes_what_the_server_lists(http_server: str) -> None:
-    response = httpx.get(http_server + "/.well-known/mcp/server-card.json")  # no token needed
+    async with httpx.AsyncClient() as http:  # no token needed
+        response = await http.get(http_server + "/.well-known/mcp/server-card.json")
     assert response.status_code == 200
     card = response.json()
     assert card["name"] == "io.github.mlintern/mlintern"
