@@ -105,3 +105,44 @@ def test_instructions_describe_each_mounted_toolkit(settings: Settings) -> None:
     server = build_server(settings)
     for name, entry in TOOLKITS.items():
         assert f"- {name}: {entry.purpose}" in (server.instructions or "")
+
+
+# Values that really are any JSON: a SQL result's cells, a config value before and after.
+ANY_JSON_ALLOWED = {
+    "datasets_query.rows[][]",
+    "experiments_restart.changes[].old",
+    "experiments_restart.changes[].new",
+}
+
+
+def untyped(schema: Any, path: str, defs: dict[str, Any]) -> list[str]:
+    """Paths of output values whose schema accepts anything."""
+    if not isinstance(schema, dict):
+        return []
+    if "$ref" in schema:
+        return untyped(defs[schema["$ref"].split("/")[-1]], path, defs)
+    typed_keys = {"type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref"}
+    if not typed_keys & set(schema):
+        return [path]
+    found: list[str] = []
+    for combo in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(combo, []):
+            found += untyped(branch, path, defs)
+    for name, sub in schema.get("properties", {}).items():
+        found += untyped(sub, f"{path}.{name}", defs)
+    if "items" in schema:
+        found += untyped(schema["items"], f"{path}[]", defs)
+    if isinstance(schema.get("additionalProperties"), dict):
+        found += untyped(schema["additionalProperties"], f"{path}{{}}", defs)
+    return found
+
+
+async def test_output_schemas_say_what_comes_back(tools: list[Any]) -> None:
+    problems = [
+        path
+        for tool in tools
+        if tool.output_schema
+        for path in untyped(tool.output_schema, tool.name, tool.output_schema.get("$defs", {}))
+        if path not in ANY_JSON_ALLOWED
+    ]
+    assert not problems, problems

@@ -22,8 +22,9 @@ class ColumnProfile(BaseModel):
     name: str
     type: str
     nulls: int | None = None
-    min: Any = None
-    max: Any = None
+    # Scalars only (numbers, strings, dates as text): an output schema says what comes back.
+    min: str | int | float | bool | None = None
+    max: str | int | float | bool | None = None
     approx_distinct: int | None = None
     length_min: int | None = Field(default=None, description="Of texts (characters) or lists.")
     length_max: int | None = None
