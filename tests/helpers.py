@@ -8,10 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
@@ -20,6 +21,18 @@ if TYPE_CHECKING:
 
 ERAS = ("legacy", "2026-07-28")  # the 2025-11-25 handshake era and the sessionless era
 REPO = Path(__file__).resolve().parents[1]
+
+
+def readline_within(stream: IO[str], timeout: float = 30.0) -> str:
+    """One line from a child's pipe, or TimeoutError: a silent child must fail the test, not
+    hang it (a thread, because select() cannot see what the text wrapper already buffered)."""
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line:
+        raise TimeoutError(f"no line from the child process within {timeout}s")
+    return line[0]
 
 
 def free_port() -> int:

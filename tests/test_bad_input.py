@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from helpers import client, server_cmd, test_env
+from helpers import client, readline_within, server_cmd, test_env
 
 from server.app import build_server
 from server.settings import Settings
@@ -43,7 +43,7 @@ class StdioPeer:
 
     def answer(self) -> dict:
         assert self.proc.stdout
-        return json.loads(self.proc.stdout.readline())
+        return json.loads(readline_within(self.proc.stdout))
 
     def close(self) -> None:
         assert self.proc.stdin

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ERAS, server_cmd, test_env
+from helpers import ERAS, readline_within, server_cmd, test_env
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
@@ -66,7 +66,7 @@ def test_stdout_carries_only_protocol(tmp_path: Path) -> None:
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
             if "id" in request:  # wait for its answer before sending more
-                out_lines.append(proc.stdout.readline())
+                out_lines.append(readline_within(proc.stdout))
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)

@@ -182,4 +182,12 @@ async def test_errors_say_what_to_do(settings, tmp_path) -> None:
         checked = await c.call_tool(
             "experiments_check", {"source": str(tmp_path), "preferences": PREFS}
         )
-        assert "missing" in checked.content[0].text
+        (verdict,) = checked.structured_content["verdicts"]
+        assert verdict == {
+            "subject": "val/loss",
+            "kind": "missing",
+            "severity": "warn",
+            "message": "no tag matches 'val/loss' (tags: loss)",
+            "numbers": {},
+        }
+        assert checked.structured_content["status"] == "attention"

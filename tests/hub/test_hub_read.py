@@ -156,11 +156,15 @@ async def test_read_file_refuses_folders_large_files_and_suggests_names(
     assert not any(p.endswith("/big.jsonl") for p in fake_hub.recorder.paths())
 
 
-async def test_parameters_are_bounded_by_the_schema(anon_settings: Settings) -> None:
+async def test_parameters_are_bounded_by_the_schema(
+    anon_settings: Settings, fake_hub: FakeHub
+) -> None:
     async with hub_client(anon_settings) as c:
         bad = await c.call_tool(
             "hub_repo_info", {"repo_id": "../../etc/passwd"}, raise_on_error=False
         )
-        assert bad.is_error
+        assert bad.is_error and "repo_id" in bad.content[0].text
+        assert "should match pattern" in bad.content[0].text
         too_many = await c.call_tool("hub_search", {"limit": 500}, raise_on_error=False)
-        assert too_many.is_error
+        assert too_many.is_error and "less than or equal to 50" in too_many.content[0].text
+    assert not any("passwd" in p for p in fake_hub.recorder.paths())  # refused before any request

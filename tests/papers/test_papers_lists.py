@@ -130,6 +130,7 @@ async def test_trending_rejects_a_malformed_date(papers_settings: Settings) -> N
     async with Client(build_server(papers_settings)) as c:
         bad = await c.call_tool("papers_trending", {"date": "04/02/2025"}, raise_on_error=False)
     assert bad.is_error
+    assert "date" in bad.content[0].text and "should match pattern" in bad.content[0].text
 
 
 def test_trending_reports_a_persistent_server_error(
