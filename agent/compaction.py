@@ -44,8 +44,10 @@ _NOTE_LINE = re.compile(r"^- (\w+): (.+)$")
 
 
 def estimate_tokens(messages: list[Message]) -> int:
-    """A deliberately conservative count (3 characters per token) used between provider counts."""
-    return len(json.dumps(messages, ensure_ascii=False)) // 3 + 4 * len(messages)
+    """The messages' tokens as sent (cl100k over their JSON), used between provider counts."""
+    from agent.tokens import count_message_tokens
+
+    return count_message_tokens(messages)
 
 
 @dataclass

@@ -8,7 +8,6 @@ input window and aims at half the window, so it does not fire again on the next 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from agent.compaction import (
     unanswered_calls,
 )
 from agent.config import Limits
+from agent.tokens import count_json_tokens
 from server.budget import cap_text
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class ContextManager:
         self._messages: list[Message] = list(messages)
         self._window_tokens = window_tokens
         self.limits = limits
-        self.tools_tokens = len(json.dumps(tool_schemas or [])) // 3
+        self.tools_tokens = count_json_tokens(tool_schemas) if tool_schemas else 0
         self._anchor_tokens: int | None = None
         self._anchor_len = 0
         self._listeners: list[Listener] = []

@@ -33,6 +33,7 @@ from agent.llm_errors import (
     retry_reason,
     short_message,
 )
+from agent.tokens import count_request_tokens
 from server.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,8 @@ class LiteLLMModel:
             if text and on_text is not None:
                 await on_text(text)
         reported = usage is not None
-        if usage is None:  # some local servers send no usage: estimate it
-            prompt = int(litellm.token_counter(model=self.model, messages=messages))
+        if usage is None:  # some local servers send no usage: count what was sent
+            prompt = count_request_tokens(messages, tools)
             completion = max(1, len(text) // 4)
         else:
             prompt, completion = usage

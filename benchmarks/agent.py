@@ -37,6 +37,7 @@ os.environ["MLINTERN_AGENT_CONFIG"] = str(Path(tempfile.gettempdir()) / "mlinter
 from agent.config import load_config  # noqa: E402
 from agent.llm import ModelReply, ModelWindow, ToolCallRequest  # noqa: E402
 from agent.runtime import open_agent  # noqa: E402
+from agent.tokens import count_json_tokens  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
 
@@ -122,7 +123,7 @@ async def through_litellm(iterations: int) -> float:
 async def tool_list_tokens() -> tuple[int, dict[str, int], int]:
     from agent.llm import import_litellm
 
-    litellm = import_litellm()
+    import_litellm()
     config = load_config(overrides={"bundled": {"toolsets": None}})
     with tempfile.TemporaryDirectory() as home:
         async with open_agent(
@@ -130,13 +131,11 @@ async def tool_list_tokens() -> tuple[int, dict[str, int], int]:
         ) as agent:
             schemas = agent.tools.schemas()
             specs = list(agent.tools.tools.values())
-    probe = [{"role": "user", "content": "x"}]
-    base = litellm.token_counter(model="gpt-4o", messages=probe)
-    total = litellm.token_counter(model="gpt-4o", messages=probe, tools=schemas) - base
+    # Counted as the context manager counts it: cl100k over the JSON the request carries.
+    total = count_json_tokens(schemas)
     per_toolkit: dict[str, int] = defaultdict(int)
     for spec in specs:
-        tokens = litellm.token_counter(model="gpt-4o", messages=probe, tools=[spec.schema()]) - base
-        per_toolkit[spec.name.split("_", 1)[0]] += tokens
+        per_toolkit[spec.name.split("_", 1)[0]] += count_json_tokens([spec.schema()])
     return total, dict(per_toolkit), len(specs)
 
 
