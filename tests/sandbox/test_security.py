@@ -111,15 +111,28 @@ async def test_without_network_a_host_port_cannot_be_reached(
     refused = await service.exec(offline.sandbox_id, probe, language="python")
     assert refused.exit_code != 0 and "hello from the host" not in refused.stdout.text
     assert "ConnectionRefusedError" in refused.stderr.text or "unreachable" in refused.stderr.text
-    # The same probe in a sandbox sharing the host's network does connect: the check above
-    # can fail (slirp4netns switched off, as on a machine without it).
+    # Without slirp4netns a network=True sandbox would share the host's network: refused ...
     no_slirp = SandboxService(
         settings.model_copy(update={"sandbox_slirp4netns": "no-such-slirp4netns"}),
         StateStore(settings.state_path),
     )
+    with pytest.raises(UserError, match="MLINTERN_SANDBOX_ALLOW_UNISOLATED=true") as caught:
+        await no_slirp.create(network=True)
+    assert "apt-get install slirp4netns iproute2" in str(caught.value)
+    # ... unless the operator opts in; then the same probe does connect, so the check above
+    # can fail.
+    no_slirp = SandboxService(
+        settings.model_copy(
+            update={"sandbox_slirp4netns": "no-such-slirp4netns", "sandbox_allow_unisolated": True}
+        ),
+        StateStore(settings.state_path),
+    )
     shared = await no_slirp.create(network=True)
     assert shared.network == "host"
-    assert any("loopback (127.0.0.1) are reachable" in w for w in shared.warnings)
+    assert shared.warnings[0].startswith("NOT ISOLATED: network=True shares this machine's")
+    assert any(
+        "loopback (127.0.0.1) and private networks are reachable" in w for w in shared.warnings
+    )
     allowed = await no_slirp.exec(shared.sandbox_id, probe, language="python")
     assert allowed.stdout.text == "hello from the host\n", allowed.stderr.text
 

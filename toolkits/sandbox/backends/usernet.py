@@ -29,6 +29,7 @@ from pathlib import Path
 
 from server.errors import UserError
 from server.settings import Settings
+from toolkits.sandbox.backends import egress
 from toolkits.sandbox.backends.base import SandboxRef, SandboxSpec
 from toolkits.sandbox.backends.bwrap import (
     PROBE_TIMEOUT_S,
@@ -183,6 +184,10 @@ class ExecNetwork:
             pid = _read_child_pid(self.handshake.info_read)
             self.proc, self.exit_fd = _start_slirp(self.slirp, pid)
             try:
+                egress.apply(pid)
+            except egress.EgressError as exc:
+                raise UserNetError(str(exc)) from None
+            try:
                 os.write(self.handshake.block_write, b"1")
             except BrokenPipeError:
                 raise UserNetError("bubblewrap exited before the command started") from None
@@ -318,9 +323,18 @@ async def choose_mode(
     if not reason:
         await asyncio.to_thread((sandbox_dir / "resolv.conf").write_text, RESOLV_CONF)
         return "user", ""
+    if not settings.sandbox_allow_unisolated:
+        raise UserError(
+            f"Refusing network=True: the sandbox would share this machine's network ({reason}), "
+            f"so services on its loopback and private networks would be reachable. Install "
+            f"slirp4netns and iproute2 (Debian/Ubuntu: apt-get install slirp4netns iproute2) "
+            f"for internet-only sandboxes, create the sandbox with network=False, or set "
+            f"MLINTERN_SANDBOX_ALLOW_UNISOLATED=true to accept a shared network."
+        )
     return "host", (
-        f"network=True shares this machine's network ({reason}): services listening on "
-        f"its loopback (127.0.0.1) are reachable from the sandbox. Install slirp4netns "
+        f"NOT ISOLATED: network=True shares this machine's network ({reason}): services "
+        f"listening on its loopback (127.0.0.1) and private networks are reachable from the "
+        f"sandbox (allowed by MLINTERN_SANDBOX_ALLOW_UNISOLATED). Install slirp4netns "
         f"(Debian/Ubuntu: apt-get install slirp4netns) to give sandboxes the internet only."
     )
 
