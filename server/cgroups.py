@@ -17,6 +17,8 @@ import contextlib
 import functools
 import os
 import shutil
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ PARENT = "mlintern"
 # Writes its pid into every cgroup.procs named before "--", then becomes the command.
 ENTER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 ENTER_FAILED = 125
+REMOVE_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,21 @@ class Cgroups:
             group = hierarchy.base / name
             if not group.is_dir():
                 continue
-            with contextlib.suppress(OSError, ValueError):
-                for pid in (group / "cgroup.procs").read_text().split():
-                    with contextlib.suppress(OSError):
-                        os.kill(int(pid), 9)
-            with contextlib.suppress(OSError):
-                group.rmdir()
+            deadline = time.monotonic() + REMOVE_WAIT_S
+            while True:  # killed processes take a moment to leave the group
+                with contextlib.suppress(OSError, ValueError):
+                    for pid in (group / "cgroup.procs").read_text().split():
+                        with contextlib.suppress(OSError):
+                            os.kill(int(pid), signal.SIGKILL)
+                try:
+                    group.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.02)
 
 
 def _mounts() -> list[tuple[str, str, set[str]]]:

@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         default=20000,
         ge=256,
         le=1 << 24,
-        description="Files (inodes) each local workspace may hold.",
+        description="Files (inodes) each local workspace may hold (rounded up a little by ext4).",
     )
     sandbox_bwrap: str = Field(
         default="bwrap", description="bubblewrap executable (name on PATH or absolute path)."
