@@ -14,10 +14,10 @@ import json
 import os
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 
 import pytest
+from sandbox_kit import line_server
 
 from server.settings import Settings
 from server.state import StateStore
@@ -64,29 +64,8 @@ def host_listener() -> Iterator[tuple[str, int]]:
     address = host_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to protect")
-    server = socket.socket()
-    server.bind((address, 0))
-    server.listen()
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(b"hello from the host\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield address, server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+    with line_server(address) as port:
+        yield address, port
 
 
 async def probe(service: SandboxService, sandbox_id: str, targets: list) -> dict[str, list]:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_kit import host_has, marker, processes_carrying, processes_named
+from sandbox_kit import host_has, line_server, marker, processes_carrying, processes_named
 
 from server.errors import UserError
 from server.settings import Settings
@@ -74,29 +72,8 @@ async def test_no_credentials_reach_the_sandbox_environment(
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A TCP server on 127.0.0.1 that answers one line per connection."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(b"hello from the host\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+    with line_server("127.0.0.1") as port:
+        yield port
 
 
 async def test_without_network_a_host_port_cannot_be_reached(
