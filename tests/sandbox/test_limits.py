@@ -3,6 +3,7 @@ workspace; and no memory_mb beyond the machine."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -133,3 +134,20 @@ async def test_thirty_thousand_files_are_stopped_at_the_file_cap(service: Sandbo
     assert len(os.listdir(Path(sandbox.workspace) / "many")) <= cap * 1.02
     await service.destroy(sandbox.sandbox_id)
     assert not Path(sandbox.workspace).parent.exists()
+
+
+async def test_a_workspace_unmounted_by_a_reboot_is_mounted_again_with_its_files(
+    service: SandboxService,
+) -> None:
+    sandbox = await service.create(files={"kept.txt": "still here\n"})
+    quota_or_note(service, sandbox.warnings)
+    workspace = Path(sandbox.workspace)
+    disk_quota.unmount(workspace)  # what a reboot leaves: the image, an empty mount point
+    assert not await asyncio.to_thread(workspace.is_mount)
+    assert not (workspace / "kept.txt").exists()
+    ran = await service.exec(sandbox.sandbox_id, "cat kept.txt; df --output=size -m . | tail -1")
+    words = ran.stdout.text.split()
+    assert words[:2] == ["still", "here"], ran.stderr.text
+    quota = service.settings.sandbox_disk_quota_mb  # less the filesystem's own tables
+    assert quota * 0.9 < int(words[2]) <= quota
+    assert await asyncio.to_thread(workspace.is_mount)

@@ -210,5 +210,9 @@ class WorkspaceFS:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         with open(source, "rb") as reader:
             fd = os.open(name, flags, 0o644, dir_fd=parent)
-            with open(fd, "wb") as writer:
-                shutil.copyfileobj(reader, writer, 1 << 20)
+            try:
+                with open(fd, "wb") as writer:
+                    shutil.copyfileobj(reader, writer, 1 << 20)
+            except OSError:  # a full workspace: no half-copied file left in it
+                os.unlink(name, dir_fd=parent)
+                raise
