@@ -193,8 +193,11 @@ class LocalBackend:
         self._require(probe)
         token = secrets.token_hex(8)
         argv = self._command(sandbox, request)
+        limiter = await self._limiter(probe)
+        group = await asyncio.to_thread(self._enter_group, limiter, sandbox)
+        oom_before = limiter.oom_kills(sandbox.sandbox_id)
         network = (
-            usernet.for_exec(self.settings, sandbox, self.sandbox_dir(sandbox.sandbox_id))
+            usernet.for_exec(self.settings, sandbox, self.sandbox_dir(sandbox.sandbox_id), group)
             if probe.usable
             else None
         )
@@ -215,10 +218,8 @@ class LocalBackend:
         # Without root the process limit counts every task of our uid, so grant it on top.
         extra = 0 if self.drop_to else await asyncio.to_thread(tasks_of_uid, os.getuid())
         prefix, limit_in_child = launcher(ExecLimits(sandbox.memory_mb, sandbox.cpu_s), extra)
-        limiter = await self._limiter(probe)
-        group = await asyncio.to_thread(self._enter_group, limiter, sandbox)
-        oom_before = limiter.oom_kills(sandbox.sandbox_id)
-        argv = limiter.wrap(group, [*prefix, *argv])
+        # Under bubblewrap the gate enters the cgroup; without it, the command itself does.
+        argv = [*prefix, *argv] if probe.usable else limiter.wrap(group, [*prefix, *argv])
         options: dict = {}
         if not probe.usable and self.drop_to is not None:
             options = {"user": self.drop_to[0], "group": self.drop_to[1], "extra_groups": []}
