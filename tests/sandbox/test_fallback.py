@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 from fastmcp import Client
+from helpers import server_cmd, test_env
+from mcp import Client as SdkClient
+from mcp.client.stdio import StdioServerParameters
+from mcp.types import TextContent
 from sandbox_kit import data, marker, processes_carrying, sandbox_server, text
 
 from server.errors import UserError
@@ -108,3 +112,22 @@ async def test_rlimits_only_still_leaves_no_process_behind(tmp_path: Path) -> No
     timed_out = await service.exec(sandbox.sandbox_id, "sleep 300", timeout_s=1, env={name: value})
     assert timed_out.killed_reason == "timeout"
     assert processes_carrying(name, value) == []
+
+
+async def test_the_documented_variables_work_in_a_real_server_over_stdio(tmp_path: Path) -> None:
+    """The names in README's settings table, read from a real server process's environment."""
+    cmd = server_cmd("--toolsets", "sandbox")
+    base = {"MLINTERN_SANDBOX_BWRAP": "/nonexistent/bwrap"}
+    for opted_in in ("false", "true"):
+        env = test_env(tmp_path / "home", MLINTERN_SANDBOX_ALLOW_UNISOLATED=opted_in, **base)
+        params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=env)
+        async with SdkClient(params) as client:
+            created = await client.call_tool("sandbox_create", {})
+        block = created.content[0]
+        assert isinstance(block, TextContent)
+        if opted_in == "false":
+            assert created.is_error and "apt-get install bubblewrap" in block.text
+            assert OPT_IN in block.text
+        else:
+            assert not created.is_error, block.text
+            assert block.text.startswith("WARNING: NOT ISOLATED (bubblewrap ('/nonexistent/bwrap')")
