@@ -1,9 +1,10 @@
-"""The local backend: a workspace directory per sandbox, each exec under bubblewrap + rlimits.
+"""The local backend: a workspace per sandbox, each exec under bubblewrap, a cgroup and rlimits.
 
 Workspaces live at ``<MLINTERN_HOME>/sandboxes/<sandbox_id>/workspace`` (the jobs toolkit runs
-jobs there), so they survive a server restart. Each workspace holds a ``.venv`` that sees the
-server's Python packages (torch included) and takes new ones from ``pip install`` when the
-sandbox has network access.
+jobs there), so they survive a server restart; each is its own size-capped filesystem where
+the server runs as root (disk_quota.py). Each holds a ``.venv`` that sees the server's Python
+packages (torch included) and takes new ones from ``pip install`` when the sandbox has network
+access. Without working namespaces nothing runs unless the operator opted in.
 """
 
 from __future__ import annotations

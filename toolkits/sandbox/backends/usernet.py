@@ -10,8 +10,11 @@ The order matters: ``unshare --net`` makes the namespace (bubblewrap only inheri
 own loopback set-up cannot race slirp4netns, which brings up lo as well); bubblewrap reports
 the sandbox's PID on ``--info-fd`` and waits on ``--block-fd``; slirp4netns attaches to that
 PID and says ready; only then does the command start, so it never sees a network that is not
-there yet. Making a network namespace needs root, so a server running unprivileged falls back
-to the host's network, and says so when the sandbox is created.
+there yet. Before that, egress.py's rules keep it off this machine's own addresses and off
+private and link-local ranges. Making a network namespace needs root: a server running
+unprivileged refuses network=True unless the operator accepts the host's network
+(MLINTERN_SANDBOX_ALLOW_UNISOLATED), and then says so when the sandbox is created. The same
+handshake lets the sandbox join its cgroup before its command starts (``ExecGate``).
 """
 
 from __future__ import annotations
