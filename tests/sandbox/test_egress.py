@@ -8,7 +8,6 @@ non-loopback address.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import json
 import os
@@ -140,4 +139,3 @@ def test_the_rules_cover_every_local_range() -> None:
     expected = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12"]
     expected += ["192.168.0.0/16", "192.0.2.2/32", "192.0.2.0/24"]
     assert lines[1:] == [f"rule add to {network} prohibit pref 200" for network in expected]
-    assert errno.EACCES  # the error the prohibit rules produce, asserted above in a sandbox
