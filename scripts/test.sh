@@ -8,10 +8,13 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 # System packages: bubblewrap for the isolated sandbox path, slirp4netns for sandboxes that
-# may use the internet but not this machine's loopback.
-if ! command -v bwrap >/dev/null 2>&1 || ! command -v slirp4netns >/dev/null 2>&1; then
+# may use the internet but not this machine's loopback, iproute2 for the routing rules that
+# keep them off private ranges, e2fsprogs for the size-capped workspace images.
+if ! command -v bwrap >/dev/null 2>&1 || ! command -v slirp4netns >/dev/null 2>&1 \
+  || ! command -v ip >/dev/null 2>&1 || ! command -v mkfs.ext4 >/dev/null 2>&1; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap slirp4netns >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap slirp4netns iproute2 \
+    e2fsprogs >/dev/null
 fi
 
 # Python: the package with every extra and the test tools. torch is pinned to the CPU build.

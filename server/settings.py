@@ -130,8 +130,20 @@ class Settings(BaseSettings):
     )
 
     # --- toolkit knobs ------------------------------------------------------------------
-    sandbox_require_isolation: bool = Field(
-        default=False, description="Refuse to run sandboxes without bubblewrap namespaces."
+    sandbox_allow_unisolated: bool = Field(
+        default=False,
+        description="Accept local sandboxes without namespaces (no bubblewrap: rlimits only, "
+        "the host's files and loopback reachable) and network=True sandboxes sharing the "
+        "host's network (no slirp4netns). Off: sandbox_create refuses instead.",
+    )
+    sandbox_disk_quota_mb: int = Field(
+        default=2048, ge=16, le=1 << 20, description="Disk space each local workspace may use."
+    )
+    sandbox_max_files: int = Field(
+        default=20000,
+        ge=256,
+        le=1 << 24,
+        description="Files (inodes) each local workspace may hold (rounded up a little by ext4).",
     )
     sandbox_bwrap: str = Field(
         default="bwrap", description="bubblewrap executable (name on PATH or absolute path)."

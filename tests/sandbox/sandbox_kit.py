@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from fastmcp import FastMCP
@@ -78,3 +82,31 @@ def processes_named(name: str) -> set[int]:
         if comm == name and rest.split()[0] != "Z":
             found.add(int(entry))
     return found
+
+
+@contextlib.contextmanager
+def line_server(address: str) -> Iterator[int]:
+    """A TCP server on ``address`` (of this machine) that answers one line per connection."""
+    server = socket.socket()
+    server.bind((address, 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"hello from the host\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_kit import host_has, marker, processes_carrying, processes_named
+from sandbox_kit import host_has, line_server, marker, processes_carrying, processes_named
 
 from server.errors import UserError
 from server.settings import Settings
@@ -74,29 +72,8 @@ async def test_no_credentials_reach_the_sandbox_environment(
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A TCP server on 127.0.0.1 that answers one line per connection."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(b"hello from the host\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+    with line_server("127.0.0.1") as port:
+        yield port
 
 
 async def test_without_network_a_host_port_cannot_be_reached(
@@ -111,15 +88,28 @@ async def test_without_network_a_host_port_cannot_be_reached(
     refused = await service.exec(offline.sandbox_id, probe, language="python")
     assert refused.exit_code != 0 and "hello from the host" not in refused.stdout.text
     assert "ConnectionRefusedError" in refused.stderr.text or "unreachable" in refused.stderr.text
-    # The same probe in a sandbox sharing the host's network does connect: the check above
-    # can fail (slirp4netns switched off, as on a machine without it).
+    # Without slirp4netns a network=True sandbox would share the host's network: refused ...
     no_slirp = SandboxService(
         settings.model_copy(update={"sandbox_slirp4netns": "no-such-slirp4netns"}),
         StateStore(settings.state_path),
     )
+    with pytest.raises(UserError, match="MLINTERN_SANDBOX_ALLOW_UNISOLATED=true") as caught:
+        await no_slirp.create(network=True)
+    assert "apt-get install slirp4netns iproute2" in str(caught.value)
+    # ... unless the operator opts in; then the same probe does connect, so the check above
+    # can fail.
+    no_slirp = SandboxService(
+        settings.model_copy(
+            update={"sandbox_slirp4netns": "no-such-slirp4netns", "sandbox_allow_unisolated": True}
+        ),
+        StateStore(settings.state_path),
+    )
     shared = await no_slirp.create(network=True)
     assert shared.network == "host"
-    assert any("loopback (127.0.0.1) are reachable" in w for w in shared.warnings)
+    assert shared.warnings[0].startswith("NOT ISOLATED: network=True shares this machine's")
+    assert any(
+        "loopback (127.0.0.1) and private networks are reachable" in w for w in shared.warnings
+    )
     allowed = await no_slirp.exec(shared.sandbox_id, probe, language="python")
     assert allowed.stdout.text == "hello from the host\n", allowed.stderr.text
 

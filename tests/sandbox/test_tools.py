@@ -12,6 +12,7 @@ from sandbox_kit import data, sandbox_server, text
 
 from server.settings import Settings
 from server.state import StateStore
+from toolkits.sandbox.backends import disk_quota
 from toolkits.sandbox.core import workspace_path
 from toolkits.sandbox.records import SandboxRecords
 
@@ -267,6 +268,7 @@ async def test_a_workspace_deleted_behind_our_back_gets_a_clear_error(
     mcp: Client, settings: Settings
 ) -> None:
     sandbox_id = data(await mcp.call_tool("sandbox_create", {}))["sandbox_id"]
+    disk_quota.unmount(workspace_path(settings, sandbox_id))  # its own filesystem, if any
     shutil.rmtree(workspace_path(settings, sandbox_id))
     result = await mcp.call_tool(
         "sandbox_exec", {"sandbox_id": sandbox_id, "command": "true"}, raise_on_error=False

@@ -200,6 +200,11 @@ class SandboxService:
                 max_file_mb=extra.get("max_file_mb"),
                 max_open_files=extra.get("max_open_files"),
                 max_processes=extra.get("max_processes"),
+                memory_per_sandbox=bool(extra["memory_per_sandbox"])
+                if "memory_per_sandbox" in extra
+                else None,
+                disk_quota_mb=extra.get("disk_quota_mb"),
+                max_files=extra.get("max_files"),
             ),
             created_at=record.created_at,
             last_used_at=record.last_used_at,

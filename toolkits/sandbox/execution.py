@@ -58,6 +58,7 @@ def kill_reason(outcome: ExecOutcome, stderr_tail: str) -> KillReason | None:
 
 
 # What shells and runtimes print when RLIMIT_NPROC refuses a fork.
+DISK_FULL_MARKERS = ("No space left on device", "Disk quota exceeded")
 PROCESS_LIMIT_MARKERS = ("fork: Resource temporarily unavailable", "fork: retry", "can't fork")
 
 
@@ -85,6 +86,11 @@ def advice(
         notes.append(
             f"Ended by {signal_name(outcome.signal)}. SIGKILL without a timeout usually means the "
             f"CPU hard limit or the kernel's out-of-memory killer."
+        )
+    if any(marker in stderr for marker in DISK_FULL_MARKERS):
+        notes.append(
+            "The workspace is at its disk quota (space or number of files; see sandbox_list): "
+            "delete files it no longer needs, or keep large data outside the sandbox."
         )
     if any(marker in stderr for marker in PROCESS_LIMIT_MARKERS):
         notes.append(f"The command hit the process limit ({limits}): new processes were refused.")

@@ -20,13 +20,21 @@ def _ago(timestamp: float) -> str:
 
 
 class Limits(BaseModel):
-    memory_mb: int = Field(description="Address-space limit of each exec, in MiB.")
+    memory_mb: int = Field(
+        description="Memory limit in MiB: of all the sandbox's processes together where "
+        "memory_per_sandbox, else of each process (address space)."
+    )
     cpu_s: int = Field(description="CPU seconds each exec may use.")
     idle_timeout_s: int = Field(description="The sandbox is destroyed after this long unused.")
     network: bool = Field(description="Whether commands can reach the network.")
     max_file_mb: int | None = None
     max_open_files: int | None = None
     max_processes: int | None = None
+    memory_per_sandbox: bool | None = Field(
+        default=None, description="Whether memory_mb bounds the sandbox as a whole (cgroup)."
+    )
+    disk_quota_mb: int | None = Field(default=None, description="Disk space of the workspace.")
+    max_files: int | None = Field(default=None, description="Files the workspace may hold.")
 
 
 class SandboxInfo(BaseModel):
@@ -67,18 +75,25 @@ class SandboxInfo(BaseModel):
         return line + (f"; {self.end_reason}" if self.end_reason else "")
 
     def render(self) -> str:
-        lines = [f"Sandbox {self.summary()}"]
+        # Warnings first: a sandbox weaker than it looks must say so in the first line.
+        lines = [f"WARNING: {warning}" for warning in self.warnings]
+        lines.append(f"Sandbox {self.summary()}")
         limits = self.limits
+        scope = "sandbox" if limits.memory_per_sandbox else "process"
         lines.append(
-            f"Limits per exec: {limits.memory_mb} MiB memory, {limits.cpu_s} CPU s"
+            f"Limits: {limits.memory_mb} MiB memory per {scope}, {limits.cpu_s} CPU s per exec"
             + (f", {limits.max_processes} processes" if limits.max_processes else "")
+            + (
+                f", workspace {limits.disk_quota_mb} MiB / {limits.max_files} files"
+                if limits.disk_quota_mb
+                else ""
+            )
             + f"; destroyed after {limits.idle_timeout_s}s idle."
         )
         if self.python:
             lines.append(f"python: {self.python}")
         if self.files_written:
             lines.append("Files written: " + ", ".join(self.files_written))
-        lines += [f"WARNING: {warning}" for warning in self.warnings]
         if self.status == "active":
             lines.append(
                 f"Next: sandbox_exec(sandbox_id='{self.sandbox_id}', command='...'); "

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from server.errors import UserError
+
 MARKER_VAR = "MLINTERN_EXEC"
 FILE_MB = 2048
 OPEN_FILES = 4096
@@ -140,3 +142,12 @@ def kill_marked(token: str, max_rounds: int = 100) -> int:
             break
         time.sleep(0.01)
     return len(killed)
+
+
+def check_memory(memory_mb: int) -> None:
+    physical_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+    if memory_mb > physical_mb:
+        raise UserError(
+            f"memory_mb={memory_mb} is more than this machine's memory ({physical_mb} MiB); "
+            f"ask for at most {physical_mb}, or use a bigger machine (backend='e2b', or a job)."
+        )

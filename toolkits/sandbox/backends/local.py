@@ -1,29 +1,28 @@
-"""The local backend: a workspace directory per sandbox, each exec under bubblewrap + rlimits.
+"""The local backend: a workspace per sandbox, each exec under bubblewrap, a cgroup and rlimits.
 
 Workspaces live at ``<MLINTERN_HOME>/sandboxes/<sandbox_id>/workspace`` (the jobs toolkit runs
-jobs there), so they survive a server restart. Each workspace holds a ``.venv`` that sees the
-server's Python packages (torch included) and takes new ones from ``pip install`` when the
-sandbox has network access.
+jobs there), so they survive a server restart; each is its own size-capped filesystem where
+the server runs as root (disk_quota.py). Each holds a ``.venv`` that sees the server's Python
+packages (torch included) and takes new ones from ``pip install`` when the sandbox has network
+access. Without working namespaces nothing runs unless the operator opted in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import secrets
-import shutil
 import signal
-import stat
-import sys
 import time
-import venv
 from pathlib import Path, PurePosixPath
 
+from server import cgroups
 from server.errors import UserError
 from server.settings import Settings
-from toolkits.sandbox.backends import bwrap, usernet
+from toolkits.sandbox.backends import bwrap, disk_quota, local_workspace, usernet
 from toolkits.sandbox.backends.base import (
     EntryInfo,
     ExecOutcome,
@@ -35,7 +34,9 @@ from toolkits.sandbox.backends.base import (
 )
 from toolkits.sandbox.backends.limits import (
     MARKER_VAR,
+    PROCESSES,
     ExecLimits,
+    check_memory,
     kill_marked,
     launcher,
     tasks_of_uid,
@@ -49,10 +50,6 @@ SANDBOX_UID = 65534  # "nobody": owns nothing on the host
 CHUNK = 64 * 1024
 DRAIN_S = 2.0  # how long to wait for pipes to close once every process is gone
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-PIP_WRAPPER = """#!/bin/sh
-# pip of this sandbox's virtualenv: system packages stay visible, new ones land here.
-exec "$(dirname "$0")/python" -m pip "$@"
-"""
 
 
 def unprivileged_identity() -> tuple[int, int] | None:
@@ -95,29 +92,43 @@ class LocalBackend:
         return self._probe_result
 
     def _require(self, probe: bwrap.Probe) -> None:
-        if not probe.usable and self.settings.sandbox_require_isolation:
-            raise UserError(
-                f"Refusing to run without namespaces: {probe.reason}. Install bubblewrap "
-                f"(Debian/Ubuntu: apt-get install bubblewrap) or unset "
-                f"MLINTERN_SANDBOX_REQUIRE_ISOLATION to accept rlimits-only sandboxes."
-            )
+        if probe.usable or self.settings.sandbox_allow_unisolated:
+            return
+        raise UserError(
+            f"Refusing to run a sandbox without namespaces: {probe.reason}. Install bubblewrap "
+            f"(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) so "
+            f"commands run isolated. Only if commands may read this machine's files and reach "
+            f"its loopback services, set MLINTERN_SANDBOX_ALLOW_UNISOLATED=true (rlimits only)."
+        )
 
     def _fs(self, sandbox: SandboxRef) -> WorkspaceFS:
+        disk_quota.ensure_mounted(Path(sandbox.workspace))
         return WorkspaceFS(Path(sandbox.workspace), owner=self.drop_to)
+
+    def _quota(self) -> tuple[int, int] | None:
+        if disk_quota.unavailable_reason():
+            return None
+        return self.settings.sandbox_disk_quota_mb, self.settings.sandbox_max_files
 
     # --- lifecycle ----------------------------------------------------------------------
 
     async def provision(self, spec: SandboxSpec, files: dict[PurePosixPath, bytes]) -> Provisioned:
         probe = await self._current_probe()
         self._require(probe)
+        check_memory(spec.memory_mb)
+        root = self.sandbox_dir(spec.sandbox_id)
+        quota = await asyncio.to_thread(self._quota)
         try:
-            workspace = await asyncio.to_thread(self._make_workspace, spec.sandbox_id, files)
+            workspace = await asyncio.to_thread(
+                local_workspace.make, root, files, self.drop_to, quota
+            )
+            network, network_warning = await usernet.choose_mode(
+                self.settings, spec, probe, self.drop_to, root
+            )
         except BaseException:
-            await asyncio.to_thread(_remove_tree, self.sandbox_dir(spec.sandbox_id))
+            await asyncio.to_thread(local_workspace.remove, root)
             raise
-        network, network_warning = await usernet.choose_mode(
-            self.settings, spec, probe, self.drop_to, self.sandbox_dir(spec.sandbox_id)
-        )
+        limiter = await self._limiter(probe)
         result = Provisioned(
             workspace=workspace,
             isolation="bubblewrap" if probe.usable else "rlimits-only",
@@ -126,66 +137,46 @@ class LocalBackend:
                 "max_file_mb": ExecLimits(0, 0).file_mb,
                 "max_open_files": ExecLimits(0, 0).open_files,
                 "max_processes": ExecLimits(0, 0).processes,
+                "memory_per_sandbox": int(limiter.available),
+                **({"disk_quota_mb": quota[0], "max_files": quota[1]} if quota else {}),
             },
             python=f"{workspace}/.venv/bin/python (a venv that sees the host's packages; "
             "pip installs into it when network=True)",
         )
-        if network_warning:
-            log.warning("sandbox %s: %s", spec.sandbox_id, network_warning)
-            result.warnings.append(network_warning)
-        if not probe.usable:
-            warning = (
-                f"{probe.reason}; commands run with rlimits and a timeout only (no filesystem, "
-                f"network or PID isolation). Install bubblewrap for real isolation."
+        if not probe.usable:  # first: the create result's first line says so
+            result.warnings.append(
+                f"NOT ISOLATED ({probe.reason}; allowed by MLINTERN_SANDBOX_ALLOW_UNISOLATED): "
+                f"commands run with rlimits and a timeout only, and can read this machine's "
+                f"files and reach its loopback. Install bubblewrap for real isolation."
             )
-            log.warning("sandbox %s: %s", spec.sandbox_id, warning)
-            result.warnings.append(warning)
             python = bwrap.host_python().executable
-            if self.drop_to is not None and not _reachable_by_others(python):
+            if self.drop_to is not None and not local_workspace.reachable_by_others(python):
                 # Without a mount namespace nothing can bind it where uid 65534 may look.
                 result.warnings.append(
                     f"Commands run as uid {SANDBOX_UID}, which cannot reach the server's Python "
                     f"({python}); only system tools are usable until bubblewrap is installed."
                 )
+        if network_warning:
+            result.warnings.append(network_warning)
+        if not limiter.available:
+            result.warnings.append(
+                f"memory_mb and the process limit hold per process, not for the sandbox as a "
+                f"whole ({limiter.reason})."
+            )
+        if quota is None:
+            result.warnings.append(
+                f"The workspace has no disk quota ({disk_quota.unavailable_reason()})."
+            )
+        for warning in result.warnings:
+            log.warning("sandbox %s: %s", spec.sandbox_id, warning)
         return result
-
-    def _make_workspace(self, sandbox_id: str, files: dict[PurePosixPath, bytes]) -> str:
-        root = self.sandbox_dir(sandbox_id)
-        root.parent.mkdir(parents=True, exist_ok=True)
-        root.mkdir(mode=0o711)
-        workspace_dir = root / "workspace"
-        workspace_dir.mkdir(mode=bwrap.WORKSPACE_MODE)
-        os.chmod(workspace_dir, bwrap.WORKSPACE_MODE)  # mkdir's mode is filtered by the umask
-        workspace = os.path.realpath(workspace_dir)
-        self._make_venv(Path(workspace) / ".venv")
-        (workspace_dir / ".tmp").mkdir()  # TMPDIR when no private /tmp can be mounted
-        if self.drop_to is not None:
-            for path in [workspace_dir, *workspace_dir.rglob("*")]:
-                os.chown(path, *self.drop_to, follow_symlinks=False)
-        fs = WorkspaceFS(Path(workspace), owner=self.drop_to)
-        for path, data in files.items():
-            fs.write(path, data)
-        return workspace
-
-    @staticmethod
-    def _make_venv(target: Path) -> None:
-        # In-process and without pip: ~50 ms instead of seconds; `python -m pip` from the
-        # system site-packages installs into this venv.
-        venv.EnvBuilder(system_site_packages=True, with_pip=False, symlinks=True).create(target)
-        for name in ("pip", "pip3"):
-            wrapper = target / "bin" / name
-            wrapper.write_text(PIP_WRAPPER)
-            wrapper.chmod(0o755)
-        extra = bwrap.host_python().extra_site_dirs
-        if extra:  # the server's own venv / user site: visible in the sandbox too
-            version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-            pth = target / "lib" / version / "site-packages" / "_mlintern_host.pth"
-            pth.write_text("\n".join(extra) + "\n")
 
     async def destroy(self, sandbox: SandboxRef) -> None:
         for proc in list(self._running.get(sandbox.sandbox_id, ())):
             _kill_group(proc)
-        await asyncio.to_thread(_remove_tree, self.sandbox_dir(sandbox.sandbox_id))
+        limiter = await asyncio.to_thread(cgroups.detect)
+        await asyncio.to_thread(limiter.remove, sandbox.sandbox_id)
+        await asyncio.to_thread(local_workspace.remove, self.sandbox_dir(sandbox.sandbox_id))
 
     async def keep_alive(self, sandbox: SandboxRef) -> None:
         return None
@@ -203,8 +194,11 @@ class LocalBackend:
         self._require(probe)
         token = secrets.token_hex(8)
         argv = self._command(sandbox, request)
+        limiter = await self._limiter(probe)
+        group = await asyncio.to_thread(self._enter_group, limiter, sandbox)
+        oom_before = limiter.oom_kills(sandbox.sandbox_id)
         network = (
-            usernet.for_exec(self.settings, sandbox, self.sandbox_dir(sandbox.sandbox_id))
+            usernet.for_exec(self.settings, sandbox, self.sandbox_dir(sandbox.sandbox_id), group)
             if probe.usable
             else None
         )
@@ -225,7 +219,8 @@ class LocalBackend:
         # Without root the process limit counts every task of our uid, so grant it on top.
         extra = 0 if self.drop_to else await asyncio.to_thread(tasks_of_uid, os.getuid())
         prefix, limit_in_child = launcher(ExecLimits(sandbox.memory_mb, sandbox.cpu_s), extra)
-        argv = [*prefix, *argv]
+        # Under bubblewrap the gate enters the cgroup; without it, the command itself does.
+        argv = [*prefix, *argv] if probe.usable else limiter.wrap(group, [*prefix, *argv])
         options: dict = {}
         if not probe.usable and self.drop_to is not None:
             options = {"user": self.drop_to[0], "group": self.drop_to[1], "extra_groups": []}
@@ -286,6 +281,11 @@ class LocalBackend:
             running.discard(proc)
             if network:
                 await network.stop()
+        if limiter.oom_kills(sandbox.sandbox_id) > oom_before:
+            notes.append(
+                f"The kernel killed a process of this sandbox at its memory limit "
+                f"(memory_mb={sandbox.memory_mb}, for all its processes together)."
+            )
         exit_code, sig = decode_exit_status(proc.returncode)
         return ExecOutcome(
             exit_code=exit_code,
@@ -295,6 +295,20 @@ class LocalBackend:
             isolation="bubblewrap" if probe.usable else "rlimits-only",
             notes=notes,
         )
+
+    async def _limiter(self, probe: bwrap.Probe) -> cgroups.Cgroups:
+        if not probe.usable and self.drop_to is not None:
+            # Commands start as the sandbox uid there, which may not enter a cgroup.
+            return cgroups.Cgroups((), "", "commands start unprivileged without bubblewrap")
+        return await asyncio.to_thread(cgroups.detect)
+
+    def _enter_group(self, limiter: cgroups.Cgroups, sandbox: SandboxRef) -> list[str]:
+        """The sandbox's cgroup (all its processes share memory_mb), its workspace mounted."""
+        disk_quota.ensure_mounted(Path(sandbox.workspace))
+        if not limiter.available:
+            return []
+        # A few more than RLIMIT_NPROC: bubblewrap, its reaper and the entering shell count.
+        return limiter.prepare(sandbox.sandbox_id, sandbox.memory_mb << 20, PROCESSES + 16)
 
     def _command(self, sandbox: SandboxRef, request: ExecRequest) -> list[str]:
         if request.language == "python":
@@ -336,7 +350,17 @@ class LocalBackend:
         return await asyncio.to_thread(self._fs(sandbox).list_dir, path, 1000)
 
     async def write_file(self, sandbox: SandboxRef, path: PurePosixPath, data: bytes) -> None:
-        await asyncio.to_thread(self._fs(sandbox).write, path, data)
+        try:
+            await asyncio.to_thread(self._fs(sandbox).write, path, data)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise UserError(
+                f"The workspace of {sandbox.sandbox_id} is full (its disk quota is "
+                f"{self.settings.sandbox_disk_quota_mb} MiB and "
+                f"{self.settings.sandbox_max_files} files); {path} may be incomplete. Delete "
+                f"files with sandbox_exec (e.g. rm) and write it again."
+            ) from None
 
     async def deliver_file(self, sandbox: SandboxRef, source: Path, path: PurePosixPath) -> None:
         await asyncio.to_thread(self._fs(sandbox).deliver, source, path)
@@ -369,25 +393,6 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
     # The leader is not reaped yet, so its pid still names this group and no other.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _reachable_by_others(path: str) -> bool:
-    """Whether a uid with no relation to the file's owner can run ``path``."""
-    current = Path(path)
-    if not os.stat(current).st_mode & stat.S_IXOTH:
-        return False
-    return all(os.stat(parent).st_mode & stat.S_IXOTH for parent in current.parents)
-
-
-def _remove_tree(path: Path) -> None:
-    def unlock_and_retry(function, target, _exc) -> None:  # type: ignore[no-untyped-def]
-        # The sandbox may leave read-only directories behind; make them writable and retry.
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(target), stat.S_IRWXU)
-            function(target)
-
-    if path.exists():
-        shutil.rmtree(path, onerror=unlock_and_retry)
 
 
 def create(settings: Settings) -> LocalBackend:

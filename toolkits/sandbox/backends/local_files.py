@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -194,6 +195,24 @@ class WorkspaceFS:
         """Move ``source`` (on the same filesystem) to ``path`` in the workspace."""
         parts = self.resolve(path)
         with self._parent_dir(parts, create=True) as parent:
-            # rename(2) replaces a symlink at the destination rather than following it.
-            os.replace(source, parts[-1], dst_dir_fd=parent)
+            try:
+                # rename(2) replaces a symlink at the destination rather than following it.
+                os.replace(source, parts[-1], dst_dir_fd=parent)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                self._copy_in(source, parts[-1], parent)  # a workspace with its own filesystem
+                source.unlink()
             self._chown(parts[-1], parent)
+
+    @staticmethod
+    def _copy_in(source: Path, name: str, parent: int) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        with open(source, "rb") as reader:
+            fd = os.open(name, flags, 0o644, dir_fd=parent)
+            try:
+                with open(fd, "wb") as writer:
+                    shutil.copyfileobj(reader, writer, 1 << 20)
+            except OSError:  # a full workspace: no half-copied file left in it
+                os.unlink(name, dir_fd=parent)
+                raise

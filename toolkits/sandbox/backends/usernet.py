@@ -10,8 +10,11 @@ The order matters: ``unshare --net`` makes the namespace (bubblewrap only inheri
 own loopback set-up cannot race slirp4netns, which brings up lo as well); bubblewrap reports
 the sandbox's PID on ``--info-fd`` and waits on ``--block-fd``; slirp4netns attaches to that
 PID and says ready; only then does the command start, so it never sees a network that is not
-there yet. Making a network namespace needs root, so a server running unprivileged falls back
-to the host's network, and says so when the sandbox is created.
+there yet. Before that, egress.py's rules keep it off this machine's own addresses and off
+private and link-local ranges. Making a network namespace needs root: a server running
+unprivileged refuses network=True unless the operator accepts the host's network
+(MLINTERN_SANDBOX_ALLOW_UNISOLATED), and then says so when the sandbox is created. The same
+handshake lets the sandbox join its cgroup before its command starts (``ExecGate``).
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from server.errors import UserError
 from server.settings import Settings
+from toolkits.sandbox.backends import egress
 from toolkits.sandbox.backends.base import SandboxRef, SandboxSpec
 from toolkits.sandbox.backends.bwrap import (
     PROBE_TIMEOUT_S,
@@ -157,12 +161,25 @@ def _stderr_tail(proc: subprocess.Popen[bytes]) -> str:
     return lines[-1] if lines else ""
 
 
-class ExecNetwork:
-    """One exec's user-mode network: bubblewrap arguments before the spawn, slirp4netns after."""
+class ExecGate:
+    """What happens between bubblewrap's spawn and the command's start.
 
-    def __init__(self, slirp: str, resolv_conf: str | None = None):
+    The sandbox joins its cgroups (from the server, while bubblewrap still sets up its mounts:
+    entering a cgroup costs an RCU grace period, and this way it overlaps with that work
+    instead of delaying the command), and, for user-mode networking, gets slirp4netns and
+    the egress rules. Every process of the command is forked after this, so all of them are
+    inside both.
+    """
+
+    def __init__(
+        self,
+        slirp: str | None = None,
+        resolv_conf: str | None = None,
+        cgroup_procs: Sequence[str] = (),
+    ):
         self.slirp = slirp
         self.resolv_conf = resolv_conf  # a file to show as /etc/resolv.conf
+        self.cgroup_procs = tuple(cgroup_procs)
         self.handshake = Handshake.open()
         self.proc: subprocess.Popen[bytes] | None = None
         self.exit_fd: int | None = None
@@ -177,11 +194,21 @@ class ExecNetwork:
         return self.handshake.child_fds()
 
     def connect(self) -> None:
-        """After the spawn: wait for the sandbox's PID, give it a network, let it start."""
+        """After the spawn: wait for the sandbox's PID, set it up, let it start."""
         self.handshake.after_spawn()
         try:
             pid = _read_child_pid(self.handshake.info_read)
-            self.proc, self.exit_fd = _start_slirp(self.slirp, pid)
+            for procs in self.cgroup_procs:
+                try:
+                    Path(procs).write_text(str(pid))
+                except OSError as exc:
+                    raise UserNetError(f"could not enter the sandbox's cgroup: {exc}") from None
+            if self.slirp:
+                self.proc, self.exit_fd = _start_slirp(self.slirp, pid)
+                try:
+                    egress.apply(pid)
+                except egress.EgressError as exc:
+                    raise UserNetError(str(exc)) from None
             try:
                 os.write(self.handshake.block_write, b"1")
             except BrokenPipeError:
@@ -218,7 +245,7 @@ def probe_user_network(
     if slirp is None:
         return f"slirp4netns ({slirp4netns!r}) is not installed"
     with probe_workspace(drop_to) as workspace:
-        network = ExecNetwork(slirp)
+        network = ExecGate(slirp)
         argv = bwrap_argv(
             bwrap,
             workspace=workspace,
@@ -261,11 +288,11 @@ def probe_user_network(
 
 
 async def attach(
-    network: ExecNetwork,
+    network: ExecGate,
     proc: asyncio.subprocess.Process,
     kill: Callable[[asyncio.subprocess.Process], None],
 ) -> None:
-    """Connect a just-spawned exec to its network; on any failure nothing of it keeps running."""
+    """Let a just-spawned exec through its gate; on any failure nothing of it keeps running."""
     try:
         await network.start()
     except BaseException as exc:  # a cancelled exec too: the command must not start alone
@@ -277,7 +304,7 @@ async def attach(
         said = await proc.stderr.read(4096) if proc.stderr else b""
         detail = said.decode(errors="replace").strip().splitlines()[-1:] or [""]
         raise UserError(
-            f"The sandbox's network could not be set up ({exc}{': ' if detail[0] else ''}"
+            f"The sandbox could not be set up ({exc}{': ' if detail[0] else ''}"
             f"{detail[0]}); nothing ran. Try again, or create the sandbox with network=False "
             f"if it needs no internet."
         ) from None
@@ -318,17 +345,28 @@ async def choose_mode(
     if not reason:
         await asyncio.to_thread((sandbox_dir / "resolv.conf").write_text, RESOLV_CONF)
         return "user", ""
+    if not settings.sandbox_allow_unisolated:
+        raise UserError(
+            f"Refusing network=True: the sandbox would share this machine's network ({reason}), "
+            f"so services on its loopback and private networks would be reachable. Install "
+            f"slirp4netns and iproute2 (Debian/Ubuntu: apt-get install slirp4netns iproute2) "
+            f"for internet-only sandboxes, create the sandbox with network=False, or set "
+            f"MLINTERN_SANDBOX_ALLOW_UNISOLATED=true to accept a shared network."
+        )
     return "host", (
-        f"network=True shares this machine's network ({reason}): services listening on "
-        f"its loopback (127.0.0.1) are reachable from the sandbox. Install slirp4netns "
+        f"NOT ISOLATED: network=True shares this machine's network ({reason}): services "
+        f"listening on its loopback (127.0.0.1) and private networks are reachable from the "
+        f"sandbox (allowed by MLINTERN_SANDBOX_ALLOW_UNISOLATED). Install slirp4netns "
         f"(Debian/Ubuntu: apt-get install slirp4netns) to give sandboxes the internet only."
     )
 
 
-def for_exec(settings: Settings, sandbox: SandboxRef, sandbox_dir: Path) -> ExecNetwork | None:
-    """The user-mode network one exec of ``sandbox`` needs, if it has one."""
+def for_exec(
+    settings: Settings, sandbox: SandboxRef, sandbox_dir: Path, cgroup_procs: Sequence[str]
+) -> ExecGate | None:
+    """The gate one exec of ``sandbox`` passes (cgroups, user-mode network), if it needs one."""
     if mode_of(sandbox) != "user":
-        return None
+        return ExecGate(cgroup_procs=cgroup_procs) if cgroup_procs else None
     slirp = shutil.which(settings.sandbox_slirp4netns)
     if slirp is None:
         raise UserError(
@@ -336,4 +374,4 @@ def for_exec(settings: Settings, sandbox: SandboxRef, sandbox_dir: Path) -> Exec
             f"which is no longer installed. Reinstall it, or create a new sandbox."
         )
     resolv = sandbox_dir / "resolv.conf"
-    return ExecNetwork(slirp, str(resolv) if resolv.exists() else None)
+    return ExecGate(slirp, str(resolv) if resolv.exists() else None, cgroup_procs)
