@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from server.settings import Settings
 
@@ -36,6 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--read-only", action="store_true", default=None, help="Register no mutating tool"
     )
     parser.add_argument("--home", help="State directory (or MLINTERN_HOME)")
+    parser.add_argument(
+        "--root",
+        action="append",
+        metavar="DIR",
+        help="A directory tools may read and write (repeat for more; adds to MLINTERN_ROOTS)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("MLINTERN_LOG_LEVEL", "WARNING"))
     parser.add_argument("--list-toolsets", action="store_true", help="Print toolkits and exit")
     return parser.parse_args(argv)
@@ -51,7 +58,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "read_only": args.read_only,
         "home": args.home,
     }
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
+    if args.root:
+        settings.roots = [*settings.roots, *(Path(p) for p in args.root)]
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,10 @@ E2B_API_KEY) and are held as SecretStr so they never print by accident.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOOLSET_NAMES_HELP = "comma-separated toolkit names, e.g. 'hub,jobs,plan'"
 
@@ -33,6 +34,12 @@ class Settings(BaseSettings):
 
     # --- where state lives -------------------------------------------------------------
     home: Path = Field(default_factory=_default_home, description="Directory for all state.")
+
+    roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Directories (comma-separated) tools may read and write besides the sandbox "
+        "and job workspaces and the working directory; `mlintern-server --root DIR` adds more.",
+    )
 
     # --- server composition -----------------------------------------------------------
     toolsets: list[str] | None = Field(
@@ -197,11 +204,21 @@ class Settings(BaseSettings):
         ge=1024**2,
         description="Disk budget for Hub parquet files downloaded by datasets_query.",
     )
+    datasets_memory_limit_mb: int = Field(
+        default=1024, ge=64, le=1_048_576, description="DuckDB memory cap of one datasets query."
+    )
+    datasets_threads: int = Field(default=2, ge=1, le=256, description="DuckDB threads per query.")
+    datasets_spill_max_mb: int = Field(
+        default=2048,
+        ge=0,
+        le=10_485_760,
+        description="Disk a datasets query may spill to (under MLINTERN_HOME/cache).",
+    )
     datasets_query_timeout_s: float = Field(
         default=30.0, gt=0, le=600, description="Time limit of one datasets_query SQL statement."
     )
 
-    @field_validator("toolsets", "allowed_hosts", "allowed_origins", mode="before")
+    @field_validator("toolsets", "allowed_hosts", "allowed_origins", "roots", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

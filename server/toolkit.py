@@ -34,6 +34,7 @@ from server import schema_slim
 from server.budget import cap_text
 from server.errors import UserError
 from server.redact import redact, redact_data
+from server.roots import Roots, in_force, offered_roots
 from server.settings import Settings
 from server.state import StateStore
 
@@ -125,12 +126,16 @@ def _as_tool_result(
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         # Tokens may come from .env through Settings without ever being in os.environ.
         secrets = settings.secret_values()
+        # Paths this call names are vetted against these roots (server/roots.py).
+        roots = Roots.for_settings(settings, await offered_roots())
         try:
-            if inspect.iscoroutinefunction(fn):
-                result = await fn(*args, **kwargs)
-            else:
-                # Sync toolkit functions do blocking I/O: keep the event loop free.
-                result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+            with in_force(roots):
+                if inspect.iscoroutinefunction(fn):
+                    result = await fn(*args, **kwargs)
+                else:
+                    # Sync toolkit functions do blocking I/O: keep the event loop free.
+                    call = functools.partial(fn, *args, **kwargs)
+                    result = await anyio.to_thread.run_sync(call)
         except (UserError, ToolError) as exc:
             raise ToolError(redact(str(exc), secrets)) from None
         except Exception:

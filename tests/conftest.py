@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,19 @@ from helpers import ERAS  # noqa: E402
 
 from server.settings import Settings  # noqa: E402
 from server.toolkit import ToolkitContext  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The session's temporary folder is where tests keep their data: the operator's root, as a
+    user lists theirs (server/roots.py). State under MLINTERN_HOME stays private all the same."""
+    previous = os.environ.get("MLINTERN_ROOTS")
+    os.environ["MLINTERN_ROOTS"] = str(tmp_path_factory.getbasetemp())
+    yield
+    if previous is None:
+        os.environ.pop("MLINTERN_ROOTS", None)
+    else:
+        os.environ["MLINTERN_ROOTS"] = previous
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from server.errors import UserError
+from server.roots import Roots
+from server.settings import Settings
 from toolkits.datasets.sources import SplitFiles
 
 if TYPE_CHECKING:
@@ -44,12 +47,13 @@ def _file_list(split: SplitFiles) -> str:
 
 def relation_sql(split: SplitFiles, arrow_name: str | None = None) -> str:
     """The FROM-clause that reads ``split``."""
+    compression = f", compression = {literal(split.compression)}" if split.compression else ""
     if split.format == "parquet":
         return f"read_parquet({_file_list(split)}, union_by_name = true)"
     if split.format == "csv":
-        return f"read_csv({_file_list(split)}, union_by_name = true)"
+        return f"read_csv({_file_list(split)}, union_by_name = true{compression})"
     if split.format == "json":
-        return f"read_json_auto({_file_list(split)}, union_by_name = true)"
+        return f"read_json_auto({_file_list(split)}, union_by_name = true{compression})"
     if split.format == "arrow" and arrow_name:
         return ident(arrow_name)
     raise AssertionError(f"no reader for {split.format}")
@@ -76,14 +80,49 @@ def _arrow_table(split: SplitFiles) -> Any:
     return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
 
-class DatasetConnection:
-    """Views over the splits; ``tables`` lists the names SQL may use."""
+def _bounded_config(settings: Settings) -> dict[str, Any]:
+    """One query may not exhaust the server: memory, threads and spill space are capped, and
+    spills go to a folder of ours instead of a path relative to the server's cwd."""
+    spill = settings.home / "cache" / "duckdb-spill"
+    spill.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "memory_limit": f"{settings.datasets_memory_limit_mb}MB",
+        "threads": settings.datasets_threads,
+        "temp_directory": str(spill),
+        "max_temp_directory_size": f"{settings.datasets_spill_max_mb}MB",
+    }
 
-    def __init__(self, splits: dict[str, SplitFiles], selected: str):
+
+class DatasetConnection:
+    """Views over the splits; ``tables`` lists the names SQL may use.
+
+    With ``roots``, every file is opened and vetted first and DuckDB reads it through its
+    /proc/self/fd path (``self.splits``), so a file swapped or symlinked after the check is
+    never the one read. Files the server wrote itself (the Hub parquet cache) need no roots.
+    """
+
+    def __init__(
+        self,
+        splits: dict[str, SplitFiles],
+        selected: str,
+        settings: Settings,
+        roots: Roots | None = None,
+    ):
         duckdb = require_duckdb()
-        self.con: duckdb.DuckDBPyConnection = duckdb.connect(
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-        )
+        self._pins = contextlib.ExitStack()
+        if roots is not None:
+            try:
+                splits = {
+                    name: replace(split, files=[roots.pin(f, self._pins) for f in split.files])
+                    for name, split in splits.items()
+                }
+            except BaseException:
+                self._pins.close()
+                raise
+        self.splits = splits
+        self.con: duckdb.DuckDBPyConnection = duckdb.connect(config=_bounded_config(settings))
         self.arrow: dict[str, Any] = {}  # keep registered tables alive with the connection
         self.row_counts: dict[str, int] = {}
         try:
@@ -107,12 +146,14 @@ class DatasetConnection:
             OSError,
             ValueError,
         ) as exc:  # pyarrow's errors are OSError/ValueError
-            self.con.close()
+            self.close()
             raise UserError(f"DuckDB cannot read this dataset: {first_line(exc)}") from None
         self.tables = ["data", *splits]
 
     def close(self) -> None:
         self.con.close()
+        self.arrow.clear()
+        self._pins.close()
 
     def __enter__(self) -> DatasetConnection:
         return self

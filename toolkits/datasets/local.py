@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from server.roots import current as current_roots
 from server.settings import Settings
 from toolkits.datasets.engine import DatasetConnection, ident, literal
 from toolkits.datasets.models import ColumnProfile, DatasetInspection, SplitSummary
@@ -49,14 +50,15 @@ def inspect_local(
     sample_rows: int = 5,
     column_offset: int = 0,
 ) -> DatasetInspection:
-    local = resolve_local(dataset)
+    roots = current_roots()
+    local = resolve_local(dataset, roots)
     chosen = pick_split(list(local.splits), split, dataset)
     notes = list(local.notes)
     with (
-        DatasetConnection(local.splits, chosen) as db,
+        DatasetConnection(local.splits, chosen, settings, roots) as db,
         db.time_limit(settings.datasets_query_timeout_s, f"Inspecting {dataset}"),
     ):
-        splits = [_split_summary(db, s, notes) for s in local.splits.values()]
+        splits = [_split_summary(db, s, notes) for s in db.splits.values()]
         _, _, described = db.fetch("DESCRIBE SELECT * FROM data")
         schema = [(str(row[0]), str(row[1])) for row in described]
         window = schema[column_offset : column_offset + COLUMNS_PER_PAGE]
@@ -66,7 +68,7 @@ def inspect_local(
             _, _, rows = db.fetch(f"SELECT {names} FROM data LIMIT {sample_rows}")
         rows_in_split = next(s for s in splits if s.name == chosen)
         whole = rows_in_split.rows_exact and (rows_in_split.rows or 0) <= STATS_SAMPLE_ROWS
-        profiles = _profiles(db, local.splits[chosen], window, whole)
+        profiles = _profiles(db, db.splits[chosen], window, whole)
         chat = None
         column = chat_column(name for name, _ in schema)
         if column is not None:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from server.errors import UserError
+from server.roots import current as current_roots
 from server.settings import Settings
 from toolkits.datasets.engine import DatasetConnection, first_line, require_duckdb
 from toolkits.datasets.hub_parquet import Progress, split_parquet
@@ -61,16 +62,18 @@ def run_query(
     if looks_local(dataset):
         if config is not None:
             notes.append("config applies to Hub datasets only; ignored")
-        local = resolve_local(dataset)
+        roots = current_roots()
+        local = resolve_local(dataset, roots)
         splits = local.splits
         chosen = pick_split(list(splits), split, dataset)
     else:
+        roots = None  # the Hub's files, downloaded by the server into its own cache
         config, chosen, paths = split_parquet(settings, dataset, config, split, progress)
         splits = {chosen: SplitFiles(chosen, "parquet", paths)}
         notes.append(f"Hub dataset {dataset}, config {config}, split {chosen} (cached parquet)")
     duckdb = require_duckdb()
     started = time.monotonic()
-    with DatasetConnection(splits, chosen) as db:
+    with DatasetConnection(splits, chosen, settings, roots) as db:
         try:
             with db.time_limit(settings.datasets_query_timeout_s, "The query"):
                 wrapped = (

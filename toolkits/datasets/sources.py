@@ -8,12 +8,12 @@ whose names or sub-folders say the split (train, validation, test...), as the Hu
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.errors import NotFoundError, UserError
+from server.roots import Roots
 
 FORMATS = {
     ".parquet": "parquet",
@@ -26,7 +26,11 @@ FORMATS = {
     ".feather": "arrow",
 }
 COMPRESSION = (".gz", ".zst", ".bz2", ".xz")
-MAX_FILES = 10_000
+# DuckDB is handed /proc/self/fd paths (see engine.py), which carry no suffix to guess from.
+DUCKDB_COMPRESSION = {".gz": "gzip", ".zst": "zstd"}
+# Each file is held open while its dataset is read: keep well under the process's fd limit.
+MAX_FILES = 4_096
+METADATA_MAX_BYTES = 4 * 1024 * 1024
 SPLIT_WORDS = {
     "train": "train",
     "training": "train",
@@ -49,6 +53,7 @@ class SplitFiles:
     name: str
     format: str
     files: list[Path]
+    compression: str | None = None
 
     @property
     def bytes(self) -> int:
@@ -79,32 +84,46 @@ def file_format(path: Path) -> str | None:
     return FORMATS.get(Path(name).suffix)
 
 
-def resolve_local(dataset: str) -> LocalDataset:
-    root = Path(dataset).expanduser().resolve()
+def compression_of(path: Path) -> str | None:
+    return DUCKDB_COMPRESSION.get(path.suffix.lower())
+
+
+def resolve_local(dataset: str, roots: Roots) -> LocalDataset:
+    """The dataset at ``dataset``, which must lie inside an allowed root (server/roots.py)."""
+    root = roots.check(dataset, what="dataset path")
     if not root.exists():
         raise NotFoundError(
             f"No such file or folder: {dataset}. Give a path to a parquet/CSV/JSONL/Arrow file or "
             f"a dataset folder, or a Hub id like 'stanfordnlp/imdb'."
         )
-    if root.is_file():
+    if not root.is_dir():  # a file, or a special file the reader refuses below
         kind = file_format(root)
         if kind is None:
             raise UserError(
                 f"{root.name} is not a data file this tool reads (parquet, csv, tsv, jsonl, json, "
                 f"arrow, feather, optionally .gz/.zst)."
             )
-        return LocalDataset(root, kind, {"train": SplitFiles("train", kind, [root])})
+        split = SplitFiles("train", kind, [root], compression_of(root))
+        return LocalDataset(root, kind, {"train": split})
     if (root / "dataset_dict.json").is_file():
-        return _saved_dataset_dict(root)
+        return _saved_dataset_dict(root, roots)
     if (root / "state.json").is_file():
-        split = _saved_dataset(root)
+        split = _saved_dataset(root, roots)
         return LocalDataset(root, "arrow", {split.name: split})
-    return _folder_of_files(root)
+    return _folder_of_files(root, roots)
 
 
-def _saved_dataset(folder: Path, name: str | None = None) -> SplitFiles:
-    state = json.loads((folder / "state.json").read_text())
-    files = [folder / item["filename"] for item in state.get("_data_files", [])]
+def _read_json(path: Path, roots: Roots) -> dict:
+    data = json.loads(roots.read_text(path, limit=METADATA_MAX_BYTES, what="dataset metadata"))
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not a JSON object.")
+    return data
+
+
+def _saved_dataset(folder: Path, roots: Roots, name: str | None = None) -> SplitFiles:
+    state = _read_json(folder / "state.json", roots)
+    # File names come from the folder's own metadata: they must stay inside it.
+    files = [roots.check(folder / item["filename"]) for item in state.get("_data_files", [])]
     if not files:
         files = sorted(folder.glob("*.arrow"))
     missing = [f.name for f in files if not f.is_file()]
@@ -115,29 +134,24 @@ def _saved_dataset(folder: Path, name: str | None = None) -> SplitFiles:
     return SplitFiles(name or state.get("_split") or "train", "arrow", files)
 
 
-def _saved_dataset_dict(root: Path) -> LocalDataset:
-    names = json.loads((root / "dataset_dict.json").read_text()).get("splits", [])
-    splits = {name: _saved_dataset(root / name, name) for name in names}
+def _saved_dataset_dict(root: Path, roots: Roots) -> LocalDataset:
+    names = _read_json(root / "dataset_dict.json", roots).get("splits", [])
+    splits = {name: _saved_dataset(roots.check(root / name), roots, name) for name in names}
     if not splits:
         raise UserError(f"{root}/dataset_dict.json lists no splits.")
     return LocalDataset(root, "arrow", splits)
 
 
-def _folder_of_files(root: Path) -> LocalDataset:
+def _folder_of_files(root: Path, roots: Roots) -> LocalDataset:
     found: dict[str, list[Path]] = {}
-    count = 0
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            kind = file_format(Path(name))
-            if kind is None or name.startswith("."):
-                continue
-            found.setdefault(kind, []).append(Path(folder) / name)
-            count += 1
-            if count > MAX_FILES:
-                raise UserError(
-                    f"{root} holds more than {MAX_FILES} data files; point at a sub-folder."
-                )
+    for path in roots.walk_files(root, max_files=MAX_FILES + 1):
+        relative = path.relative_to(root)
+        kind = file_format(path)
+        if kind is None or any(part.startswith(".") for part in relative.parts):
+            continue
+        found.setdefault(kind, []).append(path)
+        if sum(len(paths) for paths in found.values()) > MAX_FILES:
+            raise UserError(f"{root} holds more than {MAX_FILES} data files; point at a sub-folder.")
     if not found:
         raise UserError(f"No data files (parquet, csv, jsonl, json, arrow) under {root}.")
     # One format per dataset: the one holding most bytes; others are named in a note.
@@ -147,7 +161,9 @@ def _folder_of_files(root: Path) -> LocalDataset:
     for path in found[kind]:
         splits.setdefault(split_of(path.relative_to(root).as_posix()), []).append(path)
     ordered = sorted(splits, key=lambda name: (SPLIT_ORDER.index(name), name))
-    return LocalDataset(root, kind, {n: SplitFiles(n, kind, splits[n]) for n in ordered}, notes)
+    compression = compression_of(found[kind][0])
+    chosen = {n: SplitFiles(n, kind, splits[n], compression) for n in ordered}
+    return LocalDataset(root, kind, chosen, notes)
 
 
 def split_of(relative_path: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import UserError
+from server.roots import current as current_roots
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -43,11 +44,12 @@ def config_format(path: Path) -> str:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
+    roots = current_roots()
+    real = roots.check(path, what="config file")  # a config may hold anything: vet it first
+    if not real.is_file():
         raise UserError(f"Config file {path} does not exist (was it moved or deleted?).")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise UserError(f"Config file {path} is over {MAX_CONFIG_BYTES} bytes; not a config.")
-    return path.read_text(encoding="utf-8")
+    config_format(real)
+    return roots.read_text(real, limit=MAX_CONFIG_BYTES, what="config file")
 
 
 def load_config(path: Path) -> Any:

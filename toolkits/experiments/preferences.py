@@ -28,6 +28,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, Field, ValidationError
 
 from server.errors import UserError
+from server.roots import current as current_roots
 from toolkits.experiments import conditions
 from toolkits.experiments.summary import Goal, infer_goal
 from toolkits.experiments.yaml_blocks import (
@@ -124,9 +125,8 @@ def _read(text_or_path: str) -> tuple[str, str]:
             f"Preferences file {text_or_path!r} not found. Pass the path to a preferences.md "
             f"(read on the server, relative to {Path.cwd()}) or the Markdown text itself."
         )
-    if path.stat().st_size > MAX_TEXT:
-        raise UserError(f"{path} is over {MAX_TEXT} bytes; preferences.md should be short.")
-    return path.read_text(encoding="utf-8", errors="replace"), path.name
+    roots = current_roots()
+    return roots.read_text(path, limit=MAX_TEXT, what="preferences file"), path.name
 
 
 def _merge(prefs: Preferences, data: LineDict, origin: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from server.errors import UserError
+from server.roots import current as current_roots
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.experiments import journal
@@ -85,7 +86,8 @@ def restart(
             )
     if new_config is not None:
         try:
-            new_config.write_text(text, encoding="utf-8")
+            # A new file renamed into place: a symlink planted at the name is replaced.
+            current_roots().write_atomic(new_config, text.encode("utf-8"), what="new config")
         except OSError as exc:
             raise UserError(
                 f"Cannot write the new config next to the old one ({new_config}): "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from server.errors import NotFoundError, UserError
 from server.redact import secret_values
+from server.roots import current as current_roots
 from server.settings import Settings
 
 MAX_FILES = 1000
@@ -81,15 +82,11 @@ def resolve_sandbox_path(settings: Settings, sandbox_id: str, sandbox_path: str)
 
 
 def resolve_local_path(settings: Settings, local_path: str) -> Path:
-    target = Path(local_path).expanduser().resolve()
+    """The upload source, inside an allowed root (server/roots.py: never mlintern's state
+    directory, never a credential file)."""
+    target = current_roots().check(local_path, what="upload source")
     if not target.exists():
         raise NotFoundError(f"No such file or folder: {local_path}.")
-    home = settings.home.resolve()
-    if target == home or home in target.parents:
-        raise UserError(
-            f"{local_path} is inside mlintern's state directory, which is never uploaded. For a "
-            f"file in a sandbox pass sandbox_id and sandbox_path."
-        )
     user_home = Path.home().resolve()
     for private in PRIVATE_HOME_DIRS:
         guarded = user_home / private
@@ -111,6 +108,8 @@ def collect_files(source: Path, path_in_repo: str) -> list[UploadFile]:
             local = Path(root) / name
             if local.is_symlink() and source not in local.resolve().parents:
                 continue  # a link pointing out of the folder is not part of it
+            if not current_roots().readable(local):
+                continue  # credential files, FIFOs and other special files are never sent
             relative = local.relative_to(source).as_posix()
             files.append(
                 UploadFile(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.errors import NotFoundError, UserError
+from server.roots import current as current_roots
 from server.settings import Settings
 from toolkits.jobs.credentials import check_plain_env
 from toolkits.jobs.models import JobSpec
@@ -48,7 +49,7 @@ def resolve_working_dir(settings: Settings, value: str | None) -> Path | None:
                 "sandbox_list, create one with sandbox_create, or pass a local directory."
             )
         return workspace
-    path = Path(value).expanduser().resolve()
+    path = current_roots().check(value, what="working_dir")
     if not path.is_dir():
         raise UserError(
             f"working_dir {value!r} is not a directory on the server ({path}). Pass an existing "
@@ -59,7 +60,9 @@ def resolve_working_dir(settings: Settings, value: str | None) -> Path | None:
 
 def _resolve_file(kind: str, value: str, working_dir: Path | None) -> Path:
     raw = Path(value).expanduser()
-    path = (raw if raw.is_absolute() else (working_dir or Path.cwd()) / raw).resolve()
+    path = current_roots().check(
+        raw if raw.is_absolute() else (working_dir or Path.cwd()) / raw, what=kind
+    )
     if not path.is_file():
         where = f"in working_dir {working_dir}" if working_dir else "from the server's directory"
         raise UserError(

@@ -97,14 +97,15 @@ async def edit(target: Target, old: str, new: str, replace_all: bool) -> EditRes
         raise NotFoundError(
             f"No file {shown!r} to edit in {target.sandbox_id}; create it with sandbox_write."
         )
-    if entry.size > MAX_EDIT_BYTES:
-        raise UserError(
-            f"{shown} is {entry.size} bytes, over the {MAX_EDIT_BYTES // 2**20} MiB edit limit; "
-            f"change it with sandbox_exec (sed, python) instead."
-        )
     reader = await target.backend.open_reader(target.ref, target.path)
     try:
-        raw = await reader.read(0, reader.size)
+        # The size of the file actually opened: sandbox code may swap it after the stat above.
+        if reader.size > MAX_EDIT_BYTES:
+            raise UserError(
+                f"{shown} is {reader.size} bytes, over the {MAX_EDIT_BYTES // 2**20} MiB edit "
+                f"limit; change it with sandbox_exec (sed, python) instead."
+            )
+        raw = await reader.read(0, min(reader.size, MAX_EDIT_BYTES))
     finally:
         await reader.close()
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from server.errors import NotFoundError, UserError
+from server.roots import current as current_roots
 from toolkits.experiments.series import Series, concatenate
 from toolkits.experiments.sources import tables, tfevents, trackio_store
 from toolkits.experiments.sources.incremental import FileCursor
@@ -82,7 +83,7 @@ def locate(source: str, settings: Settings, store: StateStore) -> Located:
         )
     path = Path(source).expanduser()
     if path.exists():
-        return Located(source, path=path)
+        return Located(source, path=current_roots().check(path, what="metrics source"))
     job = find_job(settings, store, source)
     if job is not None:
         return Located(source, path=Path(job.log_dir) if job.log_dir else None, job=job)
@@ -146,7 +147,11 @@ def _read_file(path: Path) -> tuple[str, FileCursor]:
 
 
 def _scan(root: Path) -> tuple[list[Path], list[Path]]:
-    """Event files anywhere below ``root`` (bounded), and JSONL/CSV files directly in it."""
+    """Event files anywhere below ``root`` (bounded), and JSONL/CSV files directly in it.
+
+    Symlinks leading out of the roots, special files and credential files are skipped.
+    """
+    roots = current_roots()
     events: list[Path] = []
     root_depth = len(root.parts)
     for directory, subdirs, names in os.walk(root):
@@ -154,12 +159,14 @@ def _scan(root: Path) -> tuple[list[Path], list[Path]]:
             subdirs.clear()
         subdirs.sort()
         for name in sorted(names):
-            if tfevents.EVENT_FILE_MARKER in name:
+            if tfevents.EVENT_FILE_MARKER in name and roots.readable(Path(directory) / name):
                 events.append(Path(directory) / name)
         if len(events) >= MAX_FILES:
             break
     suffixes = tables.JSONL_SUFFIXES + tables.CSV_SUFFIXES
-    table_files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    table_files = sorted(
+        p for p in root.iterdir() if p.suffix.lower() in suffixes and roots.readable(p)
+    )
     return events[:MAX_FILES], table_files[:MAX_FILES]
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from server.roots import open_regular
 from toolkits.experiments.sources.incremental import FileCursor, cursor_for
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step", "epoch")
@@ -79,7 +80,7 @@ def read_csv(path: Path) -> TableCursor:
 
 def _new_lines(cursor: TableCursor):
     """Complete lines appended since the last read; the cursor moves past them."""
-    with open(cursor.path, "rb") as handle:
+    with os.fdopen(open_regular(cursor.path), "rb") as handle:
         handle.seek(cursor.offset)
         data = handle.read()
     end = data.rfind(b"\n")

@@ -12,6 +12,7 @@ import os
 import struct
 from pathlib import Path
 
+from server.roots import open_regular
 from toolkits.experiments.sources.incremental import FileCursor, cursor_for
 
 HEADER_BYTES = 12  # length + its CRC
@@ -50,7 +51,7 @@ def read_event_file(path: Path) -> EventFileCursor:
 
 
 def _read_new_records(cursor: EventFileCursor) -> int:
-    with open(cursor.path, "rb") as handle:
+    with os.fdopen(open_regular(cursor.path), "rb") as handle:
         handle.seek(cursor.offset)
         data = handle.read()
     if not data:

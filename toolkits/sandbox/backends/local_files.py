@@ -177,12 +177,20 @@ class WorkspaceFS:
         if not parts:
             raise UserError("The workspace root is a directory; give a file path to write.")
         with self._parent_dir(parts, create=True) as parent:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            # Non-blocking: opening a FIFO planted by sandbox code would otherwise wait for a
+            # reader forever. O_TRUNC only after the file is known to be a regular one.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
             try:
                 fd = os.open(parts[-1], flags, 0o644, dir_fd=parent)
             except IsADirectoryError:
                 raise UserError(f"{display(path)!r} is a directory.") from None
+            except OSError as exc:  # ENXIO: a FIFO nobody reads; ELOOP: a symlink
+                raise UserError(f"{display(path)!r} cannot be written: {exc.strerror}.") from None
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise UserError(f"{display(path)!r} is not a regular file.")
+                os.set_blocking(fd, True)
+                os.ftruncate(fd, 0)
                 if self.owner is not None:
                     os.fchown(fd, *self.owner)
                 view = memoryview(data)
@@ -207,12 +215,17 @@ class WorkspaceFS:
 
     @staticmethod
     def _copy_in(source: Path, name: str, parent: int) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        # A fresh file renamed over the name: whatever sandbox code left there (a FIFO that
+        # would block the copy, a symlink) is replaced, never opened.
+        tmp = f".mlintern-{os.urandom(6).hex()}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         with open(source, "rb") as reader:
-            fd = os.open(name, flags, 0o644, dir_fd=parent)
+            fd = os.open(tmp, flags, 0o644, dir_fd=parent)
             try:
                 with open(fd, "wb") as writer:
                     shutil.copyfileobj(reader, writer, 1 << 20)
+                os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
             except OSError:  # a full workspace: no half-copied file left in it
-                os.unlink(name, dir_fd=parent)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=parent)
                 raise
