@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-import os
 import re
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -228,11 +227,11 @@ def _render(result: Any) -> str:
 def _transport(config: ServerConfig) -> Any:
     from fastmcp.client.transports import SSETransport, StdioTransport, StreamableHttpTransport
 
-    from server.redact import scrub_env
+    from server.child_env import child_environment
 
     if config.command:
-        # Credentials stay out unless this server's own entry names them in "env".
-        env = scrub_env(os.environ) | config.env
+        # An allow-listed environment: credentials reach it only if its own entry names them.
+        env = child_environment(config.env)
         return StdioTransport(
             config.command, config.args, env=env, cwd=config.cwd, keep_alive=False
         )

@@ -2,8 +2,8 @@
 
 A secret is the value of an environment variable whose name looks like a credential
 (``HF_TOKEN``, ``GITHUB_TOKEN``, ``*_API_KEY``, ``*_SECRET``, ``*_PASSWORD`` ...). Tool output,
-logs and session files pass through ``redact``; environments handed to sandboxes and jobs pass
-through ``scrub_env``.
+logs and session files pass through ``redact``. Child environments are built from an allow-list
+instead (server/child_env.py): a name-based filter lets through what it does not recognise.
 """
 
 from __future__ import annotations
@@ -72,9 +72,3 @@ def redact_data(data: Any, extra: Iterable[str] = ()) -> Any:
         return value
 
     return walk(data)
-
-
-def scrub_env(env: Mapping[str, str], keep: Iterable[str] = ()) -> dict[str, str]:
-    """A copy of ``env`` without credential-like variables, except the names in ``keep``."""
-    allowed = set(keep)
-    return {k: v for k, v in env.items() if k in allowed or not is_secret_name(k)}

@@ -164,6 +164,14 @@ if __name__ == "__main__":
 '''
 
 
+PLANTED = {
+    "AZURE_OPENAI_KEY": "azure-key-0123456789abcdef",
+    "GH_PAT": "ghp_plantedPlantedPlanted0123456789abcd",
+    "MY_DB_PASS": "hunter2-but-longer",
+    "DATABASE_URL": "postgres://app:s3cr3t-pw@db.internal:5432/prod",
+}
+
+
 async def test_stdio_servers_get_no_credentials_except_their_own(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,6 +179,10 @@ async def test_stdio_servers_get_no_credentials_except_their_own(
     script.write_text(ENV_PROBE)
     monkeypatch.setenv("LAB_API_KEY", "sk-live-should-not-travel")
     monkeypatch.setenv("PROBE_TOKEN", "probe-token-0123456789")
+    # Credentials whose names a denylist would not recognise.
+    for name, value in PLANTED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
     config = load_config(
         overrides={
             "bundled": {"enabled": False},
@@ -189,8 +201,10 @@ async def test_stdio_servers_get_no_credentials_except_their_own(
     finally:
         await connections.aclose()
     names = outcome.structured["result"]
-    assert "PROBE_TOKEN" in names and "PATH" in names and "MLINTERN_HOME" in names
-    assert "LAB_API_KEY" not in names
+    # Positive controls: what the entry names, and what a program needs to run.
+    assert "PROBE_TOKEN" in names and "PATH" in names and "LC_ALL" in names
+    assert "LAB_API_KEY" not in names and "MLINTERN_HOME" not in names
+    assert not set(PLANTED) & set(names)
 
 
 async def test_the_agent_introduces_itself_by_name_and_version(settings: Settings) -> None:

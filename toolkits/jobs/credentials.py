@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
+from server.child_env import child_environment
 from server.errors import UserError
-from server.redact import is_secret_name, redact, scrub_env
+from server.redact import is_secret_name, redact
 from server.settings import Settings
 
 # The credentials Settings holds under their conventional names (they may come from .env,
@@ -84,9 +85,9 @@ def check_plain_env(env: Mapping[str, str]) -> None:
 
 
 def base_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The server's environment minus every credential and every mlintern setting."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in scrub_env(environ).items() if not k.startswith(_RESERVED_PREFIX)}
+    """What a job starts from: the allow-listed part of the server's environment
+    (server/child_env.py); the job's own env and named secrets are added on top."""
+    return child_environment(environ=environ)
 
 
 def values_to_redact(secret_names: Iterable[str], settings: Settings) -> list[str]:
