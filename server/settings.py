@@ -8,6 +8,7 @@ E2B_API_KEY) and are held as SecretStr so they never print by accident.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -42,7 +43,8 @@ class Settings(BaseSettings):
     )
 
     # --- server composition -----------------------------------------------------------
-    toolsets: list[str] | None = Field(
+    # NoDecode: lists come from the environment as "a,b" (JSON is accepted too, see below).
+    toolsets: Annotated[list[str] | None, NoDecode] = Field(
         default=None, description=f"Only mount these toolkits ({TOOLSET_NAMES_HELP})."
     )
     read_only: bool = Field(default=False, description="Register no tool that changes anything.")
@@ -58,10 +60,10 @@ class Settings(BaseSettings):
         default=None, description="Bearer token HTTP clients must send."
     )
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    allowed_hosts: list[str] = Field(
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra Host header values to accept."
     )
-    allowed_origins: list[str] = Field(
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra browser Origins to accept."
     )
 
@@ -221,8 +223,15 @@ class Settings(BaseSettings):
     @field_validator("toolsets", "allowed_hosts", "allowed_origins", "roots", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
+        """'a,b', ' a , b ' and '["a", "b"]' all mean the list [a, b]."""
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    pass  # not JSON after all: split it like any other list
+            return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
     @field_validator("path")
