@@ -9,7 +9,7 @@ from jobs_support import TRAIN
 
 
 def test_config_edit_keeps_comments_and_changes_the_value() -> None:
-    yaml = pytest.importorskip("ruamel.yaml", reason="ruamel.yaml comes with mlintern[experiments]")
+    yaml = pytest.importorskip("ruamel.yaml", reason="ruamel.yaml is a core dependency of mlintern")
     source = (TRAIN.parent / "config.yaml").read_text()
     editor = yaml.YAML()
     config = editor.load(source)

@@ -28,7 +28,7 @@ def require_duckdb() -> Any:
         import duckdb
     except ImportError:
         raise UserError(
-            "The datasets tools need DuckDB: pip install 'mlintern[data]' (duckdb, pyarrow)."
+            "DuckDB is missing from this installation: reinstall mlintern (pip install -e .), which depends on it."
         ) from None
     return duckdb
 
@@ -66,7 +66,7 @@ def _arrow_table(split: SplitFiles) -> Any:
         import pyarrow.ipc as ipc
     except ImportError:
         raise UserError(
-            "Reading Arrow files needs pyarrow: pip install 'mlintern[data]'."
+            "pyarrow is missing from this installation: reinstall mlintern (pip install -e .)."
         ) from None
 
     tables = []

@@ -191,7 +191,7 @@ def _round_trip_yaml():
         from ruamel.yaml import YAML
     except ImportError:  # pragma: no cover - declared in the experiments extra
         raise UserError(
-            "Editing YAML configs needs ruamel.yaml: pip install 'mlintern[experiments]'."
+            "ruamel.yaml is missing from this installation: reinstall mlintern (pip install -e .)."
         ) from None
     yaml = YAML()
     yaml.preserve_quotes = True
