@@ -173,7 +173,9 @@ async def test_restart_writes_no_file_through_a_planted_symlink(
         written = world["data"] / written
     assert not target.exists(), "the write followed the planted symlink"
     assert not written.is_symlink()
-    assert written.read_text().startswith("lr: 0.05") and "# the learning rate" in written.read_text()
+    assert (
+        written.read_text().startswith("lr: 0.05") and "# the learning rate" in written.read_text()
+    )
 
 
 async def test_a_credentials_config_is_refused_at_submit_and_at_restart(

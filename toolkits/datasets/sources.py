@@ -151,7 +151,9 @@ def _folder_of_files(root: Path, roots: Roots) -> LocalDataset:
             continue
         found.setdefault(kind, []).append(path)
         if sum(len(paths) for paths in found.values()) > MAX_FILES:
-            raise UserError(f"{root} holds more than {MAX_FILES} data files; point at a sub-folder.")
+            raise UserError(
+                f"{root} holds more than {MAX_FILES} data files; point at a sub-folder."
+            )
     if not found:
         raise UserError(f"No data files (parquet, csv, jsonl, json, arrow) under {root}.")
     # One format per dataset: the one holding most bytes; others are named in a note.
