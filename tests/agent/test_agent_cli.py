@@ -63,7 +63,9 @@ def run(
 def test_headless_run_against_mlintern_server_over_stdio(llm: ScriptedLLM, tmp_path: Path) -> None:
     home = tmp_path / "home"
     command, *args = server_cmd("--toolsets", "plan")
-    servers = {"mlintern": {"command": command, "args": args, "prefix": ""}}
+    # A child server gets an allow-listed environment: its settings are named explicitly.
+    server_env = {"MLINTERN_HOME": str(home), "FASTMCP_SHOW_SERVER_BANNER": "false"}
+    servers = {"mlintern": {"command": command, "args": args, "prefix": "", "env": server_env}}
     env = agent_env(tmp_path, llm, bundled={"enabled": False}, mcpServers=servers)
 
     def saw_plan(request: dict) -> bool | str:
