@@ -109,6 +109,10 @@ def build_http_app(server: FastMCP, settings: Settings) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "server": server.name})
 
+    from server.dashboard import mount_dashboard
+
+    mount_dashboard(server, settings)
+
     from starlette.middleware import Middleware
 
     hosts = list(settings.allowed_hosts)

@@ -81,19 +81,19 @@ def _linked(tool: Tool) -> Tool:
 
 Id = Annotated[str, Field(min_length=1, max_length=1000)]
 READ_ONLY = ToolAnnotations(
-    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 
 
 def attach_views(server: FastMCP, ctx: ToolkitContext, toolsets: Sequence[str]) -> None:
     """Register the views whose toolkits are served."""
     call = in_process(server)
-    served = {
+    served: dict[ViewKind, bool] = {
         "experiment": "experiments" in toolsets and "jobs" in toolsets,
         "job": "jobs" in toolsets,
         "approval": "agent" in toolsets,
     }
-    kinds = [kind for kind in VIEW_KINDS if served[kind]]
+    kinds: list[ViewKind] = [kind for kind in VIEW_KINDS if served[kind]]
     if not kinds:
         return
     server.add_middleware(LinkViews())

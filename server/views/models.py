@@ -76,7 +76,7 @@ async def job_model(call: ToolCall, job_id: str) -> dict[str, Any]:
         "job": status,
         "log_lines": logs.get("text", "").splitlines()[-LOG_TAIL:],
         "sparkline": sparkline,
-        "can_cancel": status.get("status") in ("pending", "queued", "running", "starting"),
+        "can_cancel": status.get("status") in ("queued", "running"),
     }
 
 
@@ -187,3 +187,54 @@ def _verdict(check: dict[str, Any] | None) -> dict[str, Any] | None:
         "verdicts": check.get("verdicts", []),
         "actions": check.get("actions", []),
     }
+
+
+async def overview_model(call: ToolCall, store: StateStore) -> dict[str, Any]:
+    """The dashboard's front page: jobs, delegated runs (pending approvals first), journals."""
+    from toolkits.experiments.journal import known_experiments
+
+    try:
+        jobs = await call("jobs_list", {"limit": 100})
+    except UserError:
+        jobs = {"jobs": [], "total": 0}
+    return {
+        "view": "overview",
+        "jobs": jobs.get("jobs", []),
+        "jobs_total": jobs.get("total", 0),
+        "runs": _runs(store),
+        "experiments": _quiet(known_experiments, store),
+    }
+
+
+def _runs(store: StateStore, limit: int = 50) -> list[dict[str, Any]]:
+    import json
+    import sqlite3
+
+    try:
+        with store.reading() as db:
+            rows = db.execute(
+                "SELECT run_id, status, task, pending, updated_at FROM agent_runs "
+                "ORDER BY (status = 'awaiting_approval') DESC, updated_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+    except sqlite3.OperationalError:  # no delegated run was ever started here
+        return []
+    return [
+        {
+            "run_id": run_id,
+            "status": status,
+            "task": task[:200],
+            "pending": len(json.loads(pending or "[]")),
+            "updated_at": updated,
+        }
+        for run_id, status, task, pending, updated in rows
+    ]
+
+
+def _quiet(fn: Callable[[StateStore], list[str]], store: StateStore) -> list[str]:
+    import sqlite3
+
+    try:
+        return fn(store)
+    except sqlite3.OperationalError:  # the experiments toolkit never wrote its tables here
+        return []

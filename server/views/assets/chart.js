@@ -73,7 +73,9 @@
     }
     for (const t of this.opts.thresholds || []) if (!this.log || t.value > 0) ys.push(t.value);
     if (!xs.length) return null;
-    let [x0, x1] = this.zoom || [Math.min(...xs), Math.max(...xs)];
+    // NaN/Inf steps widen the x range so their marks show where the curve stops.
+    const steps = xs.concat(...this.opts.segments.map((s) => (s.non_finite || []).map((b) => b.step)));
+    let [x0, x1] = this.zoom || [Math.min(...steps), Math.max(...steps)];
     let y0 = Math.min(...ys), y1 = Math.max(...ys);
     if (this.log) { y0 = Math.log10(y0); y1 = Math.log10(y1); }
     if (x0 === x1) { x0 -= 1; x1 += 1; }

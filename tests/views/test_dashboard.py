@@ -1,0 +1,166 @@
+"""The dashboard in a real headless chromium against a real mlintern-server over HTTP: login,
+jobs, curves (zoom, log scale, NaN marks), cancelling a job, and answering a delegated run's
+approval so the run goes on. Screenshots land in the test's tmp dir (and tests/artifacts/)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fakes.llm import ScriptedLLM, call, calls, say
+from fastmcp import Client
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from tasks.taskkit import write_agent_config
+
+from views.browser import TOKEN, chromium, console_errors, http_server, wait_until
+
+METRICS_JOB = (
+    "import json, os\n"
+    "out = open(os.path.join(os.environ['MLINTERN_METRICS_DIR'], 'metrics.jsonl'), 'w')\n"
+    "for step in range(200):\n"
+    "    loss = 2.0 / (step + 1) if step < 150 else float('nan')\n"
+    "    out.write(json.dumps({'step': step, 'train/loss': loss}) + '\\n')\n"
+    "out.close()\n"
+)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def shot(driver: Any, tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    driver.save_screenshot(str(path))
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(path, ARTIFACTS / path.name)
+
+
+async def tool(c: Client, tool_name: str, **arguments: Any) -> dict[str, Any]:
+    result = await c.call_tool(tool_name, arguments)
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+def text(driver: Any, css: str) -> str:
+    found = driver.find_elements(By.CSS_SELECTOR, css)
+    return " ".join(e.text for e in found)
+
+
+@pytest.fixture
+def llm():
+    with ScriptedLLM() as server:
+        yield server
+    server.check()
+
+
+async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
+    tmp_path: Path, llm: ScriptedLLM
+) -> None:
+    llm.add(
+        calls(call("jobs_submit", {"command": "echo approved-from-dashboard", "name": "asked"})),
+        say("Submitted the job the user approved."),
+    )
+    config = write_agent_config(tmp_path / "agent.json", llm)
+    log = tmp_path / "server.log"
+    with http_server(tmp_path / "home", log, MLINTERN_AGENT_CONFIG=str(config)) as (base, login):
+        # Nothing but /healthz without credentials; the bearer token works for the API too.
+        await asyncio.to_thread(check_auth, base)
+
+        async with Client(f"{base}/mcp", auth=TOKEN) as c:
+            script = tmp_path / "curves.py"
+            script.write_text(METRICS_JOB)
+            submitted = await tool(c, "jobs_submit", command=f"python3 {script}", name="curves")
+            metrics_job = submitted["job_id"]
+            await tool(c, "jobs_wait", job_id=metrics_job, timeout_s=55)
+            sleeper = (await tool(c, "jobs_submit", command="sleep 300", name="sleeper"))["job_id"]
+            run = await tool(c, "run_ml_task", task="Run `echo hi` as a job.", detach=True)
+            run_id = run["run_id"]
+            for _ in range(300):
+                if (await tool(c, "ml_task_status", run_id=run_id))[
+                    "status"
+                ] == "awaiting_approval":
+                    break
+                await asyncio.sleep(0.1)
+
+            driver = await asyncio.to_thread(chromium)
+            try:
+                await asyncio.to_thread(
+                    drive, driver, tmp_path, base, login, metrics_job, sleeper, run_id
+                )
+                errors = console_errors(driver)
+            finally:
+                driver.quit()
+            assert errors == []
+            # The state behind the page: the job is cancelled, the run went on and finished.
+            assert (await tool(c, "jobs_status", job_id=sleeper))["status"] == "cancelled"
+            for _ in range(300):
+                status = await tool(c, "ml_task_status", run_id=run_id)
+                if status["status"] == "completed":
+                    break
+                await asyncio.sleep(0.1)
+            assert status["status"] == "completed", status
+            assert status["summary"] == "Submitted the job the user approved."
+            names = [j["name"] for j in (await tool(c, "jobs_list"))["jobs"]]
+            assert "asked" in names
+    # The login link worked exactly once.
+    assert "login" in log.read_text()
+
+
+def check_auth(base: str) -> None:
+    assert httpx.get(f"{base}/api/overview").status_code == 401
+    assert httpx.get(f"{base}/").status_code == 401
+    assert httpx.get(f"{base}/healthz").status_code == 200
+    with_token = httpx.get(f"{base}/api/overview", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert with_token.status_code == 200 and with_token.json()["jobs"] == []
+    bad = httpx.get(f"{base}/api/overview", headers={"Authorization": "Bearer wrong"})
+    assert bad.status_code == 401
+
+
+def drive(driver: Any, tmp_path: Path, base: str, login: str, metrics_job: str, sleeper: str, run_id: str) -> None:  # fmt: skip
+    driver.get(login)
+    cookie = driver.get_cookie("mlintern_session")
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert httpx.get(login, follow_redirects=False).status_code == 403  # used up
+    wait_until(
+        lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-role=jobs] tr[data-job]")) == 2,
+        "jobs",
+    )
+    assert run_id in text(driver, "[data-role=waiting]")
+    wait_until(lambda: "live" in text(driver, "#live"), "the event stream")
+    shot(driver, tmp_path, "dashboard-overview")
+
+    driver.get(f"{base}/#/experiment/{metrics_job}")
+    wait_until(
+        lambda: driver.find_elements(By.CSS_SELECTOR, ".chart path.line"),
+        "the curve",
+        driver=driver,
+    )
+    assert driver.find_elements(By.CSS_SELECTOR, ".nan-mark")  # the NaN from step 150
+    before = text(driver, ".x-tick")
+    svg = driver.find_element(By.CSS_SELECTOR, ".chart-svg svg")
+    ActionChains(driver).move_to_element_with_offset(svg, -200, 0).click_and_hold().move_by_offset(
+        150, 0
+    ).release().perform()
+    wait_until(lambda: text(driver, ".x-tick") != before, "the zoom")
+    assert "step" in text(driver, ".chart-tip")  # hover values
+    driver.find_element(By.CSS_SELECTOR, "[data-role=log]").click()
+    assert "on" in driver.find_element(By.CSS_SELECTOR, "[data-role=log]").get_attribute("class")
+    shot(driver, tmp_path, "dashboard-experiment")
+
+    driver.get(f"{base}/#/job/{sleeper}")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-role=cancel]"), "cancel button")
+    driver.find_element(By.CSS_SELECTOR, "[data-role=cancel]").click()
+    wait_until(lambda: "cancelled" in text(driver, "[data-role=badge]"), "the cancelled badge")
+    shot(driver, tmp_path, "dashboard-job")
+
+    driver.get(f"{base}/#/run/{run_id}")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-role=approve]"), "approve")
+    assert "jobs_submit" in text(driver, ".pending h3")
+    assert "approved-from-dashboard" in text(driver, ".pending pre")
+    shot(driver, tmp_path, "dashboard-approval")
+    driver.find_element(By.CSS_SELECTOR, "[data-role=approve]").click()
+    wait_until(lambda: "completed" in text(driver, "[data-role=badge]"), "the run to finish", 60)
+    assert "Submitted the job" in text(driver, "[data-role=summary]")
+    assert "jobs_submit" in text(driver, "[data-role=timeline]")
