@@ -60,6 +60,8 @@ async def experiment_model(
 
 async def job_model(call: ToolCall, job_id: str) -> dict[str, Any]:
     """Status, health, the last log lines and a sparkline of the job's first metric."""
+    from toolkits.jobs.models import ACTIVE_STATUSES
+
     status = await call("jobs_status", {"job_id": job_id})
     logs = await call("jobs_logs", {"job_id": job_id, "tail": LOG_TAIL})
     sparkline: dict[str, Any] | None = None
@@ -76,12 +78,15 @@ async def job_model(call: ToolCall, job_id: str) -> dict[str, Any]:
         "job": status,
         "log_lines": logs.get("text", "").splitlines()[-LOG_TAIL:],
         "sparkline": sparkline,
-        "can_cancel": status.get("status") in ("queued", "running"),
+        "can_cancel": status.get("status") in ACTIVE_STATUSES,
+        "live": status.get("status") in ACTIVE_STATUSES,
     }
 
 
 async def approval_model(call: ToolCall, run_id: str) -> dict[str, Any]:
     """What a delegated run wants to do and waits for a person to allow, plus its timeline."""
+    from toolkits.tasks.store import LIVE_STATUSES
+
     status = await call("ml_task_status", {"run_id": run_id, "since": 0, "limit": 50})
     return {
         "view": "approval",
@@ -92,6 +97,7 @@ async def approval_model(call: ToolCall, run_id: str) -> dict[str, Any]:
         "declined": status.get("declined", []),
         "events": status.get("events", []),
         "summary": status.get("summary"),
+        "live": status.get("status") in LIVE_STATUSES,
     }
 
 

@@ -36,8 +36,12 @@
     return s.run_id || args.run_id;
   }
 
+  const REFRESH_MS = 3000; // while a job or run is live: no push channel inside a host
+  let refresh = null;
+
   async function show(id, extra) {
     if (!id) return;
+    clearTimeout(refresh);
     const params = KIND === "experiment" ? { source: id, ...extra }
       : KIND === "job" ? { job_id: id } : { run_id: id };
     if (KIND === "experiment" && args.tags && !(extra && extra.tags)) params.tags = args.tags;
@@ -45,6 +49,7 @@
     try {
       const result = await callTool(`views_${KIND}`, params);
       root.MLViews.render(main, result.model, { call: callTool, reload: (more) => show(id, more) });
+      if (result.model.live) refresh = setTimeout(() => show(id, extra), REFRESH_MS);
     } catch (err) {
       main.textContent = String(err.message || err);
     }
