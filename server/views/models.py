@@ -51,7 +51,7 @@ async def experiment_model(
         "tags_available": last.get("tags_available", []),
         "series": _series_by_tag(chain, segments),
         "restarts": _restarts(chain, segments, journal),
-        "thresholds": _thresholds(check),
+        "thresholds": _thresholds(preferences) if check else [],
         "verdict": _verdict(check),
         "journal": journal,
         "problems": [p for report in segments for p in report.get("problems", [])],
@@ -146,6 +146,8 @@ def _series_by_tag(chain: list[str], segments: list[dict[str, Any]]) -> list[dic
                     bad.append({"step": step, "value": str(value)})
             if tag.get("first_non_finite_step") is not None and not bad:
                 bad.append({"step": tag["first_non_finite_step"], "value": "NaN/Inf"})
+            if len(bad) > 1:  # one mark where the run broke, saying how many followed
+                bad = [{**bad[0], "value": f"{bad[0]['value']} (+{len(bad) - 1} more)"}]
             entry.setdefault("segments", []).append(
                 {"source": job, "points": points, "non_finite": bad, "last": tag.get("last")}
             )
@@ -166,21 +168,24 @@ def _restarts(
                 "job_id": job,
                 "step": min(firsts) if firsts else None,
                 "journal": entry,
-                "change": (entry or {}).get("action") or (entry or {}).get("decision"),
+                "change": (entry or {}).get("decision"),
             }
         )
     return marks
 
 
-def _thresholds(check: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not check:
+def _thresholds(preferences: str | None) -> list[dict[str, Any]]:
+    """From the same preferences experiments_check just judged the run with."""
+    from toolkits.experiments.preferences import load_preferences
+
+    if not preferences:
         return []
-    lines = []
-    for verdict in check.get("verdicts", []):
-        limit = verdict.get("numbers", {}).get("threshold")
-        if isinstance(limit, int | float):
-            lines.append({"metric": verdict["subject"], "value": limit, "kind": verdict["kind"]})
-    return lines
+    metrics = load_preferences(preferences).metrics.values()
+    return [
+        {"metric": pref.name, "value": pref.threshold, "goal": pref.goal}
+        for pref in metrics
+        if pref.threshold is not None
+    ]
 
 
 def _verdict(check: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -19,8 +19,18 @@ from tasks.taskkit import write_agent_config
 from server.app import build_server
 from server.settings import Settings
 from views.browser import chromium, console_errors
-from views.test_dashboard import METRICS_JOB, shot, tool
+from views.test_dashboard import shot, tool
 
+CONFIGURED_JOB = (
+    "import json, os\n"
+    "lr = json.load(open(os.environ['MLINTERN_CONFIG_FILE']))['lr']\n"
+    "out = open(os.path.join(os.environ['MLINTERN_METRICS_DIR'], 'metrics.jsonl'), 'w')\n"
+    "for step in range(200):\n"
+    "    loss = float('nan') if lr > 1 and step >= 150 else 2.0 / (step + 1)\n"
+    "    out.write(json.dumps({'step': step, 'train/loss': loss}) + '\\n')\n"
+    "out.close()\n"
+)
+PREFERENCES = "```yaml\nmetrics:\n  train/loss:\n    goal: minimize\n    threshold: 0.05\n```\n"
 HOST_PAGE = Path(__file__).with_name("bridge_host.html")
 
 
@@ -90,18 +100,36 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
         _env_file=None,  # type: ignore[call-arg]
     )
     script = tmp_path / "curves.py"
-    script.write_text(METRICS_JOB)
+    script.write_text(CONFIGURED_JOB)
+    config = tmp_path / "config.json"
+    config.write_text('{"lr": 10.0}')
     async with Client(build_server(settings)) as c:
-        curves = (await tool(c, "jobs_submit", command=f"python3 {script}"))["job_id"]
+        first = await tool(c, "jobs_submit", command=f"python3 {script}", config_file=str(config))
+        await tool(c, "jobs_wait", job_id=first["job_id"], timeout_s=55)
+        restart = await tool(
+            c,
+            "experiments_restart",
+            job_id=first["job_id"],
+            reason="train/loss NaN from step 150 at lr 10",
+            config_changes={"lr": 0.01},
+            experiment="views-test",
+        )
+        curves = restart["new_job_id"]
         await tool(c, "jobs_wait", job_id=curves, timeout_s=55)
         sleeper = (await tool(c, "jobs_submit", command="sleep 300", name="sleeper"))["job_id"]
         run_id = (await tool(c, "run_ml_task", task="Run `echo hi`.", detach=True))["run_id"]
         driver = await asyncio.to_thread(chromium)
         try:
             host = Host(driver, c)
-            await host.show("experiments_metrics", {"source": curves})
+            await host.show("experiments_check", {"source": curves, "preferences": PREFERENCES})
             await host.until(lambda: host.css(".chart path.line"), "the experiment chart")
-            assert host.css(".nan-mark")
+            assert len(host.css(".chart path.line")) == 2  # the first run and its restart
+            assert host.css(".nan-mark")  # the first run's NaN
+            assert host.css(".threshold") and "0.05" in host.css(".threshold-label")[0].text
+            assert host.css(".restart")
+            restarts = host.css("[data-role=restarts]")[0].text
+            assert curves in restarts and "lr" in restarts and "NaN from step 150" in restarts
+            assert host.css("[data-role=verdict]")[0].text  # the verdict's summary
             driver.switch_to.default_content()
             shot(driver, tmp_path, "app-experiment")
 
