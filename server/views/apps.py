@@ -99,54 +99,40 @@ def attach_views(server: FastMCP, ctx: ToolkitContext, toolsets: Sequence[str]) 
     server.add_middleware(LinkViews())
     for kind in kinds:
         _register_resource(server, kind)
-    app = {kind: AppConfig(resource_uri=view_uri(kind), visibility=["app"]) for kind in kinds}
 
-    if "experiment" in kinds:
+    async def views_experiment(
+        source: Id,
+        tags: Annotated[
+            list[Annotated[str, Field(max_length=200)]] | None, Field(max_length=20)
+        ] = None,
+        preferences: Annotated[str | None, Field(max_length=100_000)] = None,
+    ) -> ViewModel:
+        """For the experiment view (app-only): curves of a run or restart chain with the
+        preferences' thresholds, NaN marks, restarts and the verdict."""
+        model = models.experiment_model(call, source, tags, preferences, ctx.store)
+        return ViewModel(view="experiment", model=await _as_tool_error(model))
 
-        @server.tool(
-            name="views_experiment",
-            title="Experiment view model",
+    async def views_job(job_id: Annotated[str, Field(min_length=1, max_length=64)]) -> ViewModel:
+        """For the job view (app-only): status, health, last log lines and a sparkline."""
+        return ViewModel(view="job", model=await _as_tool_error(models.job_model(call, job_id)))
+
+    async def views_approval(
+        run_id: Annotated[str, Field(min_length=1, max_length=64)],
+    ) -> ViewModel:
+        """For the approval view (app-only): what a delegated run waits to do, and its
+        timeline."""
+        model = models.approval_model(call, run_id)
+        return ViewModel(view="approval", model=await _as_tool_error(model))
+
+    builders = {"experiment": views_experiment, "job": views_job, "approval": views_approval}
+    for kind in kinds:
+        server.tool(
+            builders[kind],
+            name=f"views_{kind}",
+            title=f"{kind.capitalize()} view model",
             annotations=READ_ONLY,
-            app=app["experiment"],
+            app=AppConfig(resource_uri=view_uri(kind), visibility=["app"]),
         )
-        async def views_experiment(
-            source: Id,
-            tags: Annotated[
-                list[Annotated[str, Field(max_length=200)]] | None, Field(max_length=20)
-            ] = None,
-            preferences: Annotated[str | None, Field(max_length=100_000)] = None,
-        ) -> ViewModel:
-            """For the experiment view (app-only): curves of a run or restart chain with the
-            preferences' thresholds, NaN marks, restarts and the verdict."""
-            model = models.experiment_model(call, source, tags, preferences, ctx.store)
-            return ViewModel(view="experiment", model=await _as_tool_error(model))
-
-    if "job" in kinds:
-
-        @server.tool(
-            name="views_job", title="Job view model", annotations=READ_ONLY, app=app["job"]
-        )
-        async def views_job(
-            job_id: Annotated[str, Field(min_length=1, max_length=64)],
-        ) -> ViewModel:
-            """For the job view (app-only): status, health, last log lines and a sparkline."""
-            return ViewModel(view="job", model=await _as_tool_error(models.job_model(call, job_id)))
-
-    if "approval" in kinds:
-
-        @server.tool(
-            name="views_approval",
-            title="Approval view model",
-            annotations=READ_ONLY,
-            app=app["approval"],
-        )
-        async def views_approval(
-            run_id: Annotated[str, Field(min_length=1, max_length=64)],
-        ) -> ViewModel:
-            """For the approval view (app-only): what a delegated run waits to do, and its
-            timeline."""
-            model = models.approval_model(call, run_id)
-            return ViewModel(view="approval", model=await _as_tool_error(model))
 
 
 async def _as_tool_error(model: Awaitable[dict[str, Any]]) -> dict[str, Any]:

@@ -79,13 +79,6 @@ class Host:
         return self.driver.find_elements(By.CSS_SELECTOR, selector)
 
 
-@pytest.fixture
-def llm():
-    with ScriptedLLM() as server:
-        yield server
-    server.check()
-
-
 async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
     tmp_path: Path, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:

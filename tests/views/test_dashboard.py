@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fakes.llm import ScriptedLLM, call, calls, say
 from fastmcp import Client
 from selenium.webdriver.common.action_chains import ActionChains
@@ -48,13 +48,6 @@ def text(driver: Any, css: str) -> str:
     return " ".join(e.text for e in found)
 
 
-@pytest.fixture
-def llm():
-    with ScriptedLLM() as server:
-        yield server
-    server.check()
-
-
 async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
     tmp_path: Path, llm: ScriptedLLM
 ) -> None:
@@ -84,10 +77,22 @@ async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
                     break
                 await asyncio.sleep(0.1)
 
+            loop = asyncio.get_running_loop()
+
+            def submit_elsewhere() -> str:  # as another host would, while the page is open
+                job = tool(c, "jobs_submit", command="true", name="pushed")
+                return asyncio.run_coroutine_threadsafe(job, loop).result(30)["job_id"]
+
             driver = await asyncio.to_thread(chromium)
             try:
                 await asyncio.to_thread(
-                    drive, driver, tmp_path, base, login, metrics_job, sleeper, run_id
+                    drive,
+                    driver,
+                    tmp_path,
+                    base,
+                    login,
+                    (metrics_job, sleeper, run_id),
+                    submit_elsewhere,
                 )
                 errors = console_errors(driver)
             finally:
@@ -118,7 +123,15 @@ def check_auth(base: str) -> None:
     assert bad.status_code == 401
 
 
-def drive(driver: Any, tmp_path: Path, base: str, login: str, metrics_job: str, sleeper: str, run_id: str) -> None:  # fmt: skip
+def drive(
+    driver: Any,
+    tmp_path: Path,
+    base: str,
+    login: str,
+    ids: tuple[str, str, str],
+    submit_elsewhere: Callable[[], str],
+) -> None:
+    metrics_job, sleeper, run_id = ids
     driver.get(login)
     cookie = driver.get_cookie("mlintern_session")
     assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -129,6 +142,9 @@ def drive(driver: Any, tmp_path: Path, base: str, login: str, metrics_job: str, 
     )
     assert run_id in text(driver, "[data-role=waiting]")
     wait_until(lambda: "live" in text(driver, "#live"), "the event stream")
+    # A job started elsewhere appears without a reload: the server pushed "changed".
+    pushed = submit_elsewhere()
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, f"tr[data-job='{pushed}']"), "push")
     shot(driver, tmp_path, "dashboard-overview")
 
     driver.get(f"{base}/#/experiment/{metrics_job}")
