@@ -27,6 +27,7 @@ METRICS_JOB = (
     "    out.write(json.dumps({'step': step, 'train/loss': loss}) + '\\n')\n"
     "out.close()\n"
 )
+HOSTILE_NAME = "<img src=x onerror=\"document.title='pwned'\">"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -80,7 +81,7 @@ async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
             loop = asyncio.get_running_loop()
 
             def submit_elsewhere() -> str:  # as another host would, while the page is open
-                job = tool(c, "jobs_submit", command="true", name="pushed")
+                job = tool(c, "jobs_submit", command="true", name=HOSTILE_NAME)
                 return asyncio.run_coroutine_threadsafe(job, loop).result(30)["job_id"]
 
             driver = await asyncio.to_thread(chromium)
@@ -145,6 +146,10 @@ def drive(
     # A job started elsewhere appears without a reload: the server pushed "changed".
     pushed = submit_elsewhere()
     wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, f"tr[data-job='{pushed}']"), "push")
+    # Its hostile name (job names come from the model) shows as text and runs nothing.
+    row = driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{pushed}']").text
+    assert HOSTILE_NAME in row
+    assert driver.title == "mlintern dashboard" and not driver.find_elements(By.TAG_NAME, "img")
     shot(driver, tmp_path, "dashboard-overview")
 
     driver.get(f"{base}/#/experiment/{metrics_job}")
@@ -180,3 +185,11 @@ def drive(
     wait_until(lambda: "completed" in text(driver, "[data-role=badge]"), "the run to finish", 60)
     assert "Submitted the job" in text(driver, "[data-role=summary]")
     assert "jobs_submit" in text(driver, "[data-role=timeline]")
+    # Control: the same text parsed as HTML does make an element, so the check above can fail.
+    # (in a blank page without the dashboard's CSP, into an inert template: nothing runs)
+    driver.get("about:blank")
+    parsed = (
+        "const t = document.createElement('template'); t.innerHTML = arguments[0];"
+        "return t.content.querySelectorAll('img').length"
+    )
+    assert driver.execute_script(parsed, HOSTILE_NAME) == 1
