@@ -80,3 +80,18 @@ def test_mlintern_server_dashboard_serves_loopback_with_a_login_link(tmp_path: P
             page = browser.get(link.group(0), follow_redirects=True)
             assert page.status_code == 200 and "mlintern dashboard" in page.text
             assert browser.get(f"{found.group(1)}/api/overview").json()["jobs"] == []
+
+
+async def test_the_bundled_agent_never_offers_the_views_own_tools_to_its_model(
+    tmp_path: Path,
+) -> None:
+    from agent.mcp_connections import MCPConnections
+
+    settings = Settings(home=tmp_path / "home", toolsets=["jobs"], _env_file=None)  # type: ignore[call-arg]
+    server = build_server(settings)
+    listed = {tool.name for tool in await server.list_tools()}
+    assert "views_job" in listed  # served (for hosts with MCP Apps) ...
+    async with MCPConnections() as connections:
+        await connections.add_in_process("mlintern", server)
+        assert "jobs_status" in connections.tools
+        assert "views_job" not in connections.tools  # ... but app-only: never the model's
