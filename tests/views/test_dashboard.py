@@ -170,6 +170,11 @@ def drive(
     assert "on" in driver.find_element(By.CSS_SELECTOR, "[data-role=log]").get_attribute("class")
     shot(driver, tmp_path, "dashboard-experiment")
 
+    driver.get(f"{base}/#/job/{metrics_job}")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-role=sparkline] path"), "spark")
+    assert "train/loss" in text(driver, "[data-role=sparkline]")
+    assert not driver.find_elements(By.CSS_SELECTOR, "[data-role=cancel]")  # it has finished
+
     driver.get(f"{base}/#/job/{sleeper}")
     wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-role=cancel]"), "cancel button")
     driver.find_element(By.CSS_SELECTOR, "[data-role=cancel]").click()
