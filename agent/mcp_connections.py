@@ -247,6 +247,12 @@ def _describe(config: ServerConfig) -> str:
     return f"http: {config.url}"
 
 
+def _app_only(tool: Any) -> bool:
+    ui = (tool.meta or {}).get("ui")
+    audience = ui.get("visibility") if isinstance(ui, dict) else None
+    return isinstance(audience, list) and "model" not in audience
+
+
 def _safe(name: str) -> str:
     return _UNSAFE.sub("_", name)
 
@@ -285,9 +291,3 @@ async def open_connections(
         await connections.aclose()
         raise
     return connections
-
-
-def _app_only(tool: Any) -> bool:
-    ui = (tool.meta or {}).get("ui")
-    audience = ui.get("visibility") if isinstance(ui, dict) else None
-    return isinstance(audience, list) and "model" not in audience

@@ -9,16 +9,19 @@ SUDO=""
 
 # System packages: bubblewrap for the isolated sandbox path, slirp4netns for sandboxes that
 # may use the internet but not this machine's loopback.
-# chromium + chromium-driver: the real headless browser the views and dashboard are tested in.
-if ! command -v bwrap >/dev/null 2>&1 || ! command -v slirp4netns >/dev/null 2>&1 \
-  || ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+if ! command -v bwrap >/dev/null 2>&1 || ! command -v slirp4netns >/dev/null 2>&1; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap slirp4netns \
-    chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap slirp4netns >/dev/null
 fi
 
 # Python: the package with every extra and the test tools. torch is pinned to the CPU build.
 python3 -m pip install -q -e ".[all,test]"
+
+# chromium + chromium-driver: the real headless browser the views and dashboard are tested in.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 
 # The MCP Inspector CLI (a real MCP client no one here wrote), pinned, for conformance tests.
 if [ ! -x tests/inspector/node_modules/.bin/mcp-inspector ]; then

@@ -102,16 +102,15 @@ def check_bind(settings: Settings) -> None:
 
 def build_http_app(server: FastMCP, settings: Settings) -> Starlette:
     check_bind(settings)
+    from server.dashboard import mount_dashboard  # the dashboard at /: same token, or a login
+
+    mount_dashboard(server, settings)
     if settings.auth_token is not None:
         server.auth = SharedTokenVerifier(settings.auth_token.get_secret_value())
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "server": server.name})
-
-    from server.dashboard import mount_dashboard
-
-    mount_dashboard(server, settings)
 
     from starlette.middleware import Middleware
 
