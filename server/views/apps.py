@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
+from fastmcp import FastMCP
 from fastmcp.apps import UI_MIME_TYPE, AppConfig
 from fastmcp.exceptions import ToolError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
@@ -25,8 +26,6 @@ from server.views.calls import in_process
 from server.views.page import VIEW_KINDS, ViewKind, app_html
 
 if TYPE_CHECKING:
-    from fastmcp import FastMCP
-
     from server.toolkit import ToolkitContext
 
 
@@ -125,14 +124,17 @@ def attach_views(server: FastMCP, ctx: ToolkitContext, toolsets: Sequence[str]) 
         return ViewModel(view="approval", model=await _as_tool_error(model))
 
     builders = {"experiment": views_experiment, "job": views_job, "approval": views_approval}
+    # Mounted after the toolkits so these list last, after every tool a model uses.
+    tools = FastMCP("views", mask_error_details=True)
     for kind in kinds:
-        server.tool(
+        tools.tool(
             builders[kind],
             name=f"views_{kind}",
             title=f"{kind.capitalize()} view model",
             annotations=READ_ONLY,
             app=AppConfig(resource_uri=view_uri(kind), visibility=["app"]),
         )
+    server.mount(tools)
 
 
 async def _as_tool_error(model: Awaitable[dict[str, Any]]) -> dict[str, Any]:
