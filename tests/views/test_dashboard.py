@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,25 @@ async def tool(c: Client, tool_name: str, **arguments: Any) -> dict[str, Any]:
 
 
 def text(driver: Any, css: str) -> str:
-    found = driver.find_elements(By.CSS_SELECTOR, css)
-    return " ".join(e.text for e in found)
+    return fresh(
+        driver, lambda: " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
+    )
+
+
+def click(driver: Any, css: str) -> None:
+    fresh(driver, lambda: driver.find_element(By.CSS_SELECTOR, css).click())
+
+
+def fresh(driver: Any, action: Callable[[], Any]) -> Any:
+    """Run ``action`` again if a live re-render replaced the element under it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(20):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    return action()
 
 
 async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
@@ -147,7 +165,7 @@ def drive(
     pushed = submit_elsewhere()
     wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, f"tr[data-job='{pushed}']"), "push")
     # Its hostile name (job names come from the model) shows as text and runs nothing.
-    row = driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{pushed}']").text
+    row = text(driver, f"tr[data-job='{pushed}']")
     assert HOSTILE_NAME in row
     assert driver.title == "mlintern dashboard" and not driver.find_elements(By.TAG_NAME, "img")
     shot(driver, tmp_path, "dashboard-overview")
@@ -160,14 +178,17 @@ def drive(
     )
     assert driver.find_elements(By.CSS_SELECTOR, ".nan-mark")  # the NaN from step 150
     before = text(driver, ".x-tick")
-    svg = driver.find_element(By.CSS_SELECTOR, ".chart-svg svg")
-    ActionChains(driver).move_to_element_with_offset(svg, -200, 0).click_and_hold().move_by_offset(
-        150, 0
-    ).release().perform()
+
+    def drag() -> None:
+        svg = driver.find_element(By.CSS_SELECTOR, ".chart-svg svg")
+        chain = ActionChains(driver).move_to_element_with_offset(svg, -200, 0)
+        chain.click_and_hold().move_by_offset(150, 0).release().perform()
+
+    fresh(driver, drag)
     wait_until(lambda: text(driver, ".x-tick") != before, "the zoom")
     assert "step" in text(driver, ".chart-tip")  # hover values
-    driver.find_element(By.CSS_SELECTOR, "[data-role=log]").click()
-    assert "on" in driver.find_element(By.CSS_SELECTOR, "[data-role=log]").get_attribute("class")
+    click(driver, "[data-role=log]")
+    assert fresh(driver, lambda: "on" in driver.find_element(By.CSS_SELECTOR, "[data-role=log]").get_attribute("class"))  # fmt: skip
     shot(driver, tmp_path, "dashboard-experiment")
 
     driver.get(f"{base}/#/job/{metrics_job}")
@@ -177,7 +198,7 @@ def drive(
 
     driver.get(f"{base}/#/job/{sleeper}")
     wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-role=cancel]"), "cancel button")
-    driver.find_element(By.CSS_SELECTOR, "[data-role=cancel]").click()
+    click(driver, "[data-role=cancel]")
     wait_until(lambda: "cancelled" in text(driver, "[data-role=badge]"), "the cancelled badge")
     shot(driver, tmp_path, "dashboard-job")
 
@@ -186,7 +207,7 @@ def drive(
     assert "jobs_submit" in text(driver, ".pending h3")
     assert "approved-from-dashboard" in text(driver, ".pending pre")
     shot(driver, tmp_path, "dashboard-approval")
-    driver.find_element(By.CSS_SELECTOR, "[data-role=approve]").click()
+    click(driver, "[data-role=approve]")
     wait_until(lambda: "completed" in text(driver, "[data-role=badge]"), "the run to finish", 60)
     assert "Submitted the job" in text(driver, "[data-role=summary]")
     assert "jobs_submit" in text(driver, "[data-role=timeline]")

@@ -20,10 +20,14 @@
 
   // opts: {title, segments:[{points:[[x,y]], non_finite:[{step,value}], label}],
   //        thresholds:[{value,label}], restarts:[{step,label}], width, height}
+  // Zoom and scale per chart key survive a re-render (a live page redraws when data changes).
+  const kept = {};
+
   function Chart(container, opts) {
     this.opts = opts;
-    this.log = false;
-    this.zoom = null; // [x0, x1] when zoomed
+    const state = (opts.key && kept[opts.key]) || {};
+    this.log = !!state.log;
+    this.zoom = state.zoom || null; // [x0, x1] when zoomed
     this.box = document.createElement("div");
     this.box.className = "chart";
     const bar = document.createElement("div");
@@ -37,6 +41,7 @@
       this.draw();
     });
     logButton.dataset.role = "log";
+    logButton.classList.toggle("on", this.log);
     const reset = button("reset zoom", () => {
       this.zoom = null;
       this.draw();
@@ -85,6 +90,7 @@
   };
 
   Chart.prototype.draw = function () {
+    if (this.opts.key) kept[this.opts.key] = { log: this.log, zoom: this.zoom };
     const W = this.opts.width || 640, H = this.opts.height || 240;
     const m = { l: 56, r: 12, t: 8, b: 24 };
     this.svgHolder.textContent = "";

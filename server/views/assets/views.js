@@ -57,6 +57,7 @@
       out.append(holder);
       new Chart(holder, {
         title: series.tag + (series.goal ? ` (${series.goal})` : ""),
+        key: `${model.source}|${series.tag}`,
         segments: series.segments.map((s) => ({ ...s, label: s.source })),
         thresholds: model.thresholds.filter((t) => matchesTag(t.metric, series.tag))
           .map((t) => ({ value: t.value, label: `${t.metric} threshold` })),
