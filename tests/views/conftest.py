@@ -1,20 +1,5 @@
-"""Fixtures of the views tests."""
+"""Fixtures of the views tests: the scripted LLM of the delegation tests."""
 
-from __future__ import annotations
+from tasks.conftest import llm
 
-import os
-from collections.abc import Iterator
-
-import pytest
-from fakes.llm import ScriptedLLM
-
-# Before anything imports litellm: never fetch the price map from the network.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-
-@pytest.fixture
-def llm() -> Iterator[ScriptedLLM]:
-    """The scripted model; the test fails if its script is not used up."""
-    with ScriptedLLM() as server:
-        yield server
-    server.check()
+__all__ = ["llm"]

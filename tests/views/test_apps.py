@@ -19,7 +19,7 @@ from tasks.taskkit import write_agent_config
 from server.app import build_server
 from server.settings import Settings
 from views.browser import chromium, console_errors
-from views.test_dashboard import shot, tool
+from views.test_dashboard import run_reaches, shot, tool
 
 CONFIGURED_JOB = (
     "import json, os\n"
@@ -139,12 +139,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
             assert "jobs_cancel" in host.forwarded  # through the host, not around it
 
             await host.until(lambda: True, "nothing")
-            for _ in range(300):
-                if (await tool(c, "ml_task_status", run_id=run_id))[
-                    "status"
-                ] == "awaiting_approval":
-                    break
-                await asyncio.sleep(0.1)
+            await run_reaches(c, run_id, "awaiting_approval")
             await host.show("ml_task_status", {"run_id": run_id})
             await host.until(lambda: host.css("[data-role=approve]"), "the approve button")
             assert "approved-in-view" in host.css(".pending pre")[0].text

@@ -45,6 +45,14 @@ async def tool(c: Client, tool_name: str, **arguments: Any) -> dict[str, Any]:
     return dict(result.structured_content)
 
 
+async def run_reaches(c: Client, run_id: str, status: str, patience_s: float = 60) -> dict:
+    deadline = time.monotonic() + patience_s
+    while (report := await tool(c, "ml_task_status", run_id=run_id))["status"] != status:
+        assert time.monotonic() < deadline, f"run {run_id} never reached {status}: {report}"
+        await asyncio.sleep(0.1)
+    return report
+
+
 def text(driver: Any, css: str) -> str:
     return fresh(
         driver, lambda: " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
@@ -89,12 +97,7 @@ async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
             sleeper = (await tool(c, "jobs_submit", command="sleep 300", name="sleeper"))["job_id"]
             run = await tool(c, "run_ml_task", task="Run `echo hi` as a job.", detach=True)
             run_id = run["run_id"]
-            for _ in range(300):
-                if (await tool(c, "ml_task_status", run_id=run_id))[
-                    "status"
-                ] == "awaiting_approval":
-                    break
-                await asyncio.sleep(0.1)
+            await run_reaches(c, run_id, "awaiting_approval")
 
             loop = asyncio.get_running_loop()
 
@@ -119,12 +122,7 @@ async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
             assert errors == []
             # The state behind the page: the job is cancelled, the run went on and finished.
             assert (await tool(c, "jobs_status", job_id=sleeper))["status"] == "cancelled"
-            for _ in range(300):
-                status = await tool(c, "ml_task_status", run_id=run_id)
-                if status["status"] == "completed":
-                    break
-                await asyncio.sleep(0.1)
-            assert status["status"] == "completed", status
+            status = await run_reaches(c, run_id, "completed")
             assert status["summary"] == "Submitted the job the user approved."
             names = [j["name"] for j in (await tool(c, "jobs_list"))["jobs"]]
             assert "asked" in names
