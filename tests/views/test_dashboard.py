@@ -159,6 +159,7 @@ def drive(
     )
     assert run_id in text(driver, "[data-role=waiting]")
     wait_until(lambda: "live" in text(driver, "#live"), "the event stream")
+    shot(driver, tmp_path, "dashboard-overview")
     # A job started elsewhere appears without a reload: the server pushed "changed".
     pushed = submit_elsewhere()
     wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, f"tr[data-job='{pushed}']"), "push")
@@ -166,7 +167,6 @@ def drive(
     row = text(driver, f"tr[data-job='{pushed}']")
     assert HOSTILE_NAME in row
     assert driver.title == "mlintern dashboard" and not driver.find_elements(By.TAG_NAME, "img")
-    shot(driver, tmp_path, "dashboard-overview")
 
     driver.get(f"{base}/#/experiment/{metrics_job}")
     wait_until(
