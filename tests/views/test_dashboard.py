@@ -95,6 +95,9 @@ async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
             metrics_job = submitted["job_id"]
             await tool(c, "jobs_wait", job_id=metrics_job, timeout_s=55)
             sleeper = (await tool(c, "jobs_submit", command="sleep 300", name="sleeper"))["job_id"]
+            entry = {"observation": "train/loss NaN from step 150", "decision": "lower the lr"}
+            entry["job_ids"] = [metrics_job]
+            await tool(c, "experiments_journal", experiment="nightly", action="append", entry=entry)
             run = await tool(c, "run_ml_task", task="Run `echo hi` as a job.", detach=True)
             run_id = run["run_id"]
             await run_reaches(c, run_id, "awaiting_approval")
@@ -188,6 +191,12 @@ def drive(
     click(driver, "[data-role=log]")
     assert fresh(driver, lambda: "on" in driver.find_element(By.CSS_SELECTOR, "[data-role=log]").get_attribute("class"))  # fmt: skip
     shot(driver, tmp_path, "dashboard-experiment")
+
+    driver.get(f"{base}/#/journals")
+    wait_until(lambda: "nightly" in text(driver, ".journals"), "the journals page")
+    click(driver, ".journals a")
+    wait_until(lambda: "lower the lr" in text(driver, "[data-role=journal]"), "the journal")
+    assert metrics_job in text(driver, "[data-role=journal]")
 
     driver.get(f"{base}/#/job/{metrics_job}")
     wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-role=sparkline] path"), "spark")
