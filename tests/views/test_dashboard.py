@@ -95,8 +95,8 @@ async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
             metrics_job = submitted["job_id"]
             await tool(c, "jobs_wait", job_id=metrics_job, timeout_s=55)
             sleeper = (await tool(c, "jobs_submit", command="sleep 300", name="sleeper"))["job_id"]
-            entry = {"observation": "train/loss NaN from step 150", "decision": "lower the lr"}
-            entry["job_ids"] = [metrics_job]
+            entry: dict[str, Any] = {"observation": "train/loss NaN from step 150"}
+            entry |= {"decision": "lower the lr", "job_ids": [metrics_job]}
             await tool(c, "experiments_journal", experiment="nightly", action="append", entry=entry)
             run = await tool(c, "run_ml_task", task="Run `echo hi` as a job.", detach=True)
             run_id = run["run_id"]
