@@ -97,7 +97,8 @@ async def approval_model(call: ToolCall, run_id: str) -> dict[str, Any]:
         "declined": status.get("declined", []),
         "events": status.get("events", []),
         "summary": status.get("summary"),
-        "live": status.get("status") in LIVE_STATUSES,
+        # Waiting on a person: no refresh under their hands until they answer.
+        "live": status.get("status") in LIVE_STATUSES and not status.get("pending"),
     }
 
 

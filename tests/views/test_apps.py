@@ -19,7 +19,7 @@ from tasks.taskkit import write_agent_config
 from server.app import build_server
 from server.settings import Settings
 from views.browser import chromium, console_errors
-from views.test_dashboard import run_reaches, shot, tool
+from views.test_dashboard import fresh, run_reaches, shot, tool
 
 CONFIGURED_JOB = (
     "import json, os\n"
@@ -131,7 +131,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
             driver.switch_to.default_content()
             shot(driver, tmp_path, "app-job")
             driver.switch_to.frame(driver.find_element(By.ID, "view"))
-            host.css("[data-role=cancel]")[0].click()
+            fresh(driver, lambda: host.css("[data-role=cancel]")[0].click())
             await host.until(
                 lambda: "cancelled" in " ".join(e.text for e in host.css("[data-role=badge]")),
                 "the cancelled badge",

@@ -187,7 +187,13 @@ def drive(
 
     fresh(driver, drag)
     wait_until(lambda: text(driver, ".x-tick") != before, "the zoom")
-    assert "step" in text(driver, ".chart-tip")  # hover values
+
+    def hover() -> str:  # values under the pointer (again if a live re-render reset the tip)
+        svg = driver.find_element(By.CSS_SELECTOR, ".chart-svg svg")
+        ActionChains(driver).move_to_element(svg).move_by_offset(5, 0).perform()
+        return text(driver, ".chart-tip")
+
+    wait_until(lambda: "step" in fresh(driver, hover), "hover values")
     click(driver, "[data-role=log]")
     assert fresh(driver, lambda: "on" in driver.find_element(By.CSS_SELECTOR, "[data-role=log]").get_attribute("class"))  # fmt: skip
     shot(driver, tmp_path, "dashboard-experiment")

@@ -111,7 +111,11 @@
   const live = document.getElementById("live");
   const events = new EventSource("/api/events");
   events.addEventListener("open", () => { live.textContent = "● live"; });
-  events.addEventListener("changed", () => show());
+  // A change pushed while someone types feedback waits until they leave the field.
+  let deferred = false;
+  const typing = () => main.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA";
+  events.addEventListener("changed", () => { if (typing()) deferred = true; else show(); });
+  main.addEventListener("focusout", () => { if (deferred) { deferred = false; show(); } });
   events.addEventListener("error", () => { live.textContent = "○ reconnecting"; });
   show();
 })(window);
