@@ -145,6 +145,8 @@ class MCPConnections:
         if client.instructions:
             self.instructions[name] = client.instructions
         for tool in listed:
+            if _app_only(tool):
+                continue  # an MCP Apps view's own tool: for the view, never the model
             if not tool_filter.admits(
                 tool.name, bool(tool.annotations and tool.annotations.read_only_hint)
             ):
@@ -247,6 +249,12 @@ def _describe(config: ServerConfig) -> str:
     if config.command:
         return f"stdio: {config.command} {' '.join(config.args)}".strip()
     return f"http: {config.url}"
+
+
+def _app_only(tool: Any) -> bool:
+    ui = (tool.meta or {}).get("ui")
+    audience = ui.get("visibility") if isinstance(ui, dict) else None
+    return isinstance(audience, list) and "model" not in audience
 
 
 def _safe(name: str) -> str:

@@ -20,6 +20,12 @@ fi
 # Python: the package with every extra and the test tools. torch is pinned to the CPU build.
 python3 -m pip install -q -e ".[all,test]"
 
+# chromium + chromium-driver: the real headless browser the views and dashboard are tested in.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 # The MCP Inspector CLI (a real MCP client no one here wrote), pinned, for conformance tests.
 if [ ! -x tests/inspector/node_modules/.bin/mcp-inspector ]; then
   (cd tests/inspector && npm install --no-audit --no-fund --loglevel=error >/dev/null)

@@ -95,5 +95,8 @@ def build_server(
             ctx.read_only,
         )
         server.add_provider(provider, namespace=namespace)
+    from server.views.apps import attach_views
+
+    attach_views(server, ctx, names)
     log.debug("mounted toolkits: %s", ", ".join(names))
     return server

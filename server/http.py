@@ -189,6 +189,9 @@ def _event_store(settings: Settings) -> SqliteEventStore:
 
 def build_http_app(server: FastMCP, settings: Settings) -> Starlette:
     check_bind(settings)
+    from server.dashboard import mount_dashboard  # the dashboard at /: same token, or a login
+
+    mount_dashboard(server, settings)
     if settings.auth_token is not None:
         server.auth = SharedTokenVerifier(settings.auth_token.get_secret_value())
 
