@@ -144,17 +144,22 @@ def build(ctx: ToolkitContext) -> FastMCP:
     )
     async def check(
         source: Source,
+        ctx: Context,
         preferences: Annotated[
-            str,
+            str | None,
             Field(
                 min_length=1,
                 max_length=100_000,
-                description="Path to the user's preferences.md, or its Markdown text.",
+                description="Path to the user's preferences.md, or its Markdown text. "
+                "Omit for the default judgment.",
             ),
-        ],
-        ctx: Context,
+        ] = None,
     ) -> CheckView:
-        """Judge a run against the user's preferences.md and say what to do, with numbers.
+        """Judge a run (against the user's preferences.md, if given) and say what to do.
+
+        Always diagnoses each metric with evidence and a next action: improving, converged,
+        plateaued, diverging, nan, overfitting (with the step the train/val gap opened),
+        lr_too_low, noisy.
 
         preferences.md is Markdown with ```yaml blocks: metrics to watch (goal, threshold,
         patience), health limits (max_minutes_without_step) and rules pairing a condition with
