@@ -29,7 +29,7 @@ MAX_LISTED_TAGS = 200
 
 class MetricsReport(BaseModel):
     source: str
-    kind: str = Field(description="tensorboard | trackio | jsonl | csv | empty")
+    kind: str = Field(description="tensorboard | trackio | mlflow | wandb | jsonl | csv | empty")
     job_id: str | None = None
     job_status: str | None = None
     run: str | None = Field(default=None, description="The trackio run read.")

@@ -29,7 +29,8 @@ from toolkits.experiments.views import (
 )
 
 INSTRUCTIONS = (
-    "Read training metrics (TensorBoard, trackio, JSONL/CSV, or a job_id), judge them against "
+    "Read training metrics (TensorBoard, trackio, MLflow, W&B offline, JSONL/CSV, or a job_id), "
+    "diagnose them and judge them against "
     "the user's preferences.md, plot and compare runs, restart a job with a changed config, "
     "and keep a journal of every decision."
 )
@@ -42,7 +43,8 @@ Source = Annotated[
         min_length=1,
         max_length=1024,
         description="A job_id, a TensorBoard log dir or event file, a .jsonl/.csv metrics file, "
-        "or 'trackio:<project>' / 'trackio:<project>/<run>'.",
+        "'trackio:<project>[/<run>]', an MLflow mlruns/ dir or mlflow.db, or a W&B wandb/ "
+        "offline dir (newest run; '<path>#<run>' names one).",
     ),
 ]
 Tags = Annotated[
