@@ -111,7 +111,7 @@ def check(
     given = load_preferences(preferences) if preferences else None
     prefs = given or Preferences(origin="defaults")
     snap, _seconds = snapshot(settings, store, source)
-    facts = judge(snap, prefs, time.time() if now is None else now)
+    facts = judge(snap, prefs, time.time() if now is None else now, settings)
     return attach(report(snap, prefs, facts), diagnose(snap, given), given is not None)
 
 
