@@ -42,6 +42,7 @@ class Measured(BaseModel):
     exit_code: int | None = Field(description="None when preflight stopped it at its time limit.")
     wall_s: float
     startup_s: float | None = Field(default=None, description="Process start to its first step.")
+    elapsed_to_last_step_s: float | None = None
     steps_seen: int = 0
     last_step: int | None = None
     seconds_per_step: float | None = None
@@ -182,12 +183,19 @@ def _timing(
     measured.steps_seen = len({step for _t, step in points})
     measured.last_step = max(step for _t, step in points)
     (t0, s0), (t1, s1) = points[0], points[-1]
-    if s1 > s0 and t1 > t0:
+    measured.startup_s = round(max(0.0, t0 - started), 3)
+    measured.elapsed_to_last_step_s = round(t1 - started, 3)
+    # The steady rate: the second half of the steps seen, past the first steps' warm-up.
+    tm, sm = points[len(points) // 2]
+    if s1 > sm and t1 > tm:
+        per_step = (t1 - tm) / (s1 - sm)
+    elif s1 > s0 and t1 > t0:
         per_step = (t1 - t0) / (s1 - s0)
-        measured.seconds_per_step = round(per_step, 6)
-        measured.startup_s = round(max(0.0, t0 - started - s0 * per_step), 3)
-        if batch_size:
-            measured.samples_per_second = round(batch_size / per_step, 1)
+    else:
+        return
+    measured.seconds_per_step = round(per_step, 6)
+    if batch_size:
+        measured.samples_per_second = round(batch_size / per_step, 1)
 
 
 def _metric_points(metrics_dir: Path):

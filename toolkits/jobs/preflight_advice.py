@@ -81,9 +81,13 @@ class PreflightReport(BaseModel):
 
 
 def estimate(measured: pf.Measured, full_steps: int | None) -> float | None:
-    if full_steps is None or measured.seconds_per_step is None:
+    """Time to the last step seen, plus the remaining steps at the steady rate."""
+    if full_steps is None or measured.seconds_per_step is None or measured.last_step is None:
         return None
-    return round((measured.startup_s or 0.0) + full_steps * measured.seconds_per_step, 2)
+    remaining = max(0, full_steps - measured.last_step)
+    return round(
+        (measured.elapsed_to_last_step_s or 0.0) + remaining * measured.seconds_per_step, 2
+    )
 
 
 def costs(wall_s: float) -> list[HardwareCost]:
