@@ -81,13 +81,14 @@ class PreflightReport(BaseModel):
 
 
 def estimate(measured: pf.Measured, full_steps: int | None) -> float | None:
-    """Time to the last step seen, plus the remaining steps at the steady rate."""
+    """Time to the last step seen, the remaining steps at the steady rate, then the teardown."""
     if full_steps is None or measured.seconds_per_step is None or measured.last_step is None:
         return None
     remaining = max(0, full_steps - measured.last_step)
-    return round(
-        (measured.elapsed_to_last_step_s or 0.0) + remaining * measured.seconds_per_step, 2
-    )
+    elapsed = measured.elapsed_to_last_step_s or 0.0
+    # What came after the last step (final eval, saving, exit), when the run got that far.
+    teardown = max(0.0, measured.wall_s - elapsed) if measured.exit_code == 0 else 0.0
+    return round(elapsed + remaining * measured.seconds_per_step + teardown, 2)
 
 
 def costs(wall_s: float) -> list[HardwareCost]:
