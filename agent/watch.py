@@ -147,10 +147,21 @@ def _details(job: Any) -> str:
     return (", " + "; ".join(parts)) if parts else ""
 
 
-def tick_line(tick: int, job: Any, answer: str, successor: str | None, done: bool) -> str:
+def progress_of(chain: JobChain, job: Any) -> str:
+    """ "STALLED: ..." or "STUCK: ..." when the job is, else ""."""
+    if job.is_terminal:
+        return ""
+    health = chain.jobs.health(job)
+    return "" if health.progress == "ok" else f"{health.progress.upper()}: {health.progress_note}"
+
+
+def tick_line(
+    tick: int, job: Any, answer: str, successor: str | None, done: bool, progress: str = ""
+) -> str:
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     said = " ".join((answer or "(no answer)").split())
     line = f"[{stamp}] tick {tick} · {job.job_id} {job.status}"
+    line += f" · {progress}" if progress else ""
     if successor:
         line += f" → restarted as {successor}"
     line += f" · {said[:300]}"
@@ -188,7 +199,9 @@ async def watch(args: argparse.Namespace, config: Any, out: Any = None) -> int:
             successor = await asyncio.to_thread(chain.follow)
             latest = await asyncio.to_thread(chain.refresh)
             done = latest.is_terminal  # the job and every successor have ended
-            print(tick_line(tick, job, result.final_text, successor, done), file=out, flush=True)
+            progress = await asyncio.to_thread(progress_of, chain, latest)
+            line = tick_line(tick, job, result.final_text, successor, done, progress)
+            print(line, file=out, flush=True)
             if result.reason in STOPPING:
                 return STOPPING[result.reason]
             if done or (args.max_ticks and tick >= args.max_ticks):

@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "trackio": False,
     "project": "mlintern-example",
     "step_sleep": 0.0,
+    "train_size": 4096,  # fewer examples (e.g. 64) make the model overfit
+    "mlflow": False,  # also log to MLflow (local ./mlruns unless MLFLOW_TRACKING_URI is set)
+    "wandb": False,  # also log to W&B (set WANDB_MODE=offline to keep it on this machine)
 }
 
 
@@ -87,6 +90,7 @@ def train(config: dict[str, Any]) -> int:
     torch.manual_seed(config["seed"])
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     (train_x, train_y), (val_x, val_y) = make_data(config["seed"])
+    train_x, train_y = train_x[: int(config["train_size"])], train_y[: int(config["train_size"])]
     hidden = int(config["hidden"])
     model = nn.Sequential(
         nn.Linear(20, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 4)
@@ -100,6 +104,7 @@ def train(config: dict[str, Any]) -> int:
     loss_fn = nn.CrossEntropyLoss()
     writer = SummaryWriter(config["log_dir"])
     tracker = start_trackio(config)
+    others = start_trackers(config)
     print(f"training {config['steps']} steps, lr={opt['lr']}, logging to {config['log_dir']}")
     val_loss = float("nan")
     for step in range(1, int(config["steps"]) + 1):
@@ -124,11 +129,14 @@ def train(config: dict[str, Any]) -> int:
             writer.add_scalar(tag, value, step)
         if tracker is not None:
             tracker.log(scalars, step=step)
+        for log in others:
+            log(scalars, step)
         if config["step_sleep"]:
             time.sleep(float(config["step_sleep"]))
     writer.close()
     if tracker is not None:
         tracker.finish()
+    finish_trackers(config)
     if not math.isfinite(val_loss):
         print(f"diverged: final val/loss is {val_loss}", flush=True)
         return DIVERGED_EXIT_CODE
@@ -146,6 +154,35 @@ def start_trackio(config: dict[str, Any]):
         return None
     trackio.init(project=config["project"], config=config)
     return trackio
+
+
+def start_trackers(config: dict[str, Any]) -> list:
+    """MLflow and W&B loggers, for the configs that ask for them (each takes scalars, step)."""
+    loggers = []
+    if config.get("mlflow"):
+        import mlflow
+
+        mlflow.set_experiment(config["project"])
+        mlflow.start_run()
+        mlflow.log_params({"lr": config["optimizer"]["lr"], "steps": config["steps"]})
+        loggers.append(lambda scalars, step: mlflow.log_metrics(scalars, step=step))
+    if config.get("wandb"):
+        import wandb
+
+        run = wandb.init(project=config["project"], config=config)
+        loggers.append(lambda scalars, step: run.log(scalars, step=step))
+    return loggers
+
+
+def finish_trackers(config: dict[str, Any]) -> None:
+    if config.get("mlflow"):
+        import mlflow
+
+        mlflow.end_run()
+    if config.get("wandb"):
+        import wandb
+
+        wandb.finish()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -171,6 +171,22 @@ class Settings(BaseSettings):
     jobs_max_concurrent: int = Field(
         default=2, ge=1, le=256, description="Local jobs running at once; more are queued."
     )
+    stall_factor: float = Field(
+        default=5.0,
+        ge=1,
+        le=1000,
+        description="A running job is stalled after this many times its usual metric interval "
+        "without a new log line or metric step (and at least stall_floor_s).",
+    )
+    stall_floor_s: float = Field(
+        default=300.0, ge=0, le=7 * 86400, description="Least silence that counts as a stall."
+    )
+    job_stuck_after_s: float = Field(
+        default=1800.0,
+        ge=0,
+        le=30 * 86400,
+        description="A job queued (or waiting for the backend to schedule it) longer is stuck.",
+    )
     ray_address: str = Field(
         default="http://127.0.0.1:8265", description="Ray Jobs API (dashboard) address."
     )

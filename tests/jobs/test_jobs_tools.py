@@ -22,6 +22,7 @@ TOOLS = {
     "jobs_list": (True, False, True, True),
     "jobs_cancel": (False, True, True, True),
     "jobs_hardware": (True, False, True, True),
+    "jobs_preflight": (False, False, True, False),
 }
 
 

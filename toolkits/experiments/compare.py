@@ -161,6 +161,10 @@ def _config(located: Located) -> tuple[dict[str, Any] | None, str | None]:
     if located.trackio_db is not None and located.trackio_run is not None:
         data = trackio_store.config(located.trackio_db, located.trackio_run[0])
         return (flatten(data), f"trackio run {located.trackio_run[1]}") if data else (None, None)
+    if located.tracker is not None:
+        data = located.tracker.config()
+        where = f"{located.tracker.kind} run {located.tracker.name}"
+        return (flatten(data), where) if data else (None, None)
     if located.path is not None:
         folder = located.path if located.path.is_dir() else located.path.parent
         for name in CONFIG_NAMES:

@@ -7,7 +7,8 @@
     crashed
 
 A condition is terms joined by ``and`` / ``or`` (``and`` binds tighter; no parentheses). A term
-is ``<metric> [is] <state>``, ``<metric> <op> <number>`` or a job state (``stale``, ``crashed``).
+is ``<metric> [is] <state>``, ``<metric> <op> <number>`` or a job state (``stale``, ``crashed``,
+``stalled``: alive but silent; ``stuck``: queued too long).
 Metric names are single words (``val/loss``, ``eval.acc``), so whitespace separates tokens.
 """
 
@@ -40,7 +41,14 @@ METRIC_STATES = {
     "off_target": "threshold_missed",
     "missing": "missing",
 }
-JOB_STATES = {"stale": "stale", "crashed": "crashed", "failed": "crashed"}
+JOB_STATES = {
+    "stale": "stale",
+    "crashed": "crashed",
+    "failed": "crashed",
+    "stalled": "stalled",
+    "hung": "stalled",
+    "stuck": "stuck",
+}
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,

@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.experiments import plotting
-from toolkits.experiments.preferences import load_preferences
+from toolkits.experiments.diagnosis import attach, diagnose
+from toolkits.experiments.preferences import Preferences, load_preferences
 from toolkits.experiments.rules import CheckReport, report
 from toolkits.experiments.sources import Snapshot, locate, read
 from toolkits.experiments.summary import TagSummary, summarize
@@ -28,7 +29,7 @@ MAX_LISTED_TAGS = 200
 
 class MetricsReport(BaseModel):
     source: str
-    kind: str = Field(description="tensorboard | trackio | jsonl | csv | empty")
+    kind: str = Field(description="tensorboard | trackio | mlflow | wandb | jsonl | csv | empty")
     job_id: str | None = None
     job_status: str | None = None
     run: str | None = Field(default=None, description="The trackio run read.")
@@ -100,12 +101,18 @@ def metrics(
 
 
 def check(
-    settings: Settings, store: StateStore, source: str, preferences: str, now: float | None = None
+    settings: Settings,
+    store: StateStore,
+    source: str,
+    preferences: str | None = None,
+    now: float | None = None,
 ) -> CheckReport:
-    prefs = load_preferences(preferences)  # a bad file is reported before any log is read
+    # A bad file is reported before any log is read; without one, the defaults judge.
+    given = load_preferences(preferences) if preferences else None
+    prefs = given or Preferences(origin="defaults")
     snap, _seconds = snapshot(settings, store, source)
-    facts = judge(snap, prefs, time.time() if now is None else now)
-    return report(snap, prefs, facts)
+    facts = judge(snap, prefs, time.time() if now is None else now, settings)
+    return attach(report(snap, prefs, facts), diagnose(snap, given), given is not None)
 
 
 class PlotSummary(BaseModel):

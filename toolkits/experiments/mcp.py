@@ -29,7 +29,8 @@ from toolkits.experiments.views import (
 )
 
 INSTRUCTIONS = (
-    "Read training metrics (TensorBoard, trackio, JSONL/CSV, or a job_id), judge them against "
+    "Read training metrics (TensorBoard, trackio, MLflow, W&B offline, JSONL/CSV, or a job_id), "
+    "diagnose them and judge them against "
     "the user's preferences.md, plot and compare runs, restart a job with a changed config, "
     "and keep a journal of every decision."
 )
@@ -42,7 +43,8 @@ Source = Annotated[
         min_length=1,
         max_length=1024,
         description="A job_id, a TensorBoard log dir or event file, a .jsonl/.csv metrics file, "
-        "or 'trackio:<project>' / 'trackio:<project>/<run>'.",
+        "'trackio:<project>[/<run>]', an MLflow mlruns/ dir or mlflow.db, or a W&B wandb/ "
+        "offline dir (newest run; '<path>#<run>' names one).",
     ),
 ]
 Tags = Annotated[
@@ -144,17 +146,22 @@ def build(ctx: ToolkitContext) -> FastMCP:
     )
     async def check(
         source: Source,
+        ctx: Context,
         preferences: Annotated[
-            str,
+            str | None,
             Field(
                 min_length=1,
                 max_length=100_000,
-                description="Path to the user's preferences.md, or its Markdown text.",
+                description="Path to the user's preferences.md, or its Markdown text. "
+                "Omit for the default judgment.",
             ),
-        ],
-        ctx: Context,
+        ] = None,
     ) -> CheckView:
-        """Judge a run against the user's preferences.md and say what to do, with numbers.
+        """Judge a run (against the user's preferences.md, if given) and say what to do.
+
+        Always diagnoses each metric with evidence and a next action: improving, converged,
+        plateaued, diverging, nan, overfitting (with the step the train/val gap opened),
+        lr_too_low, noisy.
 
         preferences.md is Markdown with ```yaml blocks: metrics to watch (goal, threshold,
         patience), health limits (max_minutes_without_step) and rules pairing a condition with

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from server.errors import UserError
 from toolkits.experiments import conditions
 from toolkits.experiments.config_edit import find_lr_key, get_value, load_config
+from toolkits.experiments.diagnosis import Finding
 from toolkits.experiments.preferences import Action, ActionKind, Preferences, Rule
 from toolkits.experiments.sources import Snapshot
 from toolkits.experiments.sources.jobs import JobInfo, config_path
@@ -51,6 +52,11 @@ class CheckReport(BaseModel):
     rules: list[RuleOutcome]
     actions: list[SuggestedAction] = Field(description="From fired rules, first = recommended.")
     warnings: list[str] = Field(default_factory=list)
+    diagnosis: list[Finding] = Field(
+        default_factory=list,
+        description="Default judgment per metric (improving, converged, plateaued, diverging, "
+        "nan, overfitting, lr_too_low, noisy) with evidence and a next action.",
+    )
 
 
 def evaluate(rule: Rule, facts: RunFacts) -> RuleOutcome:

@@ -10,18 +10,32 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
 from toolkits.experiments.preferences import MetricPreference, Preferences
+from toolkits.experiments.progress import job_progress_states
 from toolkits.experiments.series import Series
 from toolkits.experiments.sources import Snapshot
 from toolkits.experiments.summary import infer_goal
 
+if TYPE_CHECKING:
+    from server.settings import Settings
+
 Severity = Literal["ok", "warn", "fail"]
 VerdictKind = Literal[
-    "ok", "nan_inf", "diverged", "plateau", "threshold", "stale", "crashed", "missing", "no_data"
+    "ok",
+    "nan_inf",
+    "diverged",
+    "plateau",
+    "threshold",
+    "stale",
+    "stalled",
+    "stuck",
+    "crashed",
+    "missing",
+    "no_data",
 ]
 THRESHOLD_STATES = ("above_threshold", "below_threshold", "threshold_missed")
 
@@ -63,7 +77,9 @@ def _normal(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def judge(snapshot: Snapshot, prefs: Preferences, now: float) -> RunFacts:
+def judge(
+    snapshot: Snapshot, prefs: Preferences, now: float, settings: Settings | None = None
+) -> RunFacts:
     watched = dict(prefs.metrics)
     for rule in prefs.rules:
         for group in rule.condition:
@@ -74,6 +90,8 @@ def judge(snapshot: Snapshot, prefs: Preferences, now: float) -> RunFacts:
     tags = list(snapshot.series)
     metrics = {name: _metric_facts(pref, snapshot, tags) for name, pref in watched.items()}
     job_states = _job_states(snapshot, prefs, now)
+    if settings is not None:
+        job_states.update(job_progress_states(snapshot, settings, now))
     verdicts = [v for facts in metrics.values() for v in _metric_verdicts(facts, snapshot)]
     verdicts += _job_verdicts(snapshot, job_states)
     return RunFacts(metrics=metrics, job_states=job_states, verdicts=verdicts)

@@ -84,6 +84,11 @@ class CheckView(ToolOutput, CheckReport):
                 f"Action ({action.rule}): {action.call or action.action}"
                 + (f" — {action.note}" if action.note else "")
             )
+        if self.diagnosis:
+            lines.append("Diagnosis:")
+        for found in self.diagnosis:
+            lines.append(f"  [{found.severity}] {found.metric} {found.state}: {found.evidence}")
+            lines.append(f"      next: {found.next_action}")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 

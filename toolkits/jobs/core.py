@@ -36,6 +36,7 @@ from toolkits.jobs.models import (
     LogsPage,
     Resources,
 )
+from toolkits.jobs.stalls import with_progress
 from toolkits.jobs.store import JobStore
 
 __all__ = ["JobRecord", "JobService", "JobSpec", "Resources"]
@@ -196,7 +197,7 @@ class JobService:
         if job.status == "running":
             moments = [t for t in (last_log_at, mark.at if mark else None, job.started_at) if t]
             idle = round(time.time() - max(moments), 1) if moments else None
-        return Health(
+        health = Health(
             process_alive=self.backend(job.backend).process_alive(job),
             last_log_at=last_log_at,
             last_log_line=joblogs.last_line(log_path, self._redactor(job)) if has_log else None,
@@ -206,6 +207,7 @@ class JobService:
             metrics_dir=job.log_dir,
             idle_s=idle,
         )
+        return with_progress(self.settings, job, health)
 
     # --- logs -----------------------------------------------------------------------------
     def logs(

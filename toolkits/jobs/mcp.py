@@ -16,6 +16,7 @@ from server.toolkit import Toolkit, ToolkitContext
 from toolkits.jobs import models as m
 from toolkits.jobs.core import JobService, build_spec
 from toolkits.jobs.models import TERMINAL_STATUSES
+from toolkits.jobs.preflight_tool import register_preflight
 from toolkits.jobs.views import (
     HardwareView,
     JobListView,
@@ -332,6 +333,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         report = await _in_thread(ctx, lambda: service().hardware(backend), "asking for hardware")
         return HardwareView.model_validate(report.model_dump())
 
+    register_preflight(toolkit, settings, _in_thread)
     return toolkit.mcp
 
 

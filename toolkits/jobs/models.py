@@ -249,6 +249,10 @@ class Health(BaseModel):
     idle_s: float | None = Field(
         default=None, description="Seconds since the last log line or metric, while running."
     )
+    progress: Literal["ok", "stalled", "stuck"] = Field(
+        default="ok", description="stalled: alive but silent too long; stuck: queued too long."
+    )
+    progress_note: str | None = Field(default=None, description="Why, with the numbers.")
 
 
 class LogsPage(BaseModel):

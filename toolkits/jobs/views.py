@@ -113,7 +113,9 @@ def describe_health(health: Health) -> str:
     if health.last_metric_step is not None:
         when = f", {span(now - health.last_metric_at)} ago" if health.last_metric_at else ""
         parts.append(f"metric step {health.last_metric_step} ({health.metric_source}{when})")
-    if health.idle_s is not None and health.idle_s > 600:
+    if health.progress != "ok":
+        parts.append(f"{health.progress.upper()}: {health.progress_note}")
+    elif health.idle_s is not None and health.idle_s > 600:
         parts.append(f"WARNING: no output for {span(health.idle_s)}")
     return "; ".join(parts) or "no output yet"
 

@@ -4,7 +4,10 @@
 - a TensorBoard log directory (event files found recursively; a sub-directory's tags are
   prefixed with its relative path) or a single event file;
 - ``trackio:<project>`` or ``trackio:<project>/<run>`` (trackio's local SQLite store);
-- a ``.jsonl`` / ``.csv`` metrics file (or a directory holding such files and no event files).
+- a ``.jsonl`` / ``.csv`` metrics file (or a directory holding such files and no event files);
+- an MLflow file store (``mlruns/``, an experiment or a run directory) or SQLite database
+  (``mlflow.db``), or a W&B offline run (``wandb/``, ``offline-run-*``, a ``.wandb`` file): the
+  newest run, or the one named after ``#`` (``mlflow.db#<run name or id>``), see trackers.py.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING
 from server.errors import NotFoundError, UserError
 from server.roots import current as current_roots
 from toolkits.experiments.series import Series, concatenate
-from toolkits.experiments.sources import tables, tfevents, trackio_store
+from toolkits.experiments.sources import tables, tfevents, trackers, trackio_store
 from toolkits.experiments.sources.incremental import FileCursor
 from toolkits.experiments.sources.jobs import JobInfo, find_job
 
@@ -36,7 +39,7 @@ class Snapshot:
     """Every scalar series of a source as of now."""
 
     source: str
-    kind: str  # tensorboard | trackio | jsonl | csv | empty
+    kind: str  # tensorboard | trackio | mlflow | wandb | jsonl | csv | empty
     series: dict[str, Series]
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -66,6 +69,7 @@ class Located:
     trackio_db: Path | None = None
     trackio_run: tuple[str, str] | None = None
     job: JobInfo | None = None
+    tracker: trackers.TrackerRun | None = None
 
 
 def locate(source: str, settings: Settings, store: StateStore) -> Located:
@@ -81,9 +85,11 @@ def locate(source: str, settings: Settings, store: StateStore) -> Located:
         return Located(
             source, trackio_db=db, trackio_run=trackio_store.resolve_run(db, project, run or None)
         )
-    path = Path(source).expanduser()
+    source_path, run = trackers.split_run(source)
+    path = Path(source_path).expanduser()
     if path.exists():
-        return Located(source, path=current_roots().check(path, what="metrics source"))
+        real = current_roots().check(path, what="metrics source")
+        return Located(source, path=real, tracker=trackers.detect(real, run))
     job = find_job(settings, store, source)
     if job is not None:
         return Located(source, path=Path(job.log_dir) if job.log_dir else None, job=job)
@@ -101,6 +107,10 @@ def read(located: Located) -> Snapshot:
         cursor = trackio_store.read_run(located.trackio_db, run_id)
         snapshot.kind, snapshot.run = "trackio", run_name
         _collect(snapshot, [("", cursor)])
+        return snapshot
+    if located.tracker is not None:
+        snapshot.kind, snapshot.run = located.tracker.kind, located.tracker.name
+        _collect(snapshot, located.tracker.read())
         return snapshot
     path = located.path
     if path is None or not path.exists():

@@ -1,0 +1,92 @@
+"""jobs_preflight over real runs of the example MLP: timing and cost estimates, an out-of-memory
+run (a memory cap) answered by a smaller batch that was tried, and a stdout-only script."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from jobs_support import TRAIN, jobs_server, mcp_client
+
+pytestmark = pytest.mark.slow
+PLANTED = "hf_preflightplantedtoken42"
+
+
+def _config(tmp_path, **changes) -> str:
+    config = yaml.safe_load((TRAIN.parent / "config.yaml").read_text())
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({**config, **changes}))
+    return str(path)
+
+
+async def test_example_preflight_estimates_time_and_cost(settings, tmp_path) -> None:
+    config = _config(tmp_path, log_dir=str(tmp_path / "elsewhere"))
+    async with mcp_client(jobs_server(settings)) as c:
+        result = await c.call_tool(
+            "jobs_preflight",
+            {
+                "script": str(TRAIN),
+                "config_file": config,
+                "working_dir": str(tmp_path),
+                "steps": 60,
+            },
+        )
+    data = result.structured_content
+    measured = data["measured"]
+    assert data["fits"] is True and measured["exit_code"] == 0
+    assert data["full_steps"] == 300 and data["preflight_steps"] == 60
+    assert measured["last_step"] == 60 and measured["loss_tag"] == "train/loss"
+    assert measured["loss_finite"] is True and measured["loss_moving"] is True
+    assert measured["peak_host_mb"] > 50
+    assert measured["samples_per_second"] == pytest.approx(64 / measured["seconds_per_step"], 1e-3)
+    wall = data["estimated_full_wall_s"]
+    remaining = 240 * measured["seconds_per_step"]
+    teardown = measured["wall_s"] - measured["elapsed_to_last_step_s"]
+    assert wall == pytest.approx(measured["wall_s"] + remaining, abs=0.01) and teardown >= 0
+    t4 = next(h for h in data["hardware"] if h["flavor"] == "t4-small")
+    assert t4["estimated_usd"] == pytest.approx(wall / 3600 * 0.40, rel=1e-3)
+    assert not (tmp_path / "elsewhere").exists()  # the copy's log_dir was redirected
+    assert "full run (300 steps): ~" in result.content[0].text
+
+
+async def test_out_of_memory_recommends_a_smaller_batch_that_fits(settings, tmp_path) -> None:
+    config = _config(tmp_path, batch_size=1_000_000)
+    async with mcp_client(jobs_server(settings)) as c:
+        result = await c.call_tool(
+            "jobs_preflight",
+            {"script": str(TRAIN), "config_file": config, "steps": 5, "memory_mb": 1500},
+        )
+    data = result.structured_content
+    assert data["measured"]["out_of_memory"] is True and data["fits"] is False
+    first = data["recommendations"][0]
+    assert first["verified"] is True
+    assert first["config_changes"] == {"batch_size": 500_000, "gradient_accumulation_steps": 2}
+    assert "same effective batch 1000000" in first["change"]
+    kinds = [r["change"].split(":")[0] for r in data["recommendations"][1:]]
+    assert kinds == [
+        "activation (gradient) checkpointing",
+        "mixed precision (bf16, or fp16 with loss scaling)",
+        "bigger hardware",
+    ]
+    assert data["recommendations"][-1]["usd_per_hour"] == 0.01
+    assert result.content[0].text.startswith("Preflight OUT OF MEMORY")
+
+
+async def test_stdout_only_script_and_no_credentials(settings, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", PLANTED)
+    script = tmp_path / "prints.py"
+    script.write_text(
+        "import os, time\n"
+        "print('token', os.environ.get('HF_TOKEN'), 'mode', os.environ.get('MODE'), flush=True)\n"
+        "for step in range(1, 41):\n"
+        "    print(f'step {step} loss {1 / step:.3f}', flush=True)\n"
+        "    time.sleep(0.05)\n"
+    )
+    async with mcp_client(jobs_server(settings)) as c:
+        result = await c.call_tool(
+            "jobs_preflight", {"script": str(script), "env": {"MODE": "fast"}, "seconds": 30}
+        )
+    measured = result.structured_content["measured"]
+    assert measured["last_step"] == 40 and measured["steps_seen"] == 40
+    assert 0.04 < measured["seconds_per_step"] < 0.2
+    assert "token None mode fast" in measured["output_tail"]  # scrubbed; plain env passes
+    assert PLANTED not in str(result.structured_content)

@@ -1,0 +1,289 @@
+"""Preflight: run a job's real script and config for a few steps here, before paying for it.
+
+The config is copied with its step count cut to ``steps`` (the job reads the copy through
+``--config`` / ``$MLINTERN_CONFIG_FILE``); without a step key, the run is stopped after
+``seconds``. Steps and times come from the metrics it writes (any format experiments_* reads)
+or, for scripts that only print, from ``step N`` in its output. Peak memory is sampled from
+/proc over the job's process group; GPU memory from nvidia-smi when there is one. The advice
+(estimates, and what to change after an out-of-memory failure) is in ``preflight_advice.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from server.child_env import child_environment
+from server.errors import UserError
+from server.redact import redact
+from server.settings import Settings
+
+STEP_KEYS = ("steps", "max_steps", "num_steps", "total_steps", "max_train_steps", "iterations")
+_STEP_LINE = re.compile(rb"\bstep[\s:=#]+(\d+)", re.IGNORECASE)
+_OOM = re.compile(
+    r"out of memory|MemoryError|can't allocate memory|Cannot allocate memory|std::bad_alloc",
+    re.IGNORECASE,
+)
+MAX_OUTPUT = 200_000
+
+
+class Measured(BaseModel):
+    """What one bounded run showed."""
+
+    exit_code: int | None = Field(description="None when preflight stopped it at its time limit.")
+    wall_s: float
+    startup_s: float | None = Field(default=None, description="Process start to its first step.")
+    elapsed_to_last_step_s: float | None = None
+    steps_seen: int = 0
+    last_step: int | None = None
+    seconds_per_step: float | None = None
+    samples_per_second: float | None = None
+    peak_host_mb: float | None = None
+    peak_gpu_mb: float | None = None
+    loss_tag: str | None = None
+    loss_first: float | None = None
+    loss_last: float | None = None
+    loss_finite: bool | None = None
+    loss_moving: bool | None = None
+    out_of_memory: bool = False
+    output_tail: str = ""
+
+
+def config_with_steps(config_file: Path, steps: int, dest: Path) -> tuple[int | None, dict]:
+    """Copy the config with its step count set to ``steps``; (the original count, the config)."""
+    from toolkits.experiments.config_edit import load_config
+
+    config = load_config(config_file)
+    key = next((k for k in STEP_KEYS if isinstance(config.get(k), int)), None)
+    original = int(config[key]) if key else None
+    if key:
+        config[key] = min(steps, original or steps)
+    if "log_dir" in config:
+        config["log_dir"] = None  # so the metrics land in $MLINTERN_METRICS_DIR, read here
+    write_config(config, dest)
+    return original, config
+
+
+def write_config(config: dict, dest: Path) -> None:
+    import yaml
+
+    dest.write_text(yaml.safe_dump(_plain(config), sort_keys=False))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def run_bounded(
+    settings: Settings,
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    seconds: float,
+    memory_mb: int | None,
+    work: Path,
+    batch_size: int | None,
+) -> Measured:
+    metrics_dir = work / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    child_env = child_environment({**env, "MLINTERN_METRICS_DIR": str(metrics_dir)})
+    child_env["MLINTERN_JOB_DIR"] = str(work)
+    child_env["MLINTERN_PREFLIGHT"] = "1"
+
+    def limits() -> None:  # runs in the child, before exec
+        os.setpgrp()
+        if memory_mb:
+            import resource
+
+            cap = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    started = time.time()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=child_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=limits,
+    )
+    lines: list[tuple[float, int]] = []
+    output = bytearray()
+    reader = threading.Thread(target=_read, args=(proc, output, lines), daemon=True)
+    reader.start()
+    peak_host = peak_gpu = 0.0
+    deadline = started + seconds
+    while proc.poll() is None and time.time() < deadline:
+        peak_host = max(peak_host, _group_rss_mb(proc.pid))
+        peak_gpu = max(peak_gpu, _gpu_mb(proc.pid) or 0.0)
+        time.sleep(0.05)
+    timed_out = proc.poll() is None
+    if timed_out:
+        _kill_group(proc)
+    proc.wait(timeout=30)
+    reader.join(timeout=10)
+    measured = Measured(
+        exit_code=None if timed_out else proc.returncode,
+        wall_s=round(time.time() - started, 3),
+        peak_host_mb=round(peak_host, 1) or None,
+        peak_gpu_mb=round(peak_gpu, 1) or None,
+    )
+    text = redact(output[-MAX_OUTPUT:].decode(errors="replace"))
+    measured.output_tail = text[-2000:]
+    measured.out_of_memory = bool(proc.returncode and not timed_out and _OOM.search(text))
+    _timing(measured, metrics_dir, lines, started, batch_size)
+    return measured
+
+
+def _read(proc: subprocess.Popen, output: bytearray, lines: list[tuple[float, int]]) -> None:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        if len(output) < 4 * MAX_OUTPUT:
+            output.extend(raw)
+        found = _STEP_LINE.search(raw)
+        if found:
+            lines.append((time.time(), int(found.group(1))))
+
+
+def _timing(
+    measured: Measured,
+    metrics_dir: Path,
+    lines: list[tuple[float, int]],
+    started: float,
+    batch_size: int | None,
+) -> None:
+    points, loss = _metric_points(metrics_dir)
+    if len(points) < 2:
+        points = sorted(lines, key=lambda p: p[1])
+    if loss is not None:
+        tag, values = loss
+        import math
+
+        measured.loss_tag, measured.loss_first, measured.loss_last = tag, values[0], values[-1]
+        measured.loss_finite = all(math.isfinite(v) for v in values)
+        scale = max(abs(values[0]), 1e-12)
+        measured.loss_moving = measured.loss_finite and abs(values[-1] - values[0]) / scale > 0.01
+    if not points:
+        return
+    measured.steps_seen = len({step for _t, step in points})
+    measured.last_step = max(step for _t, step in points)
+    (t0, s0), (t1, s1) = points[0], points[-1]
+    measured.startup_s = round(max(0.0, t0 - started), 3)
+    measured.elapsed_to_last_step_s = round(t1 - started, 3)
+    # The steady rate: the second half of the steps seen, past the first steps' warm-up.
+    tm, sm = points[len(points) // 2]
+    if s1 > sm and t1 > tm:
+        per_step = (t1 - tm) / (s1 - sm)
+    elif s1 > s0 and t1 > t0:
+        per_step = (t1 - t0) / (s1 - s0)
+    else:
+        return
+    measured.seconds_per_step = round(per_step, 6)
+    if batch_size:
+        measured.samples_per_second = round(batch_size / per_step, 1)
+
+
+def _metric_points(metrics_dir: Path):
+    """(wall time, step) of each distinct step, and the first loss-like series, from metrics."""
+    try:
+        from toolkits.experiments.sources import Located, read
+    except ImportError:
+        return [], None
+    if not any(metrics_dir.iterdir()):
+        return [], None
+    snapshot = read(Located(str(metrics_dir), path=metrics_dir))
+    tags = sorted(
+        snapshot.series, key=lambda t: (not t.startswith("train"), len(snapshot.series[t]) * -1)
+    )
+    chosen = next((t for t in tags if "loss" in t.lower()), None) or (tags[0] if tags else None)
+    if chosen is None:
+        return [], None
+    series = snapshot.series[chosen]
+    points = [
+        (float(w), int(s))
+        for s, w in zip(series.steps.tolist(), series.wall_times.tolist(), strict=True)
+        if w == w  # not NaN
+    ]
+    loss = (
+        (chosen, [float(v) for v in series.values.tolist()]) if "loss" in chosen.lower() else None
+    )
+    return points, loss
+
+
+def _group_rss_mb(pgid: int) -> float:
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:  # field 5 of stat, the process group
+                continue
+            total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24, rss in pages
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 2**20
+
+
+def _gpu_mb(pid: int) -> float | None:
+    import shutil
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run(
+            [smi, "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    used = [
+        float(m)
+        for p, _, m in (row.partition(",") for row in out.splitlines())
+        if p.strip() == str(pid) and m.strip()
+    ]
+    return sum(used) or None
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def work_dir(settings: Settings) -> Path:
+    path = settings.home / "preflight" / f"pf-{secrets.token_hex(5)}"
+    path.mkdir(parents=True, mode=0o700)
+    return path
+
+
+def argv_for(script: str | None, command: str | None, script_args: list[str], cwd: Path):
+    if bool(script) == bool(command):
+        raise UserError("Give either script (a Python file) or command (a shell line), not both.")
+    if command:
+        return ["bash", "-c", command]
+    path = Path(script or "").expanduser()
+    path = path if path.is_absolute() else cwd / path
+    if not path.is_file():
+        raise UserError(f"Script {path} does not exist; pass a path relative to working_dir.")
+    return [sys.executable, str(path), *script_args]
