@@ -9,11 +9,16 @@ E2B_API_KEY) and are held as SecretStr so they never print by accident.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOOLSET_NAMES_HELP = "comma-separated toolkit names, e.g. 'hub,jobs,plan'"
+
+# List settings are read as text (comma-separated, or a JSON list) by ``_split_commas``:
+# NoDecode stops pydantic-settings from JSON-decoding them first, which crashes on `a.example`.
+CommaList = Annotated[list[str], NoDecode]
 
 
 def _default_home() -> Path:
@@ -35,7 +40,7 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home, description="Directory for all state.")
 
     # --- server composition -----------------------------------------------------------
-    toolsets: list[str] | None = Field(
+    toolsets: CommaList | None = Field(
         default=None, description=f"Only mount these toolkits ({TOOLSET_NAMES_HELP})."
     )
     read_only: bool = Field(default=False, description="Register no tool that changes anything.")
@@ -51,10 +56,10 @@ class Settings(BaseSettings):
         default=None, description="Bearer token HTTP clients must send."
     )
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    allowed_hosts: list[str] = Field(
+    allowed_hosts: CommaList = Field(
         default_factory=list, description="Extra Host header values to accept."
     )
-    allowed_origins: list[str] = Field(
+    allowed_origins: CommaList = Field(
         default_factory=list, description="Extra browser Origins to accept."
     )
 
@@ -176,6 +181,13 @@ class Settings(BaseSettings):
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                import json
+
+                try:
+                    return json.loads(value)
+                except json.JSONDecodeError:
+                    pass  # not JSON after all: read it as a comma list
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from server.budget import cap_text
 from server.errors import UserError
+from server.extras import missing_module_message
 from server.redact import redact, redact_data
 from server.settings import Settings
 from server.state import StateStore
@@ -128,6 +129,9 @@ def _as_tool_result(
                 result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
         except (UserError, ToolError) as exc:
             raise ToolError(redact(str(exc), secrets)) from None
+        except ModuleNotFoundError as exc:
+            # A dependency missing from this install: say which package, not "a bug".
+            raise ToolError(f"{tool_name} {missing_module_message(exc)}") from None
         except Exception:
             log.exception("bug in tool %s", tool_name)
             raise ToolError(

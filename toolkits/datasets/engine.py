@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from server.errors import UserError
+from server.extras import require
 from toolkits.datasets.sources import SplitFiles
 
 if TYPE_CHECKING:
@@ -21,13 +22,7 @@ if TYPE_CHECKING:
 
 
 def require_duckdb() -> Any:
-    try:
-        import duckdb
-    except ImportError:
-        raise UserError(
-            "The datasets tools need DuckDB: pip install 'mlintern[data]' (duckdb, pyarrow)."
-        ) from None
-    return duckdb
+    return require("duckdb", "The datasets tools")
 
 
 def ident(name: str) -> str:
@@ -57,13 +52,8 @@ def relation_sql(split: SplitFiles, arrow_name: str | None = None) -> str:
 
 def _arrow_table(split: SplitFiles) -> Any:
     """Memory-mapped Arrow tables: opening them reads batch headers, not the data."""
-    try:
-        import pyarrow as pa
-        import pyarrow.ipc as ipc
-    except ImportError:
-        raise UserError(
-            "Reading Arrow files needs pyarrow: pip install 'mlintern[data]'."
-        ) from None
+    pa = require("pyarrow", "Reading Arrow files")
+    ipc = require("pyarrow.ipc", "Reading Arrow files")
 
     tables = []
     for path in split.files:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import UserError
+from server.extras import require
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -185,13 +186,7 @@ def _json_indent(text: str) -> int | None:
 
 
 def _round_trip_yaml():
-    try:
-        from ruamel.yaml import YAML
-    except ImportError:  # pragma: no cover - declared in the experiments extra
-        raise UserError(
-            "Editing YAML configs needs ruamel.yaml: pip install 'mlintern[experiments]'."
-        ) from None
-    yaml = YAML()
+    yaml = require("ruamel.yaml", "Editing YAML configs").YAML()
     yaml.preserve_quotes = True
     yaml.representer.add_representer(float, _represent_float)
     return yaml
