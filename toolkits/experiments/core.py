@@ -16,6 +16,7 @@ from toolkits.experiments import plotting
 from toolkits.experiments.preferences import load_preferences
 from toolkits.experiments.rules import CheckReport, report
 from toolkits.experiments.sources import Snapshot, locate, read
+from toolkits.experiments.sources.jobs import newest_of_chain
 from toolkits.experiments.summary import TagSummary, summarize
 from toolkits.experiments.tag_select import select_tags
 from toolkits.experiments.verdicts import judge
@@ -103,9 +104,14 @@ def check(
     settings: Settings, store: StateStore, source: str, preferences: str, now: float | None = None
 ) -> CheckReport:
     prefs = load_preferences(preferences)  # a bad file is reported before any log is read
+    # A restarted job's verdict would recommend forking it again: judge its newest successor.
+    source, chain_note = newest_of_chain(settings, store, source.strip())
     snap, _seconds = snapshot(settings, store, source)
     facts = judge(snap, prefs, time.time() if now is None else now)
-    return report(snap, prefs, facts)
+    checked = report(snap, prefs, facts)
+    if chain_note:
+        checked.warnings.insert(0, chain_note)
+    return checked
 
 
 class PlotSummary(BaseModel):
