@@ -58,6 +58,9 @@ class TerminalRenderer:
     def _on_tool_output(self, event: Any) -> None:
         style = "red" if event.is_error else "dim"
         self.err.print(f"[{style}]  {_escape(event.summary())}[/{style}]")
+        for line in event.output.splitlines():  # a saved plot: its whole path, to open it
+            if line.startswith("[image saved to "):
+                self.err.print(f"  plot: {_escape(line[len('[image saved to ') : -1])}")
 
     def _on_approval_needed(self, event: Any) -> None:
         self._end_line()

@@ -120,6 +120,7 @@ class PlotSummary(BaseModel):
     png_bytes: int
     width: int
     height: int
+    path: str = Field(description="Where the PNG was saved (under MLINTERN_HOME/plots).")
     text: str = Field(description="Two lines for hosts that show no images.")
 
 
@@ -142,9 +143,17 @@ def plot(
         f", up to step {max(steps)}" if steps else ""
     )
     second_line = "; ".join(_one_figure(s) for s in summaries)
+    saved = plotting.save_png(settings.home / "plots", source, png)
     text = first_line + "\n" + (second_line if len(second_line) < 400 else second_line[:399] + "…")
+    text += f"\nsaved to {saved}"
     return png, PlotSummary(
-        source=source, tags=chosen, png_bytes=len(png), width=width, height=height, text=text
+        source=source,
+        tags=chosen,
+        png_bytes=len(png),
+        width=width,
+        height=height,
+        path=str(saved),
+        text=text,
     )
 
 
