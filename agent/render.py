@@ -22,6 +22,7 @@ class TerminalRenderer:
         self.verbose = verbose
         self._streamed = False  # the current assistant text arrived as deltas
         self._line_open = False
+        self._errors: set[str] = set()  # printed already: the final text often repeats one
 
     def __call__(self, event: Any) -> None:
         handler = getattr(self, f"_on_{event.kind}", None)
@@ -84,10 +85,11 @@ class TerminalRenderer:
         self._end_line()
         label = "error" if event.actionable else "internal error (a bug)"
         self.err.print(f"[bold red]{label}:[/bold red] {_escape(event.message)}")
+        self._errors.add(event.message.strip())
 
     def _on_done(self, event: Any) -> None:
         self._end_line()
-        if event.reason != "completed":
+        if event.reason != "completed" and event.final_text.strip() not in self._errors:
             self.err.print(f"[bold yellow]{_escape(event.final_text)}[/bold yellow]")
         session = f" · session {event.session_id}" if event.session_id else ""
         self.err.print(f"[dim]{_escape(event.summary())}{session}[/dim]")

@@ -224,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("FASTMCP_SHOW_SERVER_BANNER", "false")
     os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
     try:
-        return asyncio.run(watch(args, build_config(args)))
+        from agent.cli import require_provider_key
+
+        config = build_config(args)
+        require_provider_key(config)
+        return asyncio.run(watch(args, config))
     except UserError as exc:
         print(f"mlintern-agent watch: {exc}", file=sys.stderr)
         return 2

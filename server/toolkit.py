@@ -128,10 +128,14 @@ def _as_tool_result(
                 # Sync toolkit functions do blocking I/O: keep the event loop free.
                 result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
         except (UserError, ToolError) as exc:
-            raise ToolError(redact(str(exc), secrets)) from None
+            # The caller's mistake, reported to the caller: not an error in the server's log
+            # (fastmcp would log it once per mount level, on the agent's terminal too).
+            raise ToolError(redact(str(exc), secrets), log_level=logging.DEBUG) from None
         except ModuleNotFoundError as exc:
             # A dependency missing from this install: say which package, not "a bug".
-            raise ToolError(f"{tool_name} {missing_module_message(exc)}") from None
+            raise ToolError(
+                f"{tool_name} {missing_module_message(exc)}", log_level=logging.WARNING
+            ) from None
         except Exception:
             log.exception("bug in tool %s", tool_name)
             raise ToolError(
