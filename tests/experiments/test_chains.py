@@ -3,9 +3,8 @@ and watch act on the newest job and say so; a job with a successor is never fork
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from test_with_jobs import finished  # the same poll, shared
 
 from agent.watch import JobChain, journal_name
 from toolkits.experiments import core, journal
@@ -22,16 +21,6 @@ rules:
     action: restart
 ```
 """
-
-
-def finished(service, job_id: str, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = service.refresh(job_id)
-        if job.is_terminal:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"{job_id} did not finish in {timeout}s")
 
 
 @pytest.fixture
