@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="mlintern-agent",
         description="An ML engineer agent over MCP tools. With a prompt it runs headless "
         "(answer on stdout, tool activity on stderr); without one it is interactive.",
+        epilog="Supervise a training job on a schedule: mlintern-agent watch --job JOB_ID "
+        "--preferences preferences.md --every 15m (see mlintern-agent watch --help).",
     )
     parser.add_argument("prompt", nargs="?", help="The task. Omit for an interactive session.")
     parser.add_argument(
@@ -161,6 +163,15 @@ async def run_interactive(args: argparse.Namespace, config: Any) -> int:
         resume = outcome.session_id
 
 
+def require_provider_key(config: Any) -> None:
+    from agent.llm_errors import missing_key_message
+    from server.errors import UserError
+
+    message = missing_key_message(config.model, config.api_base, config.api_key)
+    if message:
+        raise UserError(message)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["watch"]:  # `mlintern-agent watch ...`: scheduled supervision of a job
@@ -180,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = build_config(args)
+        require_provider_key(config)
         if args.headless and not args.resume and args.prompt is None:
             raise UserError(
                 "--headless without a prompt needs --resume ID (a session to continue)."

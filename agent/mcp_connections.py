@@ -215,7 +215,12 @@ def _render(result: Any) -> str:
         if kind == "text":
             parts.append(block.text)
         elif kind in ("image", "audio"):
-            parts.append(f"[{kind} content, {block.mime_type}, {len(block.data)} base64 chars]")
+            saved = (result.structured_content or {}).get("path")
+            parts.append(
+                f"[{kind} saved to {saved}]"  # a terminal user can open the file
+                if isinstance(saved, str) and saved
+                else f"[{kind} content, {block.mime_type}, {len(block.data)} base64 chars]"
+            )
         elif kind == "resource":
             resource = block.resource
             parts.append(getattr(resource, "text", None) or f"[resource {resource.uri}]")

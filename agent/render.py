@@ -22,6 +22,7 @@ class TerminalRenderer:
         self.verbose = verbose
         self._streamed = False  # the current assistant text arrived as deltas
         self._line_open = False
+        self._errors: set[str] = set()  # printed already: the final text often repeats one
 
     def __call__(self, event: Any) -> None:
         handler = getattr(self, f"_on_{event.kind}", None)
@@ -58,6 +59,9 @@ class TerminalRenderer:
     def _on_tool_output(self, event: Any) -> None:
         style = "red" if event.is_error else "dim"
         self.err.print(f"[{style}]  {_escape(event.summary())}[/{style}]")
+        for line in event.output.splitlines():  # a saved plot: its whole path, to open it
+            if line.startswith("[image saved to "):
+                self.err.print(f"  plot: {_escape(line[len('[image saved to ') : -1])}")
 
     def _on_approval_needed(self, event: Any) -> None:
         self._end_line()
@@ -81,10 +85,11 @@ class TerminalRenderer:
         self._end_line()
         label = "error" if event.actionable else "internal error (a bug)"
         self.err.print(f"[bold red]{label}:[/bold red] {_escape(event.message)}")
+        self._errors.add(event.message.strip())
 
     def _on_done(self, event: Any) -> None:
         self._end_line()
-        if event.reason != "completed":
+        if event.reason != "completed" and event.final_text.strip() not in self._errors:
             self.err.print(f"[bold yellow]{_escape(event.final_text)}[/bold yellow]")
         session = f" · session {event.session_id}" if event.session_id else ""
         self.err.print(f"[dim]{_escape(event.summary())}{session}[/dim]")

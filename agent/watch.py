@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ The user's preferences are in {preferences}; the experiment journal is '{experim
 Do this, and nothing else:
 1. experiments_check(source='{job_id}', preferences='{preferences}').
 2. If the verdict's first fired rule calls for a restart (lower_lr, restart or set_config),
-   call experiments_restart exactly as the verdict suggests (it journals the decision itself).
+   call experiments_restart exactly as the verdict suggests, with experiment='{experiment}'
+   (it journals the decision itself).
 3. If the job has ended, or a rule fired that you did not act on, record what you saw and
    decided with experiments_journal(experiment='{experiment}', action='append', entry=...).
    While it runs normally, write nothing.
@@ -98,37 +99,52 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 class JobChain:
-    """The watched job and the successors experiments_restart gave it (parent_job_id links)."""
+    """The watched job's restart chain (toolkits/jobs/chains.py): every tick acts on its newest
+    job, so a cron tick started from the first job never forks a finished chain again."""
 
     def __init__(self, settings: Any, first: str):
         from server.state import StateStore
+        from toolkits.jobs.chains import chain_of
         from toolkits.jobs.core import JobService
 
-        self.jobs = JobService(settings, StateStore(settings.state_path))
+        self.store = StateStore(settings.state_path)
+        self.jobs = JobService(settings, self.store)
         self.first = self.jobs.get(first).job_id  # a wrong id fails now, naming jobs_list
-        self.current = self.first
+        position = chain_of(self.store, self.first)
+        self.current = position.newest
+        self.note = position.note("watching") if position.moved else None
 
     def refresh(self) -> Any:
         return self.jobs.refresh(self.current)
 
     def follow(self) -> str | None:
         """Move to the newest successor of the current job; returns it, or None."""
-        moved = None
-        while True:
-            children = [j for j in self.jobs.list(limit=500) if j.parent_job_id == self.current]
-            if not children:
-                return moved
-            self.current = moved = max(children, key=lambda j: j.created_at).job_id
+        from toolkits.jobs.chains import chain_of
+
+        newest = chain_of(self.store, self.current).newest
+        if newest == self.current:
+            return None
+        self.current = newest
+        return newest
 
     def ids(self) -> list[str]:
-        """first → ... → current."""
-        chain = [self.current]
-        while chain[-1] != self.first:
-            parent = self.jobs.get(chain[-1]).parent_job_id
-            if parent is None:
-                break
-            chain.append(parent)
-        return list(reversed(chain))
+        """root → ... → current."""
+        from toolkits.jobs.chains import chain_of
+
+        return chain_of(self.store, self.current).job_ids
+
+
+def journal_name(settings: Any, chain: JobChain, preferences: Path) -> str:
+    """The one journal of this experiment: the one preferences.md names (which the verdict's
+    suggested restart also uses), else the one experiments_restart would pick for the job."""
+    from toolkits.experiments.preferences import load_preferences
+    from toolkits.experiments.restart import experiment_for
+    from toolkits.experiments.sources.jobs import job_info
+
+    named = load_preferences(str(preferences)).experiment
+    if named:
+        return named
+    return experiment_for(chain.store, chain.jobs, job_info(chain.jobs.get(chain.current)))
 
 
 def resolve_preferences(path: str) -> Path:
@@ -177,7 +193,9 @@ async def watch(args: argparse.Namespace, config: Any, out: Any = None) -> int:
     preferences = await asyncio.to_thread(resolve_preferences, args.preferences)
     every = parse_every(args.every)
     chain = await asyncio.to_thread(JobChain, settings, args.job)
-    experiment = (await asyncio.to_thread(chain.jobs.get, chain.first)).name or chain.first
+    if chain.note:
+        print(f"note: {chain.note}", file=out, flush=True)
+    experiment = await asyncio.to_thread(journal_name, settings, chain, preferences)
     async with open_agent(config, settings=settings, interactive=False) as agent:
         tick = 0
         while True:
@@ -206,7 +224,11 @@ async def watch(args: argparse.Namespace, config: Any, out: Any = None) -> int:
                 return STOPPING[result.reason]
             if done or (args.max_ticks and tick >= args.max_ticks):
                 return 0
-            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+            wait = max(0.0, every - (time.monotonic() - started))
+            due = datetime.now() + timedelta(seconds=wait)
+            # On stderr: stdout stays one line per tick for whoever parses it.
+            print(f"next tick at {due:%Y-%m-%d %H:%M:%S} (in {wait:.0f}s)", file=sys.stderr)
+            await asyncio.sleep(wait)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,7 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("FASTMCP_SHOW_SERVER_BANNER", "false")
     os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
     try:
-        return asyncio.run(watch(args, build_config(args)))
+        from agent.cli import require_provider_key
+
+        config = build_config(args)
+        require_provider_key(config)
+        return asyncio.run(watch(args, config))
     except UserError as exc:
         print(f"mlintern-agent watch: {exc}", file=sys.stderr)
         return 2

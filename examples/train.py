@@ -55,9 +55,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class ConfigMissing(Exception):
+    """A config that was asked for by name does not exist (exit 2, never silent defaults)."""
+
+
 def load_config(args: argparse.Namespace) -> dict[str, Any]:
-    path = args.config or os.environ.get("MLINTERN_CONFIG_FILE")
-    path = Path(path) if path else Path(__file__).with_name("config.yaml")
+    named = args.config or os.environ.get("MLINTERN_CONFIG_FILE")
+    path = Path(named) if named else Path(__file__).with_name("config.yaml")
+    if named and not path.is_file():
+        source = "--config" if args.config else "$MLINTERN_CONFIG_FILE"
+        raise ConfigMissing(f"train.py: {source} {path} does not exist; pass an existing YAML file")
     loaded = yaml.safe_load(path.read_text()) if path.exists() else None
     config = {**DEFAULTS, **(loaded or {})}
     config["optimizer"] = {**DEFAULTS["optimizer"], **(config.get("optimizer") or {})}
@@ -186,7 +193,20 @@ def finish_trackers(config: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return train(load_config(parse_args(argv)))
+    try:
+        config = load_config(parse_args(argv))
+    except ConfigMissing as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print(
+            "train.py needs PyTorch: pip install 'mlintern[train]' (or: pip install torch)",
+            file=sys.stderr,
+        )
+        return 2
+    return train(config)
 
 
 if __name__ == "__main__":

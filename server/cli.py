@@ -23,7 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="mlintern-server",
         description="MCP server with the tools of an ML engineer (Hub, datasets, papers, docs, "
-        "GitHub, sandbox, jobs, experiments, plan).",
+        "GitHub, sandbox, jobs, experiments, plan). Also: `mlintern-server doctor [--remote]` "
+        "checks this machine; `mlintern-server install <claude-desktop|cursor|claude-code|vscode>` "
+        "writes a host's MCP config.",
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     parser.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
@@ -64,7 +66,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
+SUBCOMMANDS = {"doctor": "server.doctor", "install": "server.install_host"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     _quiet_fastmcp()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["dashboard"]:
@@ -112,11 +122,36 @@ def _serve_http(server, settings: Settings) -> None:  # type: ignore[no-untyped-
     from server.http import build_http_app
 
     app = build_http_app(server, settings)
+    # Bind before saying "listening": a busy port is an error line, never after a success line.
+    sock = _bind(settings.host, settings.port)
     print(
-        f"mlintern-server: listening on http://{settings.host}:{settings.port}{settings.path}",
+        f"mlintern-server: listening on http://{settings.host}:{sock.getsockname()[1]}"
+        f"{settings.path}",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int):  # type: ignore[no-untyped-def]
+    import socket
+
+    from server.errors import UserError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}. Stop the process using it "
+            "or pick another port with --port (or MLINTERN_PORT)."
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 if __name__ == "__main__":

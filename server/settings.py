@@ -17,6 +17,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOOLSET_NAMES_HELP = "comma-separated toolkit names, e.g. 'hub,jobs,plan'"
 
+# List settings are read as text (comma-separated, or a JSON list) by ``_split_commas``:
+# NoDecode stops pydantic-settings from JSON-decoding them first, which crashes on `a.example`.
+CommaList = Annotated[list[str], NoDecode]
+
 
 def _default_home() -> Path:
     import platformdirs

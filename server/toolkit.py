@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from server import schema_slim
 from server.budget import cap_text
 from server.errors import UserError
+from server.extras import missing_module_message
 from server.redact import redact, redact_data
 from server.roots import Roots, in_force, offered_roots
 from server.settings import Settings
@@ -137,7 +138,14 @@ def _as_tool_result(
                     call = functools.partial(fn, *args, **kwargs)
                     result = await anyio.to_thread.run_sync(call)
         except (UserError, ToolError) as exc:
-            raise ToolError(redact(str(exc), secrets)) from None
+            # The caller's mistake, reported to the caller: not an error in the server's log
+            # (fastmcp would log it once per mount level, on the agent's terminal too).
+            raise ToolError(redact(str(exc), secrets), log_level=logging.DEBUG) from None
+        except ModuleNotFoundError as exc:
+            # A dependency missing from this install: say which package, not "a bug".
+            raise ToolError(
+                f"{tool_name} {missing_module_message(exc)}", log_level=logging.WARNING
+            ) from None
         except Exception:
             log.exception("bug in tool %s", tool_name)
             raise ToolError(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
+import anyio
 import pytest
 from experiments_world import experiments_server as make_server
 from experiments_world import mcp_client as client
@@ -83,9 +85,13 @@ async def test_plot_returns_a_bounded_png_and_two_lines(settings, tmp_path, era)
     assert decoded.size == (result.structured_content["width"], result.structured_content["height"])
     assert decoded.size[0] <= 1000 and decoded.size[1] <= 1400
     lines = text.text.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0] == f"{tmp_path}: 2 of 2 tags plotted, up to step 3000"
     assert "train/loss last NaN" in lines[1] and "(1 NaN/Inf)" in lines[1]
+    saved = Path(result.structured_content["path"])  # the same PNG, kept as a file
+    assert lines[2] == f"saved to {saved}"
+    assert saved.parent == settings.home / "plots"
+    assert await anyio.Path(saved).read_bytes() == png
 
 
 async def test_compare_values_and_config_differences(settings, tmp_path) -> None:

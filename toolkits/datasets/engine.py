@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from server.errors import UserError
+from server.extras import require
 from server.roots import Roots
 from server.settings import Settings
 from toolkits.datasets.sources import SplitFiles
@@ -24,13 +25,7 @@ if TYPE_CHECKING:
 
 
 def require_duckdb() -> Any:
-    try:
-        import duckdb
-    except ImportError:
-        raise UserError(
-            "DuckDB is missing from this installation: reinstall mlintern (pip install -e .), which depends on it."
-        ) from None
-    return duckdb
+    return require("duckdb", "The datasets tools")
 
 
 def ident(name: str) -> str:
@@ -61,13 +56,8 @@ def relation_sql(split: SplitFiles, arrow_name: str | None = None) -> str:
 
 def _arrow_table(split: SplitFiles) -> Any:
     """Memory-mapped Arrow tables: opening them reads batch headers, not the data."""
-    try:
-        import pyarrow as pa
-        import pyarrow.ipc as ipc
-    except ImportError:
-        raise UserError(
-            "pyarrow is missing from this installation: reinstall mlintern (pip install -e .)."
-        ) from None
+    pa = require("pyarrow", "Reading Arrow files")
+    ipc = require("pyarrow.ipc", "Reading Arrow files")
 
     tables = []
     for path in split.files:

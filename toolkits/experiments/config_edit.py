@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import UserError
+from server.extras import require
 from server.roots import current as current_roots
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -187,13 +188,7 @@ def _json_indent(text: str) -> int | None:
 
 
 def _round_trip_yaml():
-    try:
-        from ruamel.yaml import YAML
-    except ImportError:  # pragma: no cover - declared in the experiments extra
-        raise UserError(
-            "ruamel.yaml is missing from this installation: reinstall mlintern (pip install -e .)."
-        ) from None
-    yaml = YAML()
+    yaml = require("ruamel.yaml", "Editing YAML configs").YAML()
     yaml.preserve_quotes = True
     yaml.representer.add_representer(float, _represent_float)
     return yaml

@@ -17,6 +17,7 @@ from toolkits.experiments.diagnosis import attach, diagnose
 from toolkits.experiments.preferences import Preferences, load_preferences
 from toolkits.experiments.rules import CheckReport, report
 from toolkits.experiments.sources import Snapshot, locate, read
+from toolkits.experiments.sources.jobs import newest_of_chain
 from toolkits.experiments.summary import TagSummary, summarize
 from toolkits.experiments.tag_select import select_tags
 from toolkits.experiments.verdicts import judge
@@ -110,9 +111,14 @@ def check(
     # A bad file is reported before any log is read; without one, the defaults judge.
     given = load_preferences(preferences) if preferences else None
     prefs = given or Preferences(origin="defaults")
+    # A restarted job's verdict would recommend forking it again: judge its newest successor.
+    source, chain_note = newest_of_chain(settings, store, source.strip())
     snap, _seconds = snapshot(settings, store, source)
     facts = judge(snap, prefs, time.time() if now is None else now, settings)
-    return attach(report(snap, prefs, facts), diagnose(snap, given), given is not None)
+    checked = attach(report(snap, prefs, facts), diagnose(snap, given), given is not None)
+    if chain_note:
+        checked.warnings.insert(0, chain_note)
+    return checked
 
 
 class PlotSummary(BaseModel):
@@ -121,6 +127,7 @@ class PlotSummary(BaseModel):
     png_bytes: int
     width: int
     height: int
+    path: str = Field(description="Where the PNG was saved (under MLINTERN_HOME/plots).")
     text: str = Field(description="Two lines for hosts that show no images.")
 
 
@@ -143,9 +150,17 @@ def plot(
         f", up to step {max(steps)}" if steps else ""
     )
     second_line = "; ".join(_one_figure(s) for s in summaries)
+    saved = plotting.save_png(settings.home / "plots", source, png)
     text = first_line + "\n" + (second_line if len(second_line) < 400 else second_line[:399] + "…")
+    text += f"\nsaved to {saved}"
     return png, PlotSummary(
-        source=source, tags=chosen, png_bytes=len(png), width=width, height=height, text=text
+        source=source,
+        tags=chosen,
+        png_bytes=len(png),
+        width=width,
+        height=height,
+        path=str(saved),
+        text=text,
     )
 
 

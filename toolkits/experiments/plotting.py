@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 from toolkits.experiments.series import Series
 from toolkits.experiments.summary import downsample
@@ -75,3 +76,21 @@ def _wide_positive_range(values) -> bool:
     if not len(values) or values.min() <= 0:
         return False
     return math.log10(float(values.max()) / float(values.min())) > 3
+
+
+def save_png(folder: Path, source: str, png: bytes) -> Path:
+    """Keep the plot as a file too (a terminal cannot show the image): a new name per plot,
+    written whole (temporary file, then rename) so a reader never sees half a PNG."""
+    import os
+    import re
+    import secrets
+    import time
+
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(source).name or source).strip("-.")[:60]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{slug or 'plot'}-{stamp}-{secrets.token_hex(3)}.png"
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(png)
+    os.replace(temporary, path)
+    return path

@@ -58,11 +58,17 @@ def restart(
     allow_new_keys: bool = False,
     stop_old_job: bool = True,
 ) -> RestartResult:
+    from toolkits.jobs.chains import chain_of
+
     service = job_service(settings, store)
-    old = job_info(service.refresh(job_id))
-    name = journal.validate_name(experiment) if experiment else _experiment_for(store, service, old)
-    spec = old.record.spec.model_copy(deep=True)
     notes: list[str] = []
+    position = chain_of(store, service.get(job_id).job_id)
+    if position.moved:  # never fork a job that already has a successor
+        notes.append(position.note("restarted"))
+    old = job_info(service.refresh(position.newest))
+    job_id = old.job_id
+    name = journal.validate_name(experiment) if experiment else experiment_for(store, service, old)
+    spec = old.record.spec.model_copy(deep=True)
     changes: list[ConfigChange] = []
     new_config: Path | None = None
     text = ""
@@ -149,7 +155,7 @@ def _is_figure(value: Any) -> bool:
     return isinstance(value, int | float | str) and not isinstance(value, bool)
 
 
-def _experiment_for(store: StateStore, service: Any, job: JobInfo) -> str:
+def experiment_for(store: StateStore, service: Any, job: JobInfo) -> str:
     """Where a restart is journaled when the caller names no experiment: the journal that
     already follows this job, else the job's name, else the first job of its lineage."""
     known = journal.experiment_of_job(store, job.job_id)

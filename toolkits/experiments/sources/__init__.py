@@ -24,6 +24,7 @@ from toolkits.experiments.series import Series, concatenate
 from toolkits.experiments.sources import tables, tfevents, trackers, trackio_store
 from toolkits.experiments.sources.incremental import FileCursor
 from toolkits.experiments.sources.jobs import JobInfo, find_job
+from toolkits.experiments.sources.runs import newest_runs
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -127,6 +128,8 @@ def read(located: Located) -> Snapshot:
     event_files, table_files = _scan(path)
     if event_files:
         snapshot.kind = "tensorboard"
+        event_files, run_notes = newest_runs(event_files)
+        snapshot.problems.extend(run_notes)
         parts = [(_prefix(path, f), tfevents.read_event_file(f)) for f in event_files]
     elif table_files:
         parts = []

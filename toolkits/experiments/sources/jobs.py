@@ -103,3 +103,19 @@ def config_path(job: JobInfo) -> Path | None:
     if working_dir and (Path(working_dir) / path).is_file():
         return (Path(working_dir) / path).resolve()
     return path.resolve()
+
+
+def newest_of_chain(settings: Settings, store: StateStore, source: str) -> tuple[str, str | None]:
+    """A job id moved to the newest job of its restart chain, with the sentence saying so.
+
+    Anything else (a path, a trackio source, an unknown id) comes back unchanged."""
+    if source.startswith("trackio:") or Path(source).expanduser().exists():
+        return source, None
+    try:
+        job_service(settings, store)  # creates the jobs table on a fresh state
+        from toolkits.jobs.chains import chain_of
+
+        position = chain_of(store, source)
+    except UserError:  # no jobs toolkit, or not a job id: locate() reports it
+        return source, None
+    return (position.newest, position.note("checking")) if position.moved else (source, None)

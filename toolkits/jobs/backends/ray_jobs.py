@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.errors import UserError
+from server.extras import require
 from toolkits.jobs.backends.base import Backend
 from toolkits.jobs.credentials import resolve_secrets
 from toolkits.jobs.inputs import ResolvedInputs
@@ -41,21 +42,18 @@ class RayJobsBackend(Backend):
 
     def _client(self) -> JobSubmissionClient:
         if self._client_instance is None:
-            try:
-                from ray.job_submission import JobSubmissionClient
-            except ImportError:
-                raise UserError(
-                    "The ray backend needs Ray on the server: pip install 'mlintern[ray]'."
-                ) from None
+            job_submission = require("ray.job_submission", "The ray backend")
             address = self.settings.ray_address
             try:
-                self._client_instance = JobSubmissionClient(address)
+                client: JobSubmissionClient = job_submission.JobSubmissionClient(address)
+                self._client_instance = client
             except (ConnectionError, RuntimeError) as exc:
                 raise UserError(
                     f"Cannot reach the Ray Jobs API at {address} ({str(exc)[:200]}). Start a "
                     "cluster (ray start --head) or set MLINTERN_RAY_ADDRESS to its dashboard "
                     "address, e.g. http://127.0.0.1:8265."
                 ) from None
+            return client
         return self._client_instance
 
     # --- submission -----------------------------------------------------------------------
