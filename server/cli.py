@@ -121,9 +121,10 @@ def _serve_http(server, settings: Settings) -> None:  # type: ignore[no-untyped-
 
     from server.http import build_http_app
 
-    app = build_http_app(server, settings)
-    # Bind before saying "listening": a busy port is an error line, never after a success line.
+    # Bind before anything is printed (the dashboard's login link, "listening"): a busy port is
+    # an error line, never after a success line.
     sock = _bind(settings.host, settings.port)
+    app = build_http_app(server, settings)
     print(
         f"mlintern-server: listening on http://{settings.host}:{sock.getsockname()[1]}"
         f"{settings.path}",
