@@ -23,6 +23,7 @@ EXIT_CODES = {
     "error": 1,
     "max_iterations": 3,
     "budget": 3,
+    "stuck": 3,
     "awaiting_approval": 4,
     "cancelled": 130,
 }
@@ -113,6 +114,7 @@ async def run_headless(args: argparse.Namespace, config: Any) -> int:
 
     renderer = JsonRenderer() if args.json else TerminalRenderer()
     async with open_agent(config, emit=renderer, interactive=False, resume=args.resume) as agent:
+        print(agent.model.window().describe(agent.model.model), file=sys.stderr)
         if args.prompt is None and not _has_work_left(agent.context.messages):
             raise UserError(
                 f"Session {args.resume} has finished its last request; give a prompt to continue it."
@@ -157,6 +159,7 @@ async def run_interactive(args: argparse.Namespace, config: Any) -> int:
             interactive=True,
             resume=resume,
         ) as agent:
+            print(agent.model.window().describe(agent.model.model), file=sys.stderr)
             outcome = await repl(agent, store, console)
         if not isinstance(outcome, ResumeRequest):
             return 0

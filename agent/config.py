@@ -89,6 +89,24 @@ class Limits(BaseModel):
     transient_backoff_s: list[float] = Field(default_factory=lambda: [1.0, 3.0, 8.0, 20.0])
     max_retry_wait_s: float = Field(default=120.0, ge=0)
     llm_timeout_s: float = Field(default=600.0, gt=0)
+    first_token_timeout_s: float = Field(
+        default=120.0, gt=0, description="Longest wait for a streamed call's first chunk."
+    )
+    stream_idle_timeout_s: float = Field(
+        default=60.0, gt=0, description="Longest silence between two chunks of a stream."
+    )
+    default_output_tokens: int = Field(
+        default=8192,
+        ge=64,
+        description="Output cap when max_output_tokens is unset (and "
+        "never more than a quarter of the model's window).",
+    )
+    stuck_after_rounds: int = Field(
+        default=2,
+        ge=1,
+        le=50,
+        description="Rounds a doom-loop nudge may be ignored before the run ends as stuck.",
+    )
     max_continuation_nudges: int = Field(default=2, ge=0, le=20)
     max_parallel_tools: int = Field(default=8, ge=1, le=64)
 

@@ -113,18 +113,24 @@ def _normalise(cycle: tuple[Signature, ...]) -> tuple[Signature, ...]:
 
 
 class DoomLoopGuard:
-    """Stateful wrapper: one nudge per detected pattern."""
+    """Stateful wrapper: one nudge per detected pattern, and a count of rounds it was ignored."""
 
     def __init__(self) -> None:
         self._last_pattern: tuple[str, tuple[Signature, ...]] | None = None
+        self.ignored_rounds = 0  # rounds the last nudged pattern went on after its nudge
+        self.last: Detection | None = None
 
     def check(self, messages: list[dict[str, Any]]) -> Detection | None:
         detection = detect(signatures(messages))
         if detection is None:
             self._last_pattern = None  # the pattern broke: a new loop may be reported again
+            self.ignored_rounds = 0
             return None
         key = (detection.kind, detection.pattern)
+        self.last = detection
         if key == self._last_pattern:
+            self.ignored_rounds += 1
             return None
         self._last_pattern = key
+        self.ignored_rounds = 0
         return detection

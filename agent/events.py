@@ -126,7 +126,7 @@ class Retrying(_Event):
 
 class Nudged(_Event):
     kind: Literal["nudge"] = "nudge"
-    reason: Literal["doom_loop", "continuation", "budget"]
+    reason: Literal["doom_loop", "continuation", "budget", "degenerate"]
     text: str
 
     def summary(self) -> str:
@@ -143,7 +143,7 @@ class ErrorEvent(_Event):
 
 
 DoneReason = Literal[
-    "completed", "max_iterations", "budget", "cancelled", "error", "awaiting_approval"
+    "completed", "max_iterations", "budget", "cancelled", "error", "awaiting_approval", "stuck"
 ]
 
 

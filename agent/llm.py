@@ -33,6 +33,15 @@ from agent.llm_errors import (
     retry_reason,
     short_message,
 )
+from agent.model_window import ModelWindow, resolve_window
+from agent.stream_guard import (
+    Degeneration,
+    DegenerationWatch,
+    StreamStalled,
+    bounded_chunks,
+    close_quietly,
+    is_litellm_repetition,
+)
 from agent.tokens import count_request_tokens
 from server.errors import UserError
 
@@ -70,6 +79,7 @@ class ModelReply:
     cost_usd: float
     cost_known: bool
     usage_reported: bool = True
+    degenerate: Degeneration | None = None  # the stream was cut: its tail repeated itself
 
     def as_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
@@ -83,12 +93,6 @@ class ModelReply:
                 for c in self.tool_calls
             ]
         return message
-
-
-@dataclass
-class ModelWindow:
-    max_input_tokens: int
-    known: bool  # False: the model is not in litellm's map and the fallback size is used
 
 
 class ChatModel(Protocol):
@@ -129,8 +133,15 @@ class LiteLLMModel:
 
     def window(self) -> ModelWindow:
         if self._window is None:
-            self._window = model_window(self.model, self.limits)
+            self._window = resolve_window(self.model, self.api_base, self.limits)
         return self._window
+
+    def output_cap(self) -> int:
+        """max_output_tokens when set, else a default no larger than a quarter of the window."""
+        if self.max_output_tokens:
+            return self.max_output_tokens
+        quarter = max(256, self.window().max_input_tokens // 4)
+        return min(self.limits.default_output_tokens, quarter)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> tuple[float, bool]:
         litellm = import_litellm()
@@ -159,7 +170,7 @@ class LiteLLMModel:
             try:
                 return await self._once(messages, tools, stream, on_text, max_tokens)
             except Exception as exc:
-                kind = classify(exc)
+                kind = "transient" if isinstance(exc, StreamStalled) else classify(exc)
                 if kind is None:
                     raise  # not a provider error: a bug, with its traceback
                 if kind == "overflow":
@@ -177,7 +188,7 @@ class LiteLLMModel:
                 log.info("LLM %s error, retry %d in %.1fs: %s", kind, attempt, delay, exc)
                 await deliver(
                     self.emit,
-                    Retrying(attempt=attempt, delay_s=delay, reason=retry_reason(kind, exc)),
+                    Retrying(attempt=attempt, delay_s=delay, reason=_reason(kind, exc)),
                 )
                 await asyncio.sleep(delay)
 
@@ -211,9 +222,7 @@ class LiteLLMModel:
             params["api_key"] = key
         if self.temperature is not None:
             params["temperature"] = self.temperature
-        limit = max_tokens or self.max_output_tokens
-        if limit:
-            params["max_tokens"] = limit
+        params["max_tokens"] = max_tokens or self.output_cap()
         return params
 
     async def _once(
@@ -229,10 +238,20 @@ class LiteLLMModel:
         if tools:
             params["tools"] = tools
             params["tool_choice"] = "auto"
-        response = await litellm.acompletion(messages=messages, **params)
+        degenerate = None
         if stream:
-            text, calls, usage = await _read_stream(response, on_text)
+            try:  # the request itself may hang before any header: that is no first token either
+                response = await asyncio.wait_for(
+                    litellm.acompletion(messages=messages, **params),
+                    self.limits.first_token_timeout_s,
+                )
+            except TimeoutError:
+                raise StreamStalled(
+                    f"no first token for {self.limits.first_token_timeout_s:g}s"
+                ) from None
+            text, calls, usage, degenerate = await _read_stream(response, on_text, self.limits)
         else:
+            response = await litellm.acompletion(messages=messages, **params)
             text, calls, usage = _read_message(response)
             if text and on_text is not None:
                 await on_text(text)
@@ -243,7 +262,7 @@ class LiteLLMModel:
         else:
             prompt, completion = usage
         cost, known = self.cost(prompt, completion)
-        return ModelReply(text, calls, prompt, completion, cost, known, reported)
+        return ModelReply(text, calls, prompt, completion, cost, known, reported, degenerate)
 
 
 def import_litellm() -> Any:
@@ -260,23 +279,8 @@ def import_litellm() -> Any:
     return litellm
 
 
-def model_window(model: str, limits: Limits) -> ModelWindow:
-    if limits.context_tokens:
-        return ModelWindow(limits.context_tokens, True)
-    litellm = import_litellm()
-    try:
-        info = litellm.get_model_info(model)
-        size = info.get("max_input_tokens") or info.get("max_tokens")
-    except Exception:  # unknown (e.g. a local model): a usable default instead of a crash
-        size = None
-    if not size:
-        log.warning(
-            "context window of %s unknown; assuming %d tokens (set limits.context_tokens)",
-            model,
-            limits.fallback_context_tokens,
-        )
-        return ModelWindow(limits.fallback_context_tokens, False)
-    return ModelWindow(int(size), True)
+def _reason(kind: ErrorClass, exc: BaseException) -> str:
+    return f"stream stalled: {exc}" if isinstance(exc, StreamStalled) else retry_reason(kind, exc)
 
 
 def _placeholder_key(model: str, api_base: str | None) -> str | None:
@@ -288,38 +292,68 @@ def _placeholder_key(model: str, api_base: str | None) -> str | None:
 
 
 async def _read_stream(
-    response: Any, on_text: Callable[[str], Awaitable[None]] | None
-) -> tuple[str, list[ToolCallRequest], tuple[int, int] | None]:
+    response: Any, on_text: Callable[[str], Awaitable[None]] | None, limits: Limits
+) -> tuple[str, list[ToolCallRequest], tuple[int, int] | None, Degeneration | None]:
     parts: list[str] = []
     calls: dict[int, dict[str, str]] = {}
     usage: tuple[int, int] | None = None
-    async for chunk in response:
-        chunk_usage = getattr(chunk, "usage", None)
-        if chunk_usage and getattr(chunk_usage, "prompt_tokens", None):
-            usage = (int(chunk_usage.prompt_tokens), int(chunk_usage.completion_tokens or 0))
-        if not chunk.choices:
-            continue
-        delta = chunk.choices[0].delta
-        if delta is None:
-            continue
-        if delta.content:
-            parts.append(delta.content)
-            if on_text is not None:
-                await on_text(delta.content)
-        for piece in delta.tool_calls or []:
-            entry = calls.setdefault(piece.index or 0, {"id": "", "name": "", "arguments": ""})
-            if piece.id:
-                entry["id"] = piece.id
-            function = piece.function
-            if function is not None:
-                if function.name and not entry["name"]:
-                    entry["name"] = function.name
-                entry["arguments"] += function.arguments or ""
+    watch = DegenerationWatch()
+    chunks = bounded_chunks(
+        response,
+        first_token_s=limits.first_token_timeout_s,
+        idle_s=limits.stream_idle_timeout_s,
+    )
+    try:
+        async for chunk in chunks:
+            degenerate = _take_chunk(chunk, parts, calls, watch)
+            usage = _chunk_usage(chunk) or usage
+            if degenerate is not None:  # stop reading: keep only what came before the loop
+                await close_quietly(response)
+                return degenerate.kept, [], usage, degenerate
+            if on_text is not None and chunk.choices and chunk.choices[0].delta is not None:
+                if chunk.choices[0].delta.content:
+                    await on_text(chunk.choices[0].delta.content)
+    except Exception as exc:
+        if not is_litellm_repetition(exc):
+            raise
+        await close_quietly(response)
+        degenerate = watch.repeated_chunk()
+        return degenerate.kept, [], usage, degenerate
     tool_calls = [
         ToolCallRequest(c["id"] or f"call_{i}", c["name"], c["arguments"])
         for i, c in sorted(calls.items())
     ]
-    return "".join(parts), tool_calls, usage
+    return "".join(parts), tool_calls, usage, None
+
+
+def _chunk_usage(chunk: Any) -> tuple[int, int] | None:
+    chunk_usage = getattr(chunk, "usage", None)
+    if chunk_usage and getattr(chunk_usage, "prompt_tokens", None):
+        return int(chunk_usage.prompt_tokens), int(chunk_usage.completion_tokens or 0)
+    return None
+
+
+def _take_chunk(
+    chunk: Any, parts: list[str], calls: dict[int, dict[str, str]], watch: DegenerationWatch
+) -> Degeneration | None:
+    if not chunk.choices:
+        return None
+    delta = chunk.choices[0].delta
+    if delta is None:
+        return None
+    for piece in delta.tool_calls or []:
+        entry = calls.setdefault(piece.index or 0, {"id": "", "name": "", "arguments": ""})
+        if piece.id:
+            entry["id"] = piece.id
+        function = piece.function
+        if function is not None:
+            if function.name and not entry["name"]:
+                entry["name"] = function.name
+            entry["arguments"] += function.arguments or ""
+    if not delta.content:
+        return None
+    parts.append(delta.content)
+    return watch.feed(delta.content)
 
 
 def _read_message(response: Any) -> tuple[str, list[ToolCallRequest], tuple[int, int] | None]:

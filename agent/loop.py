@@ -10,7 +10,6 @@ or failed — and never silently.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +35,7 @@ from agent.events import (
 from agent.llm import ChatModel, ContextOverflow, LLMFailure, ModelReply, ToolCallRequest
 from agent.mcp_connections import MCPConnections
 from agent.prompts import Prompts
+from agent.run_endings import last_plan_id, stuck_text, waiting_text
 from agent.sessions import SessionWriter
 from agent.tool_calls import ToolCallRunner
 from server.errors import UserError
@@ -159,6 +159,7 @@ class Agent:
     # --- the loop -----------------------------------------------------------------------
     async def _run(self, user_message: str | None, max_iterations: int) -> RunResult:
         nudges = 0
+        degenerate_rounds = 0
         if user_message is not None:
             self.context.append({"role": "user", "content": user_message})
         else:
@@ -176,10 +177,23 @@ class Agent:
             if self.context.needs_compaction():
                 await self._compact("threshold")
             reply = await self._ask_model()
-            self.context.append(reply.as_message())
+            message = reply.as_message()
+            if reply.degenerate is not None and not message["content"]:
+                message["content"] = "(output cut: it degenerated into repetition)"
+            self.context.append(message)
             self.context.record_usage(reply.prompt_tokens, reply.completion_tokens)
             if reply.text:
                 await deliver(self.emit, AssistantText(text=reply.text))
+            if reply.degenerate is not None:
+                degenerate_rounds += 1
+                if degenerate_rounds > self.limits.stuck_after_rounds:
+                    return self._stuck(f"its output degenerated into {reply.degenerate.describe()}")
+                await self._nudge(
+                    "degenerate",
+                    self.prompts.degenerate.format(pattern=reply.degenerate.describe()),
+                )
+                continue
+            degenerate_rounds = 0
             if not reply.tool_calls:
                 if nudges < self.limits.max_continuation_nudges and await self._nudge_open_plan():
                     nudges += 1
@@ -195,11 +209,16 @@ class Agent:
             outcome = await self.runner.run_calls(reply.tool_calls)
             if outcome.stop == "awaiting_approval":
                 return self._result(
-                    "awaiting_approval", _waiting_text(outcome.pending), outcome.pending
+                    "awaiting_approval", waiting_text(outcome.pending), outcome.pending
                 )
             if outcome.stop == "budget":
                 return self._budget_stop()
             await self._check_doom_loop()
+            if self.guard.ignored_rounds >= self.limits.stuck_after_rounds and self.guard.last:
+                return self._stuck(
+                    f"it kept repeating {self.guard.last.describe()} after being told to change "
+                    f"course ({self.guard.ignored_rounds} more rounds)"
+                )
             if self.session is not None:
                 self.session.sync()
         return self._result(
@@ -223,9 +242,7 @@ class Agent:
         ]
         outcome = await self.runner.run_calls(calls)
         if outcome.stop == "awaiting_approval":
-            return self._result(
-                "awaiting_approval", _waiting_text(outcome.pending), outcome.pending
-            )
+            return self._result("awaiting_approval", waiting_text(outcome.pending), outcome.pending)
         if outcome.stop == "budget":
             return self._budget_stop()
         return None
@@ -300,9 +317,12 @@ class Agent:
         detection = self.guard.check(self.context.messages)
         if detection is None:
             return
-        text = self.prompts.doom_loop.format(pattern=detection.describe()).strip()
+        await self._nudge("doom_loop", self.prompts.doom_loop.format(pattern=detection.describe()))
+
+    async def _nudge(self, reason: Any, text: str) -> None:
+        text = text.strip()
         self.context.append(agent_message(text))
-        await deliver(self.emit, Nudged(reason="doom_loop", text=text))
+        await deliver(self.emit, Nudged(reason=reason, text=text))
 
     async def _nudge_open_plan(self) -> bool:
         items = await self.open_plan_items()
@@ -316,7 +336,7 @@ class Agent:
 
     async def open_plan_items(self) -> list[tuple[str, str]]:
         """(status, content) of the unfinished todos of the plan this session updated, if any."""
-        plan_id = _last_plan_id(self.context.messages)
+        plan_id = last_plan_id(self.context.messages)
         getter = next((s for s in self.tools.tools.values() if s.remote_name == "plan_get"), None)
         if plan_id is None or getter is None:
             return []
@@ -333,6 +353,9 @@ class Agent:
         ]
 
     # --- endings ------------------------------------------------------------------------
+    def _stuck(self, what: str) -> RunResult:
+        return self._result("stuck", stuck_text(what))
+
     def _budget_stop(self) -> RunResult:
         cap = self.spending.cap_usd or 0.0
         return self._result(
@@ -363,26 +386,3 @@ class Agent:
     def _close_interrupted_calls(self, stub: str | None = None) -> None:
         if unanswered_calls(self.context.messages):
             self.context.for_request(stub) if stub else self.context.for_request()
-
-
-def _last_plan_id(messages: list[Message]) -> str | None:
-    """The plan_id of the session's latest plan_update call (None: the plan was never used)."""
-    for message in reversed(messages):
-        for call in reversed(message.get("tool_calls") or []):
-            function = call.get("function", {})
-            if str(function.get("name", "")).endswith("plan_update"):
-                try:
-                    arguments: Any = json.loads(function.get("arguments") or "{}")
-                except json.JSONDecodeError:
-                    continue
-                return (
-                    str(arguments.get("plan_id") or "default")
-                    if isinstance(arguments, dict)
-                    else "default"
-                )
-    return None
-
-
-def _waiting_text(pending: list[ApprovalRequest]) -> str:
-    names = ", ".join(request.tool for request in pending)
-    return f"Paused: waiting for an approval of {names}. Resume the session once it is decided."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.errors import UserError
@@ -14,6 +14,7 @@ class Prompts:
     compaction: str
     doom_loop: str
     continuation: str
+    degenerate: str = field(default_factory=lambda: _read("prompts/degenerate.md"))
 
     @classmethod
     def load(cls, system_prompt: str = "prompts/system.md") -> Prompts:

@@ -27,7 +27,7 @@ from server.errors import UserError
 TOOLSETS = ["jobs", "experiments"]
 ALLOWED_UNASKED = ["experiments_restart", "experiments_journal"]
 # A tick that ends like this stops the watch (exit code); any other ending waits for the next.
-STOPPING = {"error": 1, "budget": 3, "cancelled": 130}
+STOPPING = {"error": 1, "budget": 3, "stuck": 3, "cancelled": 130}
 
 TICK_PROMPT = """\
 Scheduled check {tick} of training job {job_id} ({status}{details}).

@@ -7,14 +7,12 @@ text, tool calls (also with malformed arguments), HTTP errors such as 429 with R
 ``check()`` fails the test when the script was not used up or a request arrived that the script
 did not expect.
 
-Besides the ordered script, a test may register *routes*: standing replies for one kind of
-request (for example the compaction summariser, whose timing depends on token counts). A route
-is consulted before the script; it must be used at least ``min_calls`` times.
+Routes are standing replies for one kind of request (the compaction summariser, say),
+consulted before the script and used at least ``min_calls`` times. ``Reply(live=...)`` streams
+chunk by chunk (fakes/llm_stream.py); ``endpoints`` answer metadata requests (local_servers.py).
 
-Token usage is estimated as one token per four characters of the request, which is close to
-what real tokenizers report for English and JSON. With ``context_limit`` set, a request larger
-than the limit is refused the way OpenAI refuses it ("This model's maximum context length
-is ..."), so a test can prove the agent stays under a model's window.
+Usage is estimated at four characters a token; with ``context_limit`` set, a larger request
+is refused the way OpenAI refuses it, so a test can prove the agent stays under a window.
 """
 
 from __future__ import annotations
@@ -60,6 +58,7 @@ class Reply:
     expect: Callable[[dict[str, Any]], bool | str | None] | None = None
     delay_s: float = 0.0  # hold the answer this long (a slow model, or one to kill the agent on)
     label: str = ""
+    live: Any = None  # a fakes.llm_stream.LiveStream: chunk by chunk, with pauses or no end
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -147,6 +146,9 @@ class ScriptedLLM:
         self._script: list[Reply] = list(script or [])
         self._served = 0
         self._routes: list[_Route] = []
+        # (method, path) -> JSON: metadata a local server answers (fakes/local_servers.py).
+        self.endpoints: dict[tuple[str, str], Any] = {}
+        self.metadata_requests: list[tuple[str, str, Any]] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -258,6 +260,8 @@ class ScriptedLLM:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             chunks = _sse_chunks(self.model, reply, usage if include_usage else None)
+            if reply.live is not None:
+                return 200, {"Content-Type": "text/event-stream"}, (reply.live, chunks)
             return 200, {"Content-Type": "text/event-stream"}, chunks
         return 200, {"Content-Type": "application/json"}, _completion(self.model, reply, usage)
 
@@ -364,17 +368,30 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
 
+    def do_GET(self) -> None:
+        self._metadata("GET", None)
+
+    def _metadata(self, method: str, body: Any) -> None:
+        self.llm.metadata_requests.append((method, self.path, body))
+        payload = self.llm.endpoints.get((method, self.path))
+        if payload is None:
+            return self._send(404, {"Content-Type": "application/json"}, {"error": {"message": f"no route {self.path}"}})  # fmt: skip
+        self._send(200, {"Content-Type": "application/json"}, payload)
+
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         json_type = {"Content-Type": "application/json"}
         if not self.path.rstrip("/").endswith("/chat/completions"):
-            return self._send(404, json_type, {"error": {"message": f"no route {self.path}"}})
+            return self._metadata("POST", raw.decode(errors="replace"))  # 404 unless installed
         try:
             body = json.loads(raw)
         except json.JSONDecodeError:
             return self._send(400, json_type, {"error": {"message": "invalid JSON body"}})
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, reply_headers, payload = self.llm._answer(body, headers)
+        if isinstance(payload, tuple):  # a live stream writes itself
+            live, chunks = payload
+            return live.write(self, chunks)
         if reply_headers.get("Content-Type") == "text/event-stream":
             data = "".join(f"data: {json.dumps(c)}\n\n" for c in payload) + "data: [DONE]\n\n"
             self._send_raw(status, reply_headers, data.encode())

@@ -18,6 +18,7 @@ RunStatus = Literal[
     "completed",
     "max_iterations",
     "budget",
+    "stuck",
     "cancelled",
     "error",
     "interrupted",

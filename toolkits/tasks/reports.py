@@ -22,6 +22,7 @@ KNOWN_STATUSES = (
     "completed",
     "max_iterations",
     "budget",
+    "stuck",
     "cancelled",
     "error",
     "interrupted",
@@ -44,6 +45,10 @@ def next_step(run_id: str, status: str) -> str:
         "budget": (
             f"Stopped at the spending cap. Continue with run_ml_task(resume='{run_id}', "
             "budget_usd=<higher cap>)."
+        ),
+        "stuck": (
+            f"Stopped: the model kept repeating itself (see the summary). Continue with "
+            f"run_ml_task(resume='{run_id}', model=<another model>) or a sharper task."
         ),
         "cancelled": f"Cancelled. Continue it anyway with run_ml_task(resume='{run_id}').",
         "error": f"Failed (see the summary). Fix the cause, then run_ml_task(resume='{run_id}').",

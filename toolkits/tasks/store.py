@@ -54,6 +54,7 @@ ENDED_STATUSES = (
     "completed",
     "max_iterations",
     "budget",
+    "stuck",
     "cancelled",
     "error",
     "interrupted",

@@ -1,0 +1,39 @@
+"""Texts and lookups the loop uses when a run ends or pauses (kept apart to keep loop.py small)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent.approvals import ApprovalRequest
+from agent.compaction import Message
+
+
+def stuck_text(what: str) -> str:
+    return (
+        f"Stopped: the model is stuck — {what}. The session is saved; resume it with another "
+        "model or a more specific instruction."
+    )
+
+
+def last_plan_id(messages: list[Message]) -> str | None:
+    """The plan_id of the session's latest plan_update call (None: the plan was never used)."""
+    for message in reversed(messages):
+        for call in reversed(message.get("tool_calls") or []):
+            function = call.get("function", {})
+            if str(function.get("name", "")).endswith("plan_update"):
+                try:
+                    arguments: Any = json.loads(function.get("arguments") or "{}")
+                except json.JSONDecodeError:
+                    continue
+                return (
+                    str(arguments.get("plan_id") or "default")
+                    if isinstance(arguments, dict)
+                    else "default"
+                )
+    return None
+
+
+def waiting_text(pending: list[ApprovalRequest]) -> str:
+    names = ", ".join(request.tool for request in pending)
+    return f"Paused: waiting for an approval of {names}. Resume the session once it is decided."
