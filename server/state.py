@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import UserError
+from server.private import private_file
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class StateStore:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # SQLite gives the -wal and -shm files the mode of the database file: 0600 for all three.
+        private_file(self.path)
         self._migrated: dict[str, int] = {}
         self._lock = threading.Lock()
         with self._connect() as conn:
