@@ -94,14 +94,23 @@ def main(argv: list[str] | None = None) -> int:
 def _serve_http(server, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    from server.http import build_http_app
+    from server.http import build_http_app, guarded_h11_protocol
 
     app = build_http_app(server, settings)
     print(
         f"mlintern-server: listening on http://{settings.host}:{settings.port}{settings.path}",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        http=guarded_h11_protocol(settings),  # slow clients are cut off
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=64 * 1024,  # request line plus headers
+    )
 
 
 if __name__ == "__main__":
