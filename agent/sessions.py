@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import NotFoundError, UserError
-from server.redact import is_secret_name, redact
+from server.redact import redact, redact_data
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 FORMAT_VERSION = 1
@@ -171,37 +171,9 @@ class SessionStore:
         return [SessionInfo(p.stem, p.stat().st_mtime, _title(p)) for p in files[:limit]]
 
 
-_secret_env_cache: tuple[int, dict[str, str]] = (0, {})
-
-
-def _secret_env() -> dict[str, str]:
-    """The credential-like variables of the environment. Matching every name against the
-    secret pattern for every string written was most of the cost of a turn, so the result is
-    kept until the environment changes (hashing it is cheap next to the regex)."""
-    global _secret_env_cache
-    fingerprint = hash(tuple(os.environ.items()))
-    if fingerprint != _secret_env_cache[0]:
-        _secret_env_cache = (
-            fingerprint,
-            {k: v for k, v in os.environ.items() if is_secret_name(k)},
-        )
-    return _secret_env_cache[1]
-
-
 def scrub(data: Any, extra: tuple[str, ...]) -> Any:
     """``server.redact`` over every string in ``data``."""
-    secret_env = _secret_env()
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            return redact(value, extra, env=secret_env)
-        if isinstance(value, dict):
-            return {key: walk(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [walk(item) for item in value]
-        return value
-
-    return walk(data)
+    return redact_data(data, extra)
 
 
 def _apply(saved: SavedSession, record: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from server.redact import redact
+
 
 class TextPage(BaseModel):
     """One window of a longer text."""
@@ -28,6 +30,7 @@ def page_text(text: str, *, offset: int = 0, max_chars: int, continue_with: str)
     """
     if offset < 0:
         offset = 0
+    text = redact(text)  # before the cut: a window edge must not leave a secret's prefix
     total = len(text)
     window = text[offset : offset + max_chars]
     end = offset + len(window)
@@ -52,6 +55,9 @@ def cap_text(text: str, max_chars: int, note: str = "") -> str:
     """Keep the head and tail of ``text`` within ``max_chars``, marking what was dropped."""
     if len(text) <= max_chars:
         return text
+    text = redact(text)  # before the cut, so no secret's prefix survives it
+    if len(text) <= max_chars:
+        return text
     head = max_chars * 2 // 3
     tail = max_chars - head
     dropped = len(text) - head - tail
@@ -61,6 +67,9 @@ def cap_text(text: str, max_chars: int, note: str = "") -> str:
 
 def clip_value(value: str, max_chars: int = 200) -> str:
     """Shorten one long value (a cell, a line) for display."""
+    if len(value) <= max_chars:
+        return value
+    value = redact(value)  # before the cut, so no secret's prefix survives it
     if len(value) <= max_chars:
         return value
     return value[: max_chars - 1] + "…"

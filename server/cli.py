@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve_http(server, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    from server.http import build_http_app
+    from server.http import build_http_app, guarded_h11_protocol
 
     # Bind before anything is printed (the dashboard's login link, "listening"): a busy port is
     # an error line, never after a success line.
@@ -130,7 +130,14 @@ def _serve_http(server, settings: Settings) -> None:  # type: ignore[no-untyped-
         f"{settings.path}",
         file=sys.stderr,
     )
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        http=guarded_h11_protocol(settings),  # slow clients are cut off
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=64 * 1024,  # request line plus headers
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
@@ -223,3 +224,48 @@ def build_http_app(server: FastMCP, settings: Settings) -> Starlette:
         allowed_hosts=hosts or None,
         allowed_origins=list(settings.allowed_origins) or None,
     )
+
+
+def guarded_h11_protocol(settings: Settings) -> type:
+    """uvicorn's h11 protocol with a deadline on reading each request.
+
+    uvicorn times out idle keep-alive connections, but not a client that sends its headers (or
+    body) one byte at a time: a few hundred such sockets would hold every connection slot
+    (slowloris). Each request must be read whole within ``http_request_read_timeout_s`` of the
+    connection opening or of the previous response ending; otherwise the connection is closed.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    limit = settings.http_request_read_timeout_s
+
+    class GuardedH11Protocol(H11Protocol):
+        _read_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_read_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_read_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._read_deadline is not None:
+                self._read_deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm_read_deadline(self) -> None:
+            if self._read_deadline is not None:
+                self._read_deadline.cancel()
+            self._read_deadline = self.loop.call_later(limit, self._on_read_deadline)
+
+        def _on_read_deadline(self) -> None:
+            # IDLE: the request line or headers are still incomplete; SEND_BODY: the body is.
+            if (
+                self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
+                and not self.transport.is_closing()
+            ):
+                self.transport.close()
+
+    return GuardedH11Protocol

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         default=None, description="Bearer token HTTP clients must send."
     )
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    http_request_read_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="A client must send each whole request (headers and body) within this "
+        "time, or its connection is closed (guards against slowloris clients).",
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra Host header values to accept."
     )

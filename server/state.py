@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import UserError
+from server.private import private_file
+from server.redact import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +37,40 @@ CREATE TABLE IF NOT EXISTS schema_versions (
 """
 
 
+class _RedactingConnection(sqlite3.Connection):
+    """Every string written by INSERT/UPDATE/REPLACE passes through ``server.redact`` first, so
+    no component can put a credential into the state file (job specs, run events, journals)."""
+
+    redactor: Redactor
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().execute(sql, self._clean(sql, parameters))
+
+    def executemany(self, sql: str, seq: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().executemany(sql, [self._clean(sql, p) for p in seq])
+
+    def _clean(self, sql: str, parameters: Any) -> Any:
+        if not parameters or not _WRITES.match(sql):
+            return parameters
+        if isinstance(parameters, dict):
+            return {k: self._value(v) for k, v in parameters.items()}
+        return tuple(self._value(v) for v in parameters)
+
+    def _value(self, value: Any) -> Any:
+        return self.redactor(value) if isinstance(value, str) else value
+
+
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|REPLACE)\b", re.IGNORECASE)
+
+
 class StateStore:
     """Thread- and process-safe access to the SQLite state file."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, secret_values: Sequence[str] = ()):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._secret_values = tuple(secret_values)
+        # SQLite gives the -wal and -shm files the mode of the database file: 0600 for all three.
+        private_file(self.path)
         self._migrated: dict[str, int] = {}
         self._lock = threading.Lock()
         with self._connect() as conn:
@@ -50,8 +81,13 @@ class StateStore:
         # A fresh connection per unit of work: cheap for SQLite, and it sidesteps sharing a
         # connection across the threads fastmcp runs sync tools in.
         conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=_RedactingConnection,
         )
+        conn.redactor = Redactor(self._secret_values)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=ON")

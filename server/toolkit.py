@@ -67,7 +67,7 @@ class ToolkitContext:
     def store(self) -> StateStore:
         # Opened on first use so that building the server touches no file.
         if self._store is None:
-            self._store = StateStore(self.settings.state_path)
+            self._store = StateStore(self.settings.state_path, self.settings.secret_values())
         return self._store
 
 

@@ -69,7 +69,7 @@ async def test_bad_log_and_list_filters_say_what_to_pass(settings: Settings, wor
     async with mcp_client(jobs_server(settings)) as c:
         job = await call(c, "jobs_submit", {"command": "echo hi", "working_dir": str(workdir)})
         ref = {"job_id": job["job_id"]}
-        bad_grep = await call_error(c, "jobs_logs", {**ref, "grep": "loss["})
+        bad_grep = await call_error(c, "jobs_logs", {**ref, "grep": "loss[", "regex": True})
         assert "not a valid regular expression" in bad_grep
         bad_label = await call_error(c, "jobs_list", {"label": "a b"})
         assert "'key' or 'key=value'" in bad_label

@@ -217,7 +217,7 @@ def test_sandbox_workspace_and_cpu_pinning(service: JobService, settings: Settin
     assert job.hardware == "local: 1 CPU"
     done = wait_terminal(service, job.job_id)
     assert done.status == "completed"
-    lines = service.logs(job.job_id, grep="^(cwd|cpus|omp) ").text.splitlines()
+    lines = service.logs(job.job_id, grep="^(cwd|cpus|omp) ", regex=True).text.splitlines()
     assert lines == [f"cwd {workspace}", "cpus 1", "omp 1"]
 
 

@@ -80,6 +80,8 @@ async def test_jobs_outlive_a_killed_server_and_are_reported_after_restart(
             assert "no exit record" in lost["message"]
             done = await call(c, "jobs_wait", {"job_id": ticker, "timeout_s": 30})
             assert (done["status"], done["exit_code"]) == ("failed", 7)
-            logs = (await call(c, "jobs_logs", {"job_id": ticker, "grep": "^tick"}))["text"]
+            logs = (await call(c, "jobs_logs", {"job_id": ticker, "grep": "^tick", "regex": True}))[
+                "text"
+            ]
     # Intact: every line once, in order, across the crash and the restart.
     assert logs.splitlines() == [f"tick {i}" for i in range(TICKS)]

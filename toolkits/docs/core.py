@@ -18,6 +18,7 @@ from pathlib import Path
 from server.budget import page_text
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
+from server.untrusted import strip_invisible
 from toolkits._remote import ServiceUnavailable
 from toolkits.docs.index import DocsIndex, IndexedPage
 from toolkits.docs.models import DocHit, DocPage, DocSearchResult
@@ -90,7 +91,9 @@ def search_docs(
         raise failures[0]
     found = index.search(query, searchable, limit + 1, offset)
     more = len(found) > limit
-    hits = [DocHit(**vars(hit)) for hit in found[:limit]]
+    hits = [
+        DocHit(**{**vars(hit), "snippet": strip_invisible(hit.snippet)}) for hit in found[:limit]
+    ]
     hint = None
     if more:
         where = f", library={library!r}" if library else ""
@@ -207,6 +210,7 @@ def fetch_doc(
             except NotFoundError:
                 raise NotFoundError(_missing_page(site, index, page_url)) from None
             index.store_page(page_url, markdown)
+    markdown = strip_invisible(markdown)
     window = page_text(
         markdown, offset=offset, max_chars=max_chars, continue_with=f"docs_fetch(url={page_url!r})"
     )

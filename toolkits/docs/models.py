@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from server.untrusted import UntrustedContent
+
 
 class DocHit(BaseModel):
     library: str
@@ -14,14 +16,14 @@ class DocHit(BaseModel):
     score: float = Field(description="BM25 relevance; higher is better.")
 
 
-class DocSearchResult(BaseModel):
+class DocSearchResult(UntrustedContent):
     query: str
     libraries: list[str] = Field(description="Libraries searched.")
     hits: list[DocHit]
     offset: int
     next_offset: int | None = None
     hint: str | None = None
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
 
     def render(self) -> str:
         where = ", ".join(self.libraries)
@@ -42,7 +44,7 @@ class DocSearchResult(BaseModel):
         return "\n".join(lines)
 
 
-class DocPage(BaseModel):
+class DocPage(UntrustedContent):
     url: str
     markdown_url: str
     title: str | None = None

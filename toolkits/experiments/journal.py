@@ -18,6 +18,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from server.errors import NotFoundError, UserError
+from server.private import private_dir
+from server.redact import redact
 from server.settings import Settings
 from server.state import StateStore, dumps, loads
 
@@ -248,7 +250,7 @@ def _entries(conn: sqlite3.Connection, experiment: str) -> list[JournalEntry]:
 
 def _write_file(settings: Settings, experiment: str, entries: list[JournalEntry]) -> None:
     path = journal_path(settings, experiment)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     header = (
         f"# Experiment journal: {experiment}\n\nWritten by mlintern's experiments tools; "
         "each entry records what was seen, what was decided and which jobs it concerns.\n\n"
@@ -257,7 +259,7 @@ def _write_file(settings: Settings, experiment: str, entries: list[JournalEntry]
     # Write-then-rename: a reader never sees half a file.
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".journal-", suffix=".md")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(header + body)
+        handle.write(redact(header + body, settings.secret_values()))  # mkstemp: 0600
     os.replace(temp, path)
 
 

@@ -7,11 +7,12 @@ import difflib
 import re
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from server.budget import clip_value
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
+from server.untrusted import UntrustedContent, strip_invisible
 from toolkits.github.client import Progress, is_not_found, no_progress, open_github
 from toolkits.github.notebook import notebook_to_markdown
 from toolkits.github.repos import missing_repo_message, parse_repo
@@ -27,7 +28,7 @@ _LINE_NUMBER_WIDTH = 7  # "12345| " in the rendered text
 _REF = re.compile(r"^[\w./@{}^~-]{1,255}$")
 
 
-class FileWindow(BaseModel):
+class FileWindow(UntrustedContent):
     repo: str
     path: str
     ref: str | None = Field(default=None, description="Branch, tag or commit; None: default.")
@@ -105,7 +106,7 @@ def read_file(
             f"{full_name}:{path} is a binary file ({found.size} bytes): github_read_file shows "
             f"text only. Download it from {found.download_url or found.html_url} instead."
         )
-    text = data.decode("utf-8", errors="replace")
+    text = strip_invisible(data.decode("utf-8", errors="replace"))
     rendered_from: Literal["text", "notebook"] = "text"
     if path.lower().endswith(".ipynb") and (markdown := notebook_to_markdown(text)) is not None:
         text, rendered_from = markdown, "notebook"

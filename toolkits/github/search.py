@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from server.budget import clip_value
 from server.errors import MissingCredentialError, UserError
 from server.settings import Settings
+from server.untrusted import UntrustedContent, strip_invisible
 from toolkits.github.client import Progress, github_token, no_progress, open_github
 from toolkits.github.repos import parse_repo
 
@@ -31,7 +32,7 @@ class CodeHit(BaseModel):
     fragments: list[str] = Field(default_factory=list, description="Matching snippets, cut.")
 
 
-class CodeSearchResult(BaseModel):
+class CodeSearchResult(UntrustedContent):
     query: str = Field(description="The query sent to GitHub, qualifiers included.")
     total_count: int
     incomplete_results: bool = Field(description="GitHub timed out; there may be more hits.")
@@ -133,7 +134,9 @@ def _hit(item: ContentFile) -> CodeHit:
     # for; reading any field GitHub left out would fetch the whole file.
     matches: list[Any] = item.text_matches or []  # type: ignore[assignment]
     fragments = [
-        clip_value(" ".join(str(match.get("fragment", "")).split()), FRAGMENT_CHARS)
+        clip_value(
+            " ".join(strip_invisible(str(match.get("fragment", ""))).split()), FRAGMENT_CHARS
+        )
         for match in matches[:FRAGMENTS_PER_HIT]
         if isinstance(match, dict)
     ]

@@ -17,6 +17,7 @@ from typing import Any
 from server.budget import clip_value, page_text
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
+from server.untrusted import strip_invisible
 from toolkits._hf import call_hub, hub_api, missing_repo_message, repo_lister, repo_url
 from toolkits.hub.models import (
     FileContent,
@@ -340,7 +341,7 @@ def read_file(
     if text is None:
         return _binary(base, len(data))
     page = page_text(
-        text,
+        strip_invisible(text),
         offset=offset,
         max_chars=max_chars,
         continue_with=f"hub_read_file(repo_id={repo_id!r}, path={path!r}, kind={kind!r})",

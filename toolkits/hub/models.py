@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from server.budget import TextPage
+from server.untrusted import UntrustedContent
 
 Kind = Literal["model", "dataset", "space"]
 
@@ -169,7 +170,7 @@ class FileListing(BaseModel):
         return "\n".join(lines)
 
 
-class FileContent(TextPage):
+class FileContent(TextPage, UntrustedContent):
     repo_id: str
     kind: Kind
     path: str

@@ -7,6 +7,7 @@ experiments toolkit restarts jobs) use ``JobService(settings, store)`` directly.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from server.errors import UserError
+from server.private import private_dir
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.jobs import logs as joblogs
@@ -77,7 +79,9 @@ class JobService:
             self.get(parent_job_id)
         job_id = f"j-{secrets.token_hex(5)}"
         job_dir = self.settings.home / "jobs" / job_id
-        job_dir.mkdir(parents=True)
+        private_dir(job_dir.parent)
+        job_dir.mkdir(mode=0o700)
+        os.chmod(job_dir, 0o700)  # mkdir's mode is masked by the umask
         job = JobRecord(
             job_id=job_id,
             backend=spec.backend,
@@ -217,9 +221,10 @@ class JobService:
         tail: int = 100,
         offset: int | None = None,
         grep: str | None = None,
+        regex: bool = False,
         max_chars: int = 16_000,
     ) -> LogsPage:
-        pattern = joblogs.compile_grep(grep)
+        pattern = joblogs.compile_grep(grep, regex)
         job = self.refresh(job_id)
         self.backend(job.backend).sync_logs(job)
         path = Path(job.job_dir) / joblogs.LOG_FILE

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.budget import clip_value
-from server.errors import UserError
+from server.text_search import TextMatcher
 
 LOG_FILE = "output.log"
 RUNNER_NOTE_PREFIX = "[mlintern] "  # lines the local runner adds
@@ -93,12 +93,13 @@ def _raw_lines(path: Path, start: int, stop: int, final: bool) -> Iterator[tuple
             yield end - len(carry), end, carry.decode("utf-8", "replace")
 
 
-def _visible(text: str) -> str:
+def _visible(text: str, redact: Callable[[str], str]) -> str:
     text = _ANSI.sub("", text)
     if "\r" in text:  # a terminal shows only what was drawn last
         parts = [part for part in text.split("\r") if part.strip()]
         text = parts[-1] if parts else ""
-    return clip_value(text.rstrip(), MAX_LINE_CHARS)
+    # Redact before clipping: a secret cut by the clip would otherwise show its prefix.
+    return clip_value(redact(text.rstrip()), MAX_LINE_CHARS)
 
 
 def clean(raw: Iterator[tuple[int, int, str]], redact: Callable[[str], str]) -> Iterator[LogLine]:
@@ -118,7 +119,7 @@ def clean(raw: Iterator[tuple[int, int, str]], redact: Callable[[str], str]) -> 
             yield LogLine(f"[previous line repeated {run} more times]", pending.end, pending.end)
 
     for start, end, text in raw:
-        line = LogLine(redact(_visible(text)), start, end)
+        line = LogLine(_visible(text, redact), start, end)
         label = progress_label(line.text)
         if pending is not None and pending_kind == "progress" and label == pending_label:
             run += 1
@@ -145,16 +146,8 @@ def _count_collapsed(lines: list[LogLine]) -> int:
     return total
 
 
-def compile_grep(pattern: str | None) -> re.Pattern[str] | None:
-    if not pattern:
-        return None
-    try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise UserError(
-            f"grep {pattern!r} is not a valid regular expression ({exc}). Escape special "
-            "characters, e.g. grep='loss\\\\[' or grep='epoch [0-9]+'."
-        ) from None
+def compile_grep(pattern: str | None, regex: bool = False) -> TextMatcher | None:
+    return TextMatcher(pattern, regex=regex) if pattern else None
 
 
 def _fit(lines: list[LogLine], max_chars: int, keep_newest: bool) -> list[LogLine]:
@@ -176,7 +169,7 @@ def read_tail(
     max_chars: int,
     final: bool,
     redact: Callable[[str], str],
-    grep: re.Pattern[str] | None = None,
+    grep: TextMatcher | None = None,
 ) -> Window:
     """The last ``lines`` cleaned lines (matching ``grep`` if given)."""
     size = path.stat().st_size if path.exists() else 0
@@ -209,7 +202,7 @@ def read_forward(
     max_chars: int,
     final: bool,
     redact: Callable[[str], str],
-    grep: re.Pattern[str] | None = None,
+    grep: TextMatcher | None = None,
 ) -> Window:
     """Up to ``lines`` cleaned lines starting at raw byte ``offset`` (moved to a line start)."""
     size = path.stat().st_size if path.exists() else 0

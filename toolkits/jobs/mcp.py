@@ -242,8 +242,16 @@ def build(ctx: ToolkitContext) -> FastMCP:
         ] = None,
         grep: Annotated[
             str | None,
-            Field(max_length=200, description="Only lines matching this regex (case-insensitive)."),
+            Field(
+                max_length=200,
+                description="Only lines containing this text (case-insensitive; literal unless "
+                "regex=true).",
+            ),
         ] = None,
+        regex: Annotated[
+            bool,
+            Field(description="Treat grep as a regular expression (time-limited to ~1.5 s)."),
+        ] = False,
     ) -> LogsView:
         """A bounded window of the job's combined stdout/stderr: by default its last `tail`
         lines; with offset, the lines from there on. Progress bars and repeated lines are
@@ -253,7 +261,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
         budget = max(2_000, settings.max_output_chars - 1_000)
         page = await _in_thread(
             ctx,
-            lambda: service().logs(job_id, tail=tail, offset=offset, grep=grep, max_chars=budget),
+            lambda: service().logs(
+                job_id, tail=tail, offset=offset, grep=grep, regex=regex, max_chars=budget
+            ),
             "reading logs",
         )
         return LogsView.model_validate(page.model_dump())

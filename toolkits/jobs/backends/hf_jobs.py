@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.errors import MissingCredentialError, UserError
 from toolkits.jobs.backends.base import Backend
-from toolkits.jobs.credentials import resolve_secrets
+from toolkits.jobs.credentials import redact_job_text, resolve_secrets
 from toolkits.jobs.hardware import HF_FALLBACK_FLAVORS
 from toolkits.jobs.inputs import ResolvedInputs
 from toolkits.jobs.logs import LOG_FILE
@@ -162,7 +162,7 @@ class HfJobsBackend(Backend):
             )
         text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
+        tmp.write_text(redact_job_text(text, job.spec.secrets, self.settings))  # at rest too
         tmp.replace(path)  # whole-file replace: readers never see a half-written log
         if job.is_terminal:  # a finished job's log no longer changes: keep the local copy
             with self.jobs.transaction() as conn:

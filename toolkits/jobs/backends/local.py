@@ -62,6 +62,8 @@ class LocalBackend(Backend):
             "timeout_s": spec.timeout,
             "grace_s": CANCEL_GRACE_S,
             "cpu_ids": cpu_ids,
+            # Names only (never values): the runner redacts these variables' values from the log.
+            "secret_names": list(spec.secrets),
         }
         (job_dir / local_runner.LAUNCH_FILE).write_text(json.dumps(launch))
         handle = {"config_file": str(inputs.config_file)} if inputs.config_file else {}
@@ -135,7 +137,8 @@ class LocalBackend(Backend):
             now = time.time()
             return JobUpdate(status="failed", ended_at=now, message=f"not started: {exc}")
         try:
-            with (job_dir / LOG_FILE).open("ab") as output:
+            log_fd = os.open(job_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(log_fd, "ab") as output:
                 proc = subprocess.Popen(
                     [sys.executable, "-I", "-S", str(RUNNER), str(job_dir)],
                     stdin=subprocess.DEVNULL,

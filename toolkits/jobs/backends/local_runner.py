@@ -11,13 +11,16 @@ Standard library only: it runs outside the package, with ``-I -S`` to start fast
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 RECORD_FILE = "runner.json"
 LAUNCH_FILE = "launch.json"
@@ -135,6 +138,49 @@ def _write_record(job_dir: Path, record: dict) -> None:
     os.replace(tmp, job_dir / RECORD_FILE)  # readers never see half a record
 
 
+# --- the log, redacted as it is written ------------------------------------------------------
+_HOLD_MAX = 1024 * 1024  # a line longer than this is written in pieces, cut at whitespace
+
+
+def _load_redact() -> Any:
+    """``server/redact.py`` by path: the runner is started with ``-I -S``, outside the package."""
+    path = Path(__file__).resolve().parents[3] / "server" / "redact.py"
+    spec = importlib.util.spec_from_file_location("_mlintern_redact", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pump_redacted(source: int, sink: int, secret_names: list[str]) -> None:
+    """Copy the job's output to the log, each line redacted before it touches the disk.
+
+    Only whole lines (or pieces ending at a carriage return, which progress bars use) are
+    written, so a secret is never split between two writes and escapes the pattern."""
+    redact_module = _load_redact()
+    values = [os.environ.get(name, "") for name in secret_names]
+    redact = redact_module.Redactor(values)
+    held = b""
+
+    def write(data: bytes) -> None:
+        if data:
+            text = data.decode("utf-8", "surrogateescape")
+            os.write(sink, redact(text).encode("utf-8", "surrogateescape"))
+
+    while True:
+        chunk = os.read(source, 65536)
+        if not chunk:
+            break
+        held += chunk
+        cut = max(held.rfind(b"\n"), held.rfind(b"\r")) + 1
+        if not cut and len(held) > _HOLD_MAX:
+            cut = max(held.rfind(b" "), held.rfind(b"\t")) + 1 or len(held)
+        write(held[:cut])
+        held = held[cut:]
+    write(held)
+    os.close(source)
+
+
 def _say(message: str) -> None:
     print(f"[mlintern] {message}", file=sys.stderr, flush=True)
 
@@ -158,13 +204,29 @@ def run(job_dir: Path) -> int:
     cpus = launch.get("cpu_ids")
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cpus)  # inherited by the job's processes
+    read_end, write_end = os.pipe()
     try:
-        child = subprocess.Popen(launch["argv"], cwd=launch["cwd"], stdin=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            launch["argv"],
+            cwd=launch["cwd"],
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=write_end,
+        )
     except OSError as exc:
+        os.close(read_end)
+        os.close(write_end)
         _say(f"could not start {launch['argv'][0]!r}: {exc}")
         record.update(ended_at=time.time(), exit_code=127, error=str(exc))
         _write_record(job_dir, record)
         return 0
+    os.close(write_end)  # the job's processes hold the only write ends: EOF when they are gone
+    pump = threading.Thread(
+        target=_pump_redacted,
+        args=(read_end, sys.stdout.fileno(), list(launch.get("secret_names", []))),
+        daemon=True,
+    )
+    pump.start()
     record["child_pid"] = child.pid
     _write_record(job_dir, record)
     timeout = launch.get("timeout_s")
@@ -179,6 +241,7 @@ def run(job_dir: Path) -> int:
     # A background process the job left behind would hold CPU, GPU memory or ports: the job is
     # over when its main process is, so stragglers go too.
     terminate_tree(me, STRAGGLER_GRACE_S, exclude=frozenset({me}))
+    pump.join(timeout=10)  # the last lines reach the log before the end is recorded
     ended = time.time()
     record.update(ended_at=ended, exit_code=code, timed_out=timed_out)
     if stop_signal:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from server.errors import UserError
 from server.extras import require
 from toolkits.jobs.backends.base import Backend
-from toolkits.jobs.credentials import resolve_secrets
+from toolkits.jobs.credentials import redact_job_text, resolve_secrets
 from toolkits.jobs.inputs import ResolvedInputs
 from toolkits.jobs.logs import LOG_FILE
 from toolkits.jobs.models import HardwareReport, JobRecord, JobUpdate
@@ -161,7 +161,7 @@ class RayJobsBackend(Backend):
             raise UserError(f"Cannot fetch the Ray job's logs: {str(exc)[:300]}") from None
         path = Path(job.job_dir) / LOG_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
+        tmp.write_text(redact_job_text(text, job.spec.secrets, self.settings))  # at rest too
         tmp.replace(path)
         if job.is_terminal:
             with self.jobs.transaction() as conn:
