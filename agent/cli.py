@@ -114,7 +114,8 @@ async def run_headless(args: argparse.Namespace, config: Any) -> int:
 
     renderer = JsonRenderer() if args.json else TerminalRenderer()
     async with open_agent(config, emit=renderer, interactive=False, resume=args.resume) as agent:
-        print(agent.model.window().describe(agent.model.model), file=sys.stderr)
+        if not args.json:  # with --json, stderr stays empty unless something breaks
+            print(agent.model.window().describe(agent.model.model), file=sys.stderr)
         if args.prompt is None and not _has_work_left(agent.context.messages):
             raise UserError(
                 f"Session {args.resume} has finished its last request; give a prompt to continue it."

@@ -52,7 +52,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
     current: BaseException | None = exc
     while current is not None and current not in chain and len(chain) < 12:
         chain.append(current)
-        current = current.__cause__ or current.__context__
+        # `raise ... from None` hides the context on purpose: its own message is the one to use.
+        hidden = current.__suppress_context__ and current.__cause__ is None
+        current = current.__cause__ or (None if hidden else current.__context__)
     return chain
 
 
