@@ -6,6 +6,7 @@ mode. The model is the scripted LLM; every tool, job and file is real."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +43,12 @@ def run_step(tmp_path: Path, steps: list[Step], *args: str) -> subprocess.Comple
             "model": "openai/scripted", "api_base": llm.api_base,
             "limits": {"context_tokens": 32768}, "bundled": {"toolsets": ["jobs", "experiments"]},
         }))  # fmt: skip
+        # The agent runs from tmp_path; the example script lives in the checkout, which a user
+        # following examples/README.md lists as a root (or runs from).
+        roots = f"{os.environ.get('MLINTERN_ROOTS', tmp_path)},{REPO / 'examples'}"
         env = test_env(
             home, MLINTERN_AGENT_CONFIG=str(config), LITELLM_LOCAL_MODEL_COST_MAP="True",
-            NO_COLOR="1", COLUMNS="400", PYTHONPATH=str(REPO),
+            NO_COLOR="1", COLUMNS="400", PYTHONPATH=str(REPO), MLINTERN_ROOTS=roots,
         )  # fmt: skip
         done = subprocess.run(
             [sys.executable, "-m", "agent.cli", *args],
