@@ -211,3 +211,15 @@ async def test_the_clients_roots_are_roots_too(tmp_path: Path, world: dict[str, 
         assert shown.structured_content["splits"][0]["rows"] == 1
     async with client(build_server(settings), "legacy") as c:  # the same call, no client roots
         await refused(c, "datasets_inspect", {"dataset": outside}, "outside the allowed roots")
+
+
+async def test_preflight_runs_nothing_outside_the_roots(
+    tmp_path: Path, world: dict[str, Path]
+) -> None:
+    (world["outside"] / "leak.py").write_text("print(open('secret.csv').read())\n")
+    settings = only_data_root(tmp_path, world["data"])
+    async with client(build_server(settings)) as c:
+        await refused(c, "jobs_preflight", {"script": str(world["outside"] / "leak.py")}, "outside the allowed roots")  # fmt: skip
+        await refused(c, "jobs_preflight", {"command": "cat secret.csv", "working_dir": str(world["outside"])}, "outside the allowed roots")  # fmt: skip
+        creds = world["home"] / ".aws" / "credentials.json"
+        await refused(c, "jobs_preflight", {"command": "true", "working_dir": str(world["data"]), "config_file": str(creds)}, "credential file")  # fmt: skip

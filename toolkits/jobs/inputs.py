@@ -58,7 +58,7 @@ def resolve_working_dir(settings: Settings, value: str | None) -> Path | None:
     return path
 
 
-def _resolve_file(kind: str, value: str, working_dir: Path | None) -> Path:
+def resolve_file(kind: str, value: str, working_dir: Path | None) -> Path:
     raw = Path(value).expanduser()
     path = current_roots().check(
         raw if raw.is_absolute() else (working_dir or Path.cwd()) / raw, what=kind
@@ -112,9 +112,9 @@ def resolve_inputs(settings: Settings, spec: JobSpec) -> ResolvedInputs:
         if is_url(spec.script):
             script_url = spec.script
         else:
-            script = _resolve_file("script", spec.script, working_dir)
+            script = resolve_file("script", spec.script, working_dir)
     config = (
-        _resolve_file("config_file", spec.config_file, working_dir) if spec.config_file else None
+        resolve_file("config_file", spec.config_file, working_dir) if spec.config_file else None
     )
     return ResolvedInputs(
         working_dir=working_dir, script=script, script_url=script_url, config_file=config

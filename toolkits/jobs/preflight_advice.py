@@ -10,9 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from server.roots import current as current_roots
 from server.settings import Settings
 from toolkits.jobs import preflight as pf
+from toolkits.jobs.credentials import check_plain_env
 from toolkits.jobs.hardware import HF_FALLBACK_FLAVORS
+from toolkits.jobs.inputs import resolve_file, resolve_working_dir
 
 BATCH_KEYS = ("batch_size", "per_device_train_batch_size", "train_batch_size", "micro_batch_size")
 ACCUM_KEYS = ("gradient_accumulation_steps", "grad_accum", "accumulate_grad_batches")
@@ -188,18 +191,17 @@ def run_preflight(
     seconds: float,
     memory_mb: int | None,
 ) -> PreflightReport:
-    cwd = Path(working_dir).expanduser() if working_dir else None
+    # The same roots-checked resolution as jobs_submit: a preflight runs the job's real files.
+    check_plain_env(env)
+    cwd = resolve_working_dir(settings, working_dir)
+    if script:
+        script = str(resolve_file("script", script, cwd))
     if cwd is None:
-        cwd = Path(script).expanduser().resolve().parent if script else Path.cwd()
-    if not cwd.is_dir():
-        from server.errors import UserError
-
-        raise UserError(f"working_dir {cwd} is not a directory.")
+        cwd = Path(script).parent if script else current_roots().check(Path.cwd())
     work = pf.work_dir(settings)
     config, full_steps, original = None, None, None
     if config_file:
-        original = Path(config_file).expanduser()
-        original = original if original.is_absolute() else cwd / original
+        original = resolve_file("config_file", config_file, cwd)
         full_steps, config = pf.config_with_steps(original, steps, work / "config.yaml")
     argv = pf.argv_for(script, command, list(script_args), cwd)
 
