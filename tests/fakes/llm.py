@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-CHARS_PER_TOKEN = 4
+from fakes import llm_wire as wire
+from fakes.llm_wire import CHARS_PER_TOKEN
 
 
 @dataclass
@@ -234,7 +235,7 @@ class ScriptedLLM:
             with self._lock:
                 self.requests.append(Recorded(body, headers, time.monotonic(), "overflow"))
                 self.problems.append(f"request of ~{tokens} tokens exceeded {self.context_limit}")
-            return _error_response(overflow(self.context_limit, tokens))
+            return wire.error_response(overflow(self.context_limit, tokens))
         reply, served_by = self._next_reply(body)
         with self._lock:
             self.requests.append(Recorded(body, headers, time.monotonic(), served_by))
@@ -250,8 +251,8 @@ class ScriptedLLM:
         if reply.delay_s:
             time.sleep(reply.delay_s)
         if reply.status != 200:
-            return _error_response(reply)
-        completion = _completion_tokens(reply)
+            return wire.error_response(reply)
+        completion = wire.completion_tokens(reply)
         usage = {
             "prompt_tokens": tokens,
             "completion_tokens": completion,
@@ -259,106 +260,11 @@ class ScriptedLLM:
         }
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            chunks = _sse_chunks(self.model, reply, usage if include_usage else None)
+            chunks = wire.sse_chunks(self.model, reply, usage if include_usage else None)
             if reply.live is not None:
                 return 200, {"Content-Type": "text/event-stream"}, (reply.live, chunks)
             return 200, {"Content-Type": "text/event-stream"}, chunks
-        return 200, {"Content-Type": "application/json"}, _completion(self.model, reply, usage)
-
-
-def _completion_tokens(reply: Reply) -> int:
-    size = len(reply.text) + sum(len(c.name) + len(c.arguments_text) for c in reply.tool_calls)
-    return max(1, size // CHARS_PER_TOKEN)
-
-
-def _error_response(reply: Reply) -> tuple[int, dict[str, str], Any]:
-    body = {
-        "error": {
-            "message": reply.error_message,
-            "type": reply.error_type,
-            "param": None,
-            "code": reply.error_code,
-        }
-    }
-    return reply.status, {"Content-Type": "application/json", **reply.headers}, body
-
-
-def _message(reply: Reply) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
-    if reply.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": c.id,
-                "type": "function",
-                "function": {"name": c.name, "arguments": c.arguments_text},
-            }
-            for c in reply.tool_calls
-        ]
-    return message
-
-
-def _completion(model: str, reply: Reply, usage: dict[str, int]) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": _message(reply),
-                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
-            }
-        ],
-        "usage": usage,
-    }
-
-
-def _pieces(text: str, n: int = 3) -> list[str]:
-    """Split ``text`` into up to ``n`` chunks, the way a model streams tokens."""
-    if not text:
-        return []
-    size = max(1, -(-len(text) // n))
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _sse_chunks(model: str, reply: Reply, usage: dict[str, int] | None) -> list[dict[str, Any]]:
-    base = {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-    }
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
-    chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"content": piece}) for piece in _pieces(reply.text)]
-    for index, tool_call in enumerate(reply.tool_calls):
-        arguments = _pieces(tool_call.arguments_text, 2) or [""]
-        chunks.append(
-            chunk(
-                {
-                    "tool_calls": [
-                        {
-                            "index": index,
-                            "id": tool_call.id,
-                            "type": "function",
-                            "function": {"name": tool_call.name, "arguments": arguments[0]},
-                        }
-                    ]
-                }
-            )
-        )
-        chunks += [
-            chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-            for piece in arguments[1:]
-        ]
-    chunks.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
-    if usage is not None:
-        chunks.append({**base, "choices": [], "usage": usage})
-    return chunks
+        return 200, {"Content-Type": "application/json"}, wire.completion(self.model, reply, usage)
 
 
 class _Handler(BaseHTTPRequestHandler):
