@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -49,7 +49,12 @@ class Measured(BaseModel):
     seconds_per_step: float | None = None
     samples_per_second: float | None = None
     peak_host_mb: float | None = None
-    peak_gpu_mb: float | None = None
+    peak_gpu_mb: float | None = Field(
+        default=None,
+        description="Per process from nvidia-smi; where the driver hides process ids (containers), "
+        "the device's memory in use above what it was before the run.",
+    )
+    gpu_memory_basis: Literal["process", "device"] | None = None
     loss_tag: str | None = None
     loss_first: float | None = None
     loss_last: float | None = None
@@ -113,6 +118,7 @@ def run_bounded(
             cap = memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
+    gpu = GpuSampler()  # the device's baseline is read before the job can allocate
     started = time.time()
     proc = subprocess.Popen(
         argv,
@@ -127,11 +133,11 @@ def run_bounded(
     output = bytearray()
     reader = threading.Thread(target=_read, args=(proc, output, lines), daemon=True)
     reader.start()
-    peak_host = peak_gpu = 0.0
+    peak_host = 0.0
     deadline = started + seconds
     while proc.poll() is None and time.time() < deadline:
         peak_host = max(peak_host, _group_rss_mb(proc.pid))
-        peak_gpu = max(peak_gpu, _gpu_mb(proc.pid) or 0.0)
+        gpu.sample(proc.pid)
         time.sleep(0.05)
     timed_out = proc.poll() is None
     if timed_out:
@@ -142,7 +148,8 @@ def run_bounded(
         exit_code=None if timed_out else proc.returncode,
         wall_s=round(time.time() - started, 3),
         peak_host_mb=round(peak_host, 1) or None,
-        peak_gpu_mb=round(peak_gpu, 1) or None,
+        peak_gpu_mb=round(gpu.peak, 1) or None,
+        gpu_memory_basis=gpu.basis,
     )
     text = redact(output[-MAX_OUTPUT:].decode(errors="replace"))
     measured.output_tail = text[-2000:]
@@ -226,8 +233,9 @@ def _metric_points(metrics_dir: Path):
     return points, loss
 
 
-def _group_rss_mb(pgid: int) -> float:
-    total = 0
+def _group_pids(pgid: int) -> dict[int, int]:
+    """pid -> resident bytes of every process in the process group (a job's children too)."""
+    found: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -235,33 +243,76 @@ def _group_rss_mb(pgid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) != pgid:  # field 5 of stat, the process group
                 continue
-            total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24, rss in pages
+            found[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # rss pages
         except (OSError, IndexError, ValueError):
             continue
-    return total / 2**20
+    return found
 
 
-def _gpu_mb(pid: int) -> float | None:
-    import shutil
+def _group_rss_mb(pgid: int) -> float:
+    return sum(_group_pids(pgid).values()) / 2**20
 
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return None
-    try:
-        out = subprocess.run(
-            [smi, "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    used = [
-        float(m)
-        for p, _, m in (row.partition(",") for row in out.splitlines())
-        if p.strip() == str(pid) and m.strip()
-    ]
-    return sum(used) or None
+
+class GpuSampler:
+    """Peak GPU memory of a job's process group, from nvidia-smi, at most every ``every`` s.
+
+    nvidia-smi runs ~50-100 ms, so it is sampled less often than host memory. Per-process
+    figures are summed over the whole group (a ``command`` job's Python is a grandchild). In a
+    container the driver reports host pids, which match nothing here: then the device's memory
+    in use above the baseline read before the job started is the best figure there is.
+    """
+
+    def __init__(self, every: float = 0.5) -> None:
+        import shutil
+
+        self.smi = shutil.which("nvidia-smi")
+        self.every, self.next_at = every, 0.0
+        self.peak = 0.0
+        self.basis: Literal["process", "device"] | None = None
+        self.baseline = self._device_used()
+
+    def _query(self, what: str) -> list[list[str]] | None:
+        if self.smi is None:
+            return None
+        try:
+            out = subprocess.run(
+                [self.smi, f"--query-{what}", "--format=csv,noheader,nounits"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return [[cell.strip() for cell in row.split(",")] for row in out.splitlines() if row]
+
+    def _device_used(self) -> float | None:
+        rows = self._query("gpu=memory.used")
+        try:
+            return sum(float(row[0]) for row in rows) if rows else None
+        except ValueError:
+            return None
+
+    def sample(self, pgid: int) -> None:
+        now = time.monotonic()
+        if self.smi is None or now < self.next_at:
+            return
+        self.next_at = now + self.every
+        apps = self._query("compute-apps=pid,used_memory") or []
+        ours = _group_pids(pgid)
+        try:
+            mine = [float(m) for p, m, *_ in apps if int(p) in ours]
+        except ValueError:
+            mine = []
+        if mine:
+            self.peak, self.basis = max(self.peak, sum(mine)), "process"
+            return
+        if self.basis == "process" or self.baseline is None:
+            return
+        if any(p.isdigit() and Path(f"/proc/{p}").exists() for p, *_ in apps):
+            return  # the driver shows local pids, just not ours: that memory is someone else's
+        used = self._device_used()
+        if used is not None and used > self.baseline:
+            self.peak, self.basis = max(self.peak, used - self.baseline), "device"
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -59,7 +59,8 @@ class PreflightReport(BaseModel):
                 + (f", {m.samples_per_second:g} samples/s" if m.samples_per_second else "")
                 + f", start-up {m.startup_s:.1f}s"
             )
-        lines.append(f"peak host memory {m.peak_host_mb} MB, peak GPU memory {m.peak_gpu_mb} MB")
+        gpu = f"{m.peak_gpu_mb} MB" + (" (device-wide)" if m.gpu_memory_basis == "device" else "")
+        lines.append(f"peak host memory {m.peak_host_mb} MB, peak GPU memory {gpu}")
         if m.loss_tag:
             lines.append(
                 f"{m.loss_tag}: {m.loss_first:.4g} -> {m.loss_last:.4g} (finite: {m.loss_finite}, "
