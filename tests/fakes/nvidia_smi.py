@@ -1,6 +1,6 @@
 """A stand-in for `nvidia-smi`'s two CSV queries preflight makes, for machines without a GPU.
 
-State comes from the JSON file named by $FAKE_NVIDIA_SMI_STATE: processes whose command line
+Also answers the GPU inventory query (name, memory.total). State comes from the JSON file named by $FAKE_NVIDIA_SMI_STATE: processes whose command line
 contains ``marker`` are "on the GPU". In ``process`` mode each is listed with ``per_process_mb``;
 in ``container`` mode the driver lists a pid from another pid namespace instead (as in a
 container), and only the device total rises by ``device_extra_mb`` over ``baseline_mb``.
@@ -34,7 +34,9 @@ def _marked(marker: str) -> list[str]:
 def main(argv: list[str]) -> int:
     state = json.loads(Path(os.environ["FAKE_NVIDIA_SMI_STATE"]).read_text())
     pids = _marked(state["marker"])
-    if "--query-gpu=memory.used" in argv:
+    if "--query-gpu=name,memory.total" in argv:
+        print(f"{state.get('gpu_name', 'Fake T4')}, {state.get('total_mb', 16384)}")
+    elif "--query-gpu=memory.used" in argv:
         print(state["baseline_mb"] + (state["device_extra_mb"] if pids else 0))
     elif "--query-compute-apps=pid,used_memory" in argv:
         if state["mode"] == "container" and pids:

@@ -75,3 +75,39 @@ async def test_no_nvidia_smi_no_gpu_figure(settings, tmp_path, monkeypatch):
     measured = result.structured_content["measured"]
     assert measured["peak_gpu_mb"] is None and measured["gpu_memory_basis"] is None
     assert "no GPU memory measured" in result.content[0].text
+
+
+async def test_cuda_out_of_memory_advice_is_about_the_gpu(settings, tmp_path, monkeypatch):
+    """A CUDA OOM: the smaller batch is tried and verified; the bigger hardware is chosen by
+    memory per GPU (twice the 16 GB card's: an L40S at 48 GB), not by host RAM."""
+    _setup(tmp_path, monkeypatch, "process")
+    script = tmp_path / "cuda_oom.py"
+    script.write_text(
+        "import sys, yaml\n"
+        "cfg = yaml.safe_load(open(sys.argv[1]))\n"
+        "if cfg['batch_size'] > 1000:\n"
+        "    print('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 9.00 GiB')\n"
+        "    sys.exit(1)\n"
+        "for step in range(1, cfg['steps'] + 1):\n"
+        "    print(f'step {step}', flush=True)\n"
+    )
+    config = tmp_path / "cfg.yaml"
+    config.write_text("steps: 100\nbatch_size: 4000\n")
+    async with mcp_client(jobs_server(settings)) as c:
+        result = await c.call_tool(
+            "jobs_preflight",
+            {
+                "script": str(script),
+                "script_args": [str(config)],
+                "config_file": str(config),
+                "steps": 5,
+            },
+        )
+    data = result.structured_content
+    assert data["measured"]["out_of_memory"] is True
+    assert data["measured"]["out_of_memory_on"] == "gpu"
+    first, last = data["recommendations"][0], data["recommendations"][-1]
+    assert first["config_changes"] == {"batch_size": 1000, "gradient_accumulation_steps": 4}
+    assert first["verified"] is True
+    assert last["change"] == "bigger hardware: l40sx1 (48 GB per GPU)"
+    assert last["usd_per_hour"] == 1.8

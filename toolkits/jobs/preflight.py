@@ -34,6 +34,9 @@ _OOM = re.compile(
     r"out of memory|MemoryError|can't allocate memory|Cannot allocate memory|std::bad_alloc",
     re.IGNORECASE,
 )
+_GPU_OOM = re.compile(
+    r"CUDA out of memory|OutOfMemoryError: CUDA|CUBLAS_STATUS_ALLOC_FAILED|HIP out of memory"
+)
 MAX_OUTPUT = 200_000
 
 
@@ -61,6 +64,7 @@ class Measured(BaseModel):
     loss_finite: bool | None = None
     loss_moving: bool | None = None
     out_of_memory: bool = False
+    out_of_memory_on: Literal["host", "gpu"] | None = None
     output_tail: str = ""
 
 
@@ -154,6 +158,8 @@ def run_bounded(
     text = redact(output[-MAX_OUTPUT:].decode(errors="replace"))
     measured.output_tail = text[-2000:]
     measured.out_of_memory = bool(proc.returncode and not timed_out and _OOM.search(text))
+    if measured.out_of_memory:
+        measured.out_of_memory_on = "gpu" if _GPU_OOM.search(text) else "host"
     _timing(measured, metrics_dir, lines, started, batch_size)
     return measured
 

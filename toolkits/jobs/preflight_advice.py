@@ -115,14 +115,42 @@ def flavor_memory_gb(flavor: Any) -> float | None:
     return float(found.group(1)) if found else None
 
 
+def flavor_gpu_memory_gb(flavor: Any) -> float | None:
+    """Memory of ONE accelerator of a flavor ('4x L4 (96 GB)' -> 24): what a per-device batch
+    meets. None for CPU flavors."""
+    found = re.search(r"(\d+)x .*\((\d+) GB\)", flavor.accelerator or "")
+    return float(found.group(2)) / int(found.group(1)) if found else None
+
+
+def _bigger_hardware(memory_mb: int | None, gpu_memory_gb: float | None) -> Change | None:
+    """The cheapest flavor with twice the memory that ran out: the GPU's, or the host's."""
+    if gpu_memory_gb is not None:
+        need, memory_of, what = gpu_memory_gb * 2, flavor_gpu_memory_gb, "GB per GPU"
+    else:
+        need, memory_of, what = (memory_mb or 16 * 1024) * 2 / 1024, flavor_memory_gb, "GB"
+    bigger = sorted(
+        (f for f in HF_FALLBACK_FLAVORS if (memory_of(f) or 0) >= need),
+        key=lambda f: f.usd_per_hour or 0,
+    )
+    if not bigger:
+        return None
+    return Change(
+        change=f"bigger hardware: {bigger[0].name} ({memory_of(bigger[0]):g} {what})",
+        verified=False,
+        usd_per_hour=bigger[0].usd_per_hour,
+    )
+
+
 def out_of_memory_advice(
     settings: Settings,
     config: dict | None,
     rerun: Any,
     memory_mb: int | None,
+    gpu_memory_gb: float | None = None,
 ) -> list[Change]:
     """Cheapest first: a smaller per-device batch with accumulation (tried), shorter
-    sequences, activation checkpointing, mixed precision; then the cheapest bigger hardware."""
+    sequences, activation checkpointing, mixed precision; then the cheapest bigger hardware
+    (by GPU memory when ``gpu_memory_gb``, the memory of the GPU that ran out, is given)."""
     changes: list[Change] = []
     config = config or {}
     key = next((k for k in BATCH_KEYS if isinstance(config.get(k), int)), None)
@@ -159,19 +187,9 @@ def out_of_memory_advice(
     changes.append(
         Change(change="mixed precision (bf16, or fp16 with loss scaling)", verified=False)
     )
-    need_gb = (memory_mb or 16 * 1024) * 2 / 1024
-    bigger = sorted(
-        (f for f in HF_FALLBACK_FLAVORS if (flavor_memory_gb(f) or 0) >= need_gb),
-        key=lambda f: f.usd_per_hour or 0,
-    )
-    if bigger:
-        changes.append(
-            Change(
-                change=f"bigger hardware: {bigger[0].name} ({flavor_memory_gb(bigger[0]):g} GB)",
-                verified=False,
-                usd_per_hour=bigger[0].usd_per_hour,
-            )
-        )
+    bigger = _bigger_hardware(memory_mb, gpu_memory_gb)
+    if bigger is not None:
+        changes.append(bigger)
     return changes
 
 
@@ -246,7 +264,12 @@ def run_preflight(
             probe_config({**(config or {}), **_steps_of(config, PROBE_STEPS)}, changes, probe)
             return run(probe, seconds)
 
-        report.recommendations = out_of_memory_advice(settings, config, rerun, memory_mb)
+        gpu_gb = None
+        if measured.out_of_memory_on == "gpu":
+            from toolkits.jobs.hardware import detect_gpus
+
+            gpu_gb = next((g.memory_gb for g in detect_gpus() if g.memory_gb), None)
+        report.recommendations = out_of_memory_advice(settings, config, rerun, memory_mb, gpu_gb)
         return report
     report.estimated_full_wall_s = estimate(measured, full_steps)
     if report.estimated_full_wall_s is not None:
