@@ -46,6 +46,7 @@ async def test_example_preflight_estimates_time_and_cost(settings, tmp_path) -> 
     assert t4["estimated_usd"] == pytest.approx(wall / 3600 * 0.40, rel=1e-3)
     assert not (tmp_path / "elsewhere").exists()  # the copy's log_dir was redirected
     assert "full run (300 steps): ~" in result.content[0].text
+    assert list((settings.home / "preflight").iterdir()) == []  # nothing left once reported
 
 
 async def test_out_of_memory_recommends_a_smaller_batch_that_fits(settings, tmp_path) -> None:

@@ -5,6 +5,7 @@ bigger hardware."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -218,63 +219,69 @@ def run_preflight(
     if cwd is None:
         cwd = Path(script).parent if script else current_roots().check(Path.cwd())
     work = pf.work_dir(settings)
-    config, full_steps, original = None, None, None
-    if config_file:
-        original = resolve_file("config_file", config_file, cwd)
-        full_steps, config = pf.config_with_steps(original, steps, work / "config.yaml")
-    argv = pf.argv_for(script, command, list(script_args), cwd)
+    try:
+        config, full_steps, original = None, None, None
+        if config_file:
+            original = resolve_file("config_file", config_file, cwd)
+            full_steps, config = pf.config_with_steps(original, steps, work / "config.yaml")
+        argv = pf.argv_for(script, command, list(script_args), cwd)
 
-    def run(config_path: Path | None, limit_s: float) -> pf.Measured:
-        args = list(argv)
-        extra = dict(env)
-        if config_path is not None and original is not None:
-            # The job's own --config argument, if it has one, points at the cut-down copy.
-            args = [str(config_path) if a in (config_file, str(original)) else a for a in args]
-            extra["MLINTERN_CONFIG_FILE"] = str(config_path)
-        batch = next((config.get(k) for k in BATCH_KEYS if config and k in config), None)
-        return pf.run_bounded(
-            settings,
-            args,
-            cwd=cwd,
-            env=extra,
-            seconds=limit_s,
-            memory_mb=memory_mb,
-            work=work / f"run-{len(list(work.glob('run-*')))}",
-            batch_size=batch if isinstance(batch, int) else None,
+        def run(config_path: Path | None, limit_s: float) -> pf.Measured:
+            args = list(argv)
+            extra = dict(env)
+            if config_path is not None and original is not None:
+                # The job's own --config argument, if it has one, points at the cut-down copy.
+                args = [str(config_path) if a in (config_file, str(original)) else a for a in args]
+                extra["MLINTERN_CONFIG_FILE"] = str(config_path)
+            batch = next((config.get(k) for k in BATCH_KEYS if config and k in config), None)
+            return pf.run_bounded(
+                settings,
+                args,
+                cwd=cwd,
+                env=extra,
+                seconds=limit_s,
+                memory_mb=memory_mb,
+                work=work / f"run-{len(list(work.glob('run-*')))}",
+                batch_size=batch if isinstance(batch, int) else None,
+            )
+
+        measured = run(work / "config.yaml" if config else None, seconds)
+        notes = []
+        if full_steps is None:
+            notes.append("no step count in the config: the full run's time is not estimated")
+        if measured.peak_gpu_mb is None:
+            notes.append("no GPU memory measured (no nvidia-smi or no GPU use)")
+        report = PreflightReport(
+            command=" ".join(argv),
+            preflight_steps=steps if full_steps is not None else None,
+            full_steps=full_steps,
+            measured=measured,
+            fits=measured.exit_code in (0, None) and not measured.out_of_memory,
+            notes=notes,
         )
+        if measured.out_of_memory:
 
-    measured = run(work / "config.yaml" if config else None, seconds)
-    notes = []
-    if full_steps is None:
-        notes.append("no step count in the config: the full run's time is not estimated")
-    if measured.peak_gpu_mb is None:
-        notes.append("no GPU memory measured (no nvidia-smi or no GPU use)")
-    report = PreflightReport(
-        command=" ".join(argv),
-        preflight_steps=steps if full_steps is not None else None,
-        full_steps=full_steps,
-        measured=measured,
-        fits=measured.exit_code in (0, None) and not measured.out_of_memory,
-        notes=notes,
-    )
-    if measured.out_of_memory:
+            def rerun(changes: dict) -> pf.Measured:
+                probe = work / f"probe-{len(list(work.glob('probe-*')))}.yaml"
+                probe_config({**(config or {}), **_steps_of(config, PROBE_STEPS)}, changes, probe)
+                return run(probe, seconds)
 
-        def rerun(changes: dict) -> pf.Measured:
-            probe = work / f"probe-{len(list(work.glob('probe-*')))}.yaml"
-            probe_config({**(config or {}), **_steps_of(config, PROBE_STEPS)}, changes, probe)
-            return run(probe, seconds)
+            gpu_gb = None
+            if measured.out_of_memory_on == "gpu":
+                from toolkits.jobs.hardware import detect_gpus
 
-        gpu_gb = None
-        if measured.out_of_memory_on == "gpu":
-            from toolkits.jobs.hardware import detect_gpus
-
-            gpu_gb = next((g.memory_gb for g in detect_gpus() if g.memory_gb), None)
-        report.recommendations = out_of_memory_advice(settings, config, rerun, memory_mb, gpu_gb)
+                gpu_gb = next((g.memory_gb for g in detect_gpus() if g.memory_gb), None)
+            report.recommendations = out_of_memory_advice(
+                settings, config, rerun, memory_mb, gpu_gb
+            )
+            return report
+        report.estimated_full_wall_s = estimate(measured, full_steps)
+        if report.estimated_full_wall_s is not None:
+            report.hardware = costs(report.estimated_full_wall_s)
         return report
-    report.estimated_full_wall_s = estimate(measured, full_steps)
-    if report.estimated_full_wall_s is not None:
-        report.hardware = costs(report.estimated_full_wall_s)
-    return report
+
+    finally:  # the cut-down configs and the runs' metrics are of no use once reported
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _steps_of(config: dict | None, steps: int) -> dict:
