@@ -1,0 +1,123 @@
+"""Reading a model's answer through litellm: the streamed chunks or the whole message, and the
+token usage the provider reported — including the part served from its prompt cache.
+
+litellm normalises usage to the OpenAI shape: ``prompt_tokens`` counts every input token,
+cached or not; ``prompt_tokens_details.cached_tokens`` (OpenAI) and ``cache_read_input_tokens``
+(Anthropic) say how many were read from the cache, ``cache_creation_input_tokens`` (Anthropic)
+how many were written to it. Both matter for the price: reads cost about a tenth, writes a
+quarter more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent.config import Limits
+from agent.stream_guard import (
+    Degeneration,
+    DegenerationWatch,
+    bounded_chunks,
+    close_quietly,
+    is_litellm_repetition,
+)
+
+if TYPE_CHECKING:
+    from agent.llm import ToolCallRequest
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    prompt: int
+    completion: int
+    cache_read: int = 0  # part of ``prompt`` read from the provider's prompt cache
+    cache_write: int = 0  # part of ``prompt`` written to it
+
+
+def usage_of(usage: Any) -> TokenUsage | None:
+    """The usage litellm reported (a response's or a stream chunk's), or None without one."""
+    if not usage or not getattr(usage, "prompt_tokens", None):
+        return None
+    details = getattr(usage, "prompt_tokens_details", None)
+    read = getattr(details, "cached_tokens", None) or getattr(usage, "cache_read_input_tokens", 0)
+    written = getattr(usage, "cache_creation_input_tokens", None) or getattr(
+        details, "cache_creation_tokens", 0
+    )
+    return TokenUsage(
+        int(usage.prompt_tokens),
+        int(usage.completion_tokens or 0),
+        int(read or 0),
+        int(written or 0),
+    )
+
+
+async def read_stream(
+    response: Any, on_text: Callable[[str], Awaitable[None]] | None, limits: Limits
+) -> tuple[str, list[ToolCallRequest], TokenUsage | None, Degeneration | None]:
+    from agent.llm import ToolCallRequest
+
+    parts: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
+    usage: TokenUsage | None = None
+    watch = DegenerationWatch()
+    chunks = bounded_chunks(
+        response,
+        first_token_s=limits.first_token_timeout_s,
+        idle_s=limits.stream_idle_timeout_s,
+    )
+    try:
+        async for chunk in chunks:
+            degenerate = _take_chunk(chunk, parts, calls, watch)
+            usage = usage_of(getattr(chunk, "usage", None)) or usage
+            if degenerate is not None:  # stop reading: keep only what came before the loop
+                await close_quietly(response)
+                return degenerate.kept, [], usage, degenerate
+            if on_text is not None and chunk.choices and chunk.choices[0].delta is not None:
+                if chunk.choices[0].delta.content:
+                    await on_text(chunk.choices[0].delta.content)
+    except Exception as exc:
+        if not is_litellm_repetition(exc):
+            raise
+        await close_quietly(response)
+        degenerate = watch.repeated_chunk()
+        return degenerate.kept, [], usage, degenerate
+    tool_calls = [
+        ToolCallRequest(c["id"] or f"call_{i}", c["name"], c["arguments"])
+        for i, c in sorted(calls.items())
+    ]
+    return "".join(parts), tool_calls, usage, None
+
+
+def _take_chunk(
+    chunk: Any, parts: list[str], calls: dict[int, dict[str, str]], watch: DegenerationWatch
+) -> Degeneration | None:
+    if not chunk.choices:
+        return None
+    delta = chunk.choices[0].delta
+    if delta is None:
+        return None
+    for piece in delta.tool_calls or []:
+        entry = calls.setdefault(piece.index or 0, {"id": "", "name": "", "arguments": ""})
+        if piece.id:
+            entry["id"] = piece.id
+        function = piece.function
+        if function is not None:
+            if function.name and not entry["name"]:
+                entry["name"] = function.name
+            entry["arguments"] += function.arguments or ""
+    if not delta.content:
+        return None
+    parts.append(delta.content)
+    return watch.feed(delta.content)
+
+
+def read_message(response: Any) -> tuple[str, list[ToolCallRequest], TokenUsage | None]:
+    from agent.llm import ToolCallRequest
+
+    message = response.choices[0].message
+    tool_calls = [
+        ToolCallRequest(c.id or f"call_{i}", c.function.name or "", c.function.arguments or "")
+        for i, c in enumerate(message.tool_calls or [])
+    ]
+    return message.content or "", tool_calls, usage_of(getattr(response, "usage", None))
