@@ -246,7 +246,9 @@ class ScriptedLLM:
         tokens = estimate_tokens(body)
         if self.context_limit is not None and tokens > self.context_limit:
             with self._lock:
-                self.requests.append(Recorded(body, headers, time.monotonic(), "overflow", raw, api))
+                self.requests.append(
+                    Recorded(body, headers, time.monotonic(), "overflow", raw, api)
+                )
                 self.problems.append(f"request of ~{tokens} tokens exceeded {self.context_limit}")
             return wire.error_response(overflow(self.context_limit, tokens))
         reply, served_by = self._next_reply(body)

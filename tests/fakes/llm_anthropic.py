@@ -88,14 +88,16 @@ def sse_events(model: str, reply: Reply, usage: dict[str, Any]) -> list[tuple[st
     """The (event name, data) pairs of a streamed answer."""
     start = message(model, reply, usage)
     start_usage = {**start["usage"], "output_tokens": 1}
+    opening_message = {**start, "content": [], "stop_reason": None, "usage": start_usage}
     events: list[tuple[str, dict]] = [
-        ("message_start", {"type": "message_start", "message": {**start, "content": [], "stop_reason": None, "usage": start_usage}}),  # fmt: skip
+        ("message_start", {"type": "message_start", "message": opening_message})
     ]
     for index, block in enumerate(start["content"]):
         if block["type"] == "text":
-            opening, deltas = {"type": "text", "text": ""}, [
-                {"type": "text_delta", "text": piece} for piece in pieces(block["text"])
-            ]
+            opening, deltas = (
+                {"type": "text", "text": ""},
+                [{"type": "text_delta", "text": piece} for piece in pieces(block["text"])],
+            )
         else:
             opening = {**block, "input": {}}
             deltas = [
