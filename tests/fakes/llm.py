@@ -137,6 +137,16 @@ class Recorded:
     def messages(self) -> list[dict[str, Any]]:
         return self.body.get("messages", [])
 
+    @property
+    def raw_prefix(self) -> str:
+        """The bytes of the system prompt and the tools as sent: what a prompt cache keys on."""
+        members = wire.raw_members(self.raw.decode())
+        if self.api == "anthropic":
+            system = members.get("system", "")
+        else:
+            system = wire.raw_items(members["messages"])[0]
+        return system + "\n" + members.get("tools", "")
+
 
 @dataclass
 class _Route:
