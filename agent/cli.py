@@ -48,6 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-iterations", type=int, help="Stop after this many model calls")
     parser.add_argument(
+        "--effort",
+        choices=["low", "medium", "high"],
+        help="Reasoning effort for models that think (dropped for a model that refuses it)",
+    )
+    parser.add_argument(
         "--config", help="Agent config JSON (default ~/.config/mlintern/agent.json)"
     )
     parser.add_argument(
@@ -91,6 +96,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "model": args.model,
         "api_base": args.api_base,
         "budget_usd": args.budget_usd,
+        "reasoning_effort": args.effort,
     }
     if args.no_stream:
         overrides["stream"] = False
