@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from server.errors import UserError
 
 USER_CONFIG_ENV = "MLINTERN_AGENT_CONFIG"
+REPO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -86,7 +87,7 @@ class ShareConfig(BaseModel):
     repo: str | None = Field(
         default=None,
         description="Dataset to upload to; default '<your user>/mlintern-sessions'.",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$",
+        pattern=REPO_ID_PATTERN,
     )
 
 
