@@ -177,3 +177,27 @@ def test_headless_run_shares_its_session_when_the_config_says_so(
     first = json.loads(data.decode().splitlines()[0])
     assert first["message"] == {"role": "user", "content": "say hi"}
     assert path.endswith(".jsonl") and path[len("sessions/") : -len(".jsonl")] in done.stderr
+
+
+async def test_share_command_uploads_the_running_session(
+    hub: FakeHub, llm: ScriptedLLM, settings: Settings
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from agent.interactive import share_from_repl
+
+    out = io.StringIO()
+    console = Console(file=out, width=300)
+    llm.add(say("hello"))
+    async with running_agent(llm, settings) as (agent, _events):
+        await agent.run("hi")
+        store = SessionStore(settings.home)
+        await share_from_repl(agent, store, "--public", console)  # public needs a named repo
+        await share_from_repl(agent, store, "", console)
+        sid = agent.session_id
+    text = out.getvalue()
+    assert "share failed" in text and "named explicitly" in text
+    assert f"Shared session {sid}" in text and "private dataset alice/mlintern-sessions" in text
+    assert b'"content": "hi"' in dataset_file(hub, "alice/mlintern-sessions", str(sid))
