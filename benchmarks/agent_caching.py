@@ -81,7 +81,7 @@ def input_cost(record: dict[str, Any]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--iterations", type=int, default=20)
     args = parser.parse_args()
     cached = asyncio.run(run_task(args.iterations, caching=True))
