@@ -11,7 +11,7 @@ and says so once — a model that cannot think harder must not fail the run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Effort = Literal["low", "medium", "high"]
 EFFORTS: tuple[Effort, ...] = ("low", "medium", "high")
@@ -67,3 +67,14 @@ class EffortSetting:
             f"{model} does not accept a reasoning effort; continuing without it for this "
             f"model (effort {self.effort} stays set for other models)."
         )
+
+
+def keeps_thinking_blocks(model: str) -> bool:
+    """Anthropic's API needs a thinking turn's blocks back; other APIs refuse the extra key."""
+    return model.lower().startswith(("anthropic/", "claude-"))
+
+
+def without_thinking_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not any("thinking_blocks" in m for m in messages):
+        return messages
+    return [{k: v for k, v in m.items() if k != "thinking_blocks"} for m in messages]

@@ -28,7 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent.config import Limits
-from agent.effort import EffortSetting, rejects_effort
+from agent.effort import (
+    EffortSetting,
+    keeps_thinking_blocks,
+    rejects_effort,
+    without_thinking_blocks,
+)
 from agent.events import EventSink, Notice, Retrying, deliver
 from agent.llm_errors import (
     ErrorClass,
@@ -83,9 +88,12 @@ class ModelReply:
     degenerate: Degeneration | None = None  # the stream was cut: its tail repeated itself
     cache_read_tokens: int = 0  # of prompt_tokens: read from the provider's prompt cache
     cache_write_tokens: int = 0  # of prompt_tokens: written to it
+    thinking_blocks: list[dict[str, Any]] = field(default_factory=list)
 
     def as_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.thinking_blocks:  # Anthropic wants them back with the tool calls they led to
+            message["thinking_blocks"] = self.thinking_blocks
         if self.tool_calls:
             message["tool_calls"] = [
                 {
@@ -255,6 +263,8 @@ class LiteLLMModel:
     ) -> ModelReply:
         litellm = import_litellm()
         params = self._params(stream, max_tokens)
+        if not keeps_thinking_blocks(self.model):
+            messages = without_thinking_blocks(messages)
         if self.prompt_caching and wants_cache_marks(self.model, self.api_base):
             messages, tools = with_cache_marks(messages, tools)
         if tools:
@@ -271,10 +281,12 @@ class LiteLLMModel:
                 raise StreamStalled(
                     f"no first token for {self.limits.first_token_timeout_s:g}s"
                 ) from None
-            text, calls, usage, degenerate = await read_stream(response, on_text, self.limits)
+            text, calls, usage, degenerate, thinking = await read_stream(
+                response, on_text, self.limits
+            )
         else:
             response = await litellm.acompletion(messages=messages, **params)
-            text, calls, usage = read_message(response)
+            text, calls, usage, thinking = read_message(response)
             if text and on_text is not None:
                 await on_text(text)
         reported = usage is not None
@@ -292,6 +304,7 @@ class LiteLLMModel:
             degenerate,
             usage.cache_read,
             usage.cache_write,
+            thinking,
         )
 
 

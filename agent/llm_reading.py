@@ -6,6 +6,9 @@ cached or not; ``prompt_tokens_details.cached_tokens`` (OpenAI) and ``cache_read
 (Anthropic) say how many were read from the cache, ``cache_creation_input_tokens`` (Anthropic)
 how many were written to it. Both matter for the price: reads cost about a tenth, writes a
 quarter more.
+
+A thinking model's reasoning arrives as ``thinking_blocks`` (streamed in pieces, the signature
+last); they are kept whole because Anthropic requires them back with the tool calls they led to.
 """
 
 from __future__ import annotations
@@ -52,13 +55,17 @@ def usage_of(usage: Any) -> TokenUsage | None:
     )
 
 
+Thinking = list[dict[str, Any]]
+
+
 async def read_stream(
     response: Any, on_text: Callable[[str], Awaitable[None]] | None, limits: Limits
-) -> tuple[str, list[ToolCallRequest], TokenUsage | None, Degeneration | None]:
+) -> tuple[str, list[ToolCallRequest], TokenUsage | None, Degeneration | None, Thinking]:
     from agent.llm import ToolCallRequest
 
     parts: list[str] = []
     calls: dict[int, dict[str, str]] = {}
+    thinking: dict[int, dict[str, Any]] = {}
     usage: TokenUsage | None = None
     watch = DegenerationWatch()
     chunks = bounded_chunks(
@@ -68,11 +75,11 @@ async def read_stream(
     )
     try:
         async for chunk in chunks:
-            degenerate = _take_chunk(chunk, parts, calls, watch)
+            degenerate = _take_chunk(chunk, parts, calls, thinking, watch)
             usage = usage_of(getattr(chunk, "usage", None)) or usage
             if degenerate is not None:  # stop reading: keep only what came before the loop
                 await close_quietly(response)
-                return degenerate.kept, [], usage, degenerate
+                return degenerate.kept, [], usage, degenerate, []
             if on_text is not None and chunk.choices and chunk.choices[0].delta is not None:
                 if chunk.choices[0].delta.content:
                     await on_text(chunk.choices[0].delta.content)
@@ -81,22 +88,39 @@ async def read_stream(
             raise
         await close_quietly(response)
         degenerate = watch.repeated_chunk()
-        return degenerate.kept, [], usage, degenerate
+        return degenerate.kept, [], usage, degenerate, []
     tool_calls = [
         ToolCallRequest(c["id"] or f"call_{i}", c["name"], c["arguments"])
         for i, c in sorted(calls.items())
     ]
-    return "".join(parts), tool_calls, usage, None
+    return "".join(parts), tool_calls, usage, None, [thinking[i] for i in sorted(thinking)]
+
+
+def _take_thinking(pieces: Any, thinking: dict[int, dict[str, Any]]) -> None:
+    for piece in pieces or []:
+        piece = dict(piece) if not isinstance(piece, dict) else piece
+        index = int(piece.get("index") or 0)
+        if piece.get("type") != "thinking":  # redacted_thinking arrives whole
+            thinking[index] = {k: v for k, v in piece.items() if k != "index"}
+            continue
+        block = thinking.setdefault(index, {"type": "thinking", "thinking": "", "signature": ""})
+        block["thinking"] += piece.get("thinking") or ""
+        block["signature"] = piece.get("signature") or block["signature"]
 
 
 def _take_chunk(
-    chunk: Any, parts: list[str], calls: dict[int, dict[str, str]], watch: DegenerationWatch
+    chunk: Any,
+    parts: list[str],
+    calls: dict[int, dict[str, str]],
+    thinking: dict[int, dict[str, Any]],
+    watch: DegenerationWatch,
 ) -> Degeneration | None:
     if not chunk.choices:
         return None
     delta = chunk.choices[0].delta
     if delta is None:
         return None
+    _take_thinking(getattr(delta, "thinking_blocks", None), thinking)
     for piece in delta.tool_calls or []:
         entry = calls.setdefault(piece.index or 0, {"id": "", "name": "", "arguments": ""})
         if piece.id:
@@ -112,7 +136,7 @@ def _take_chunk(
     return watch.feed(delta.content)
 
 
-def read_message(response: Any) -> tuple[str, list[ToolCallRequest], TokenUsage | None]:
+def read_message(response: Any) -> tuple[str, list[ToolCallRequest], TokenUsage | None, Thinking]:
     from agent.llm import ToolCallRequest
 
     message = response.choices[0].message
@@ -120,4 +144,5 @@ def read_message(response: Any) -> tuple[str, list[ToolCallRequest], TokenUsage 
         ToolCallRequest(c.id or f"call_{i}", c.function.name or "", c.function.arguments or "")
         for i, c in enumerate(message.tool_calls or [])
     ]
-    return message.content or "", tool_calls, usage_of(getattr(response, "usage", None))
+    thinking = [dict(b) for b in getattr(message, "thinking_blocks", None) or []]
+    return message.content or "", tool_calls, usage_of(getattr(response, "usage", None)), thinking

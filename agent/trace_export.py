@@ -77,7 +77,11 @@ class _Transcript:
         # role "system": not part of a Claude Code transcript
 
     def _assistant(self, message: dict[str, Any]) -> dict[str, Any]:
-        blocks: list[dict[str, Any]] = []
+        blocks: list[dict[str, Any]] = [
+            {"type": "thinking", "thinking": str(block.get("thinking") or "")}
+            for block in message.get("thinking_blocks") or []
+            if isinstance(block, dict) and block.get("type") == "thinking"
+        ]
         if message.get("content"):
             blocks.append({"type": "text", "text": str(message["content"])})
         for call in message.get("tool_calls") or []:

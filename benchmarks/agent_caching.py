@@ -20,17 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
-os.environ["MLINTERN_AGENT_CONFIG"] = str(Path(tempfile.gettempdir()) / "mlintern-bench-none.json")
+from bench_env import prepare
+
+prepare()
 
 from agent.config import load_config  # noqa: E402
 from agent.llm import import_litellm  # noqa: E402

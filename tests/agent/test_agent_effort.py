@@ -114,3 +114,29 @@ def test_effort_flag_reaches_the_config(tmp_path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SystemExit) as exc:
         parse_args(["--effort", "extreme", "task"])
     assert exc.value.code == 2
+
+
+async def test_claude_gets_its_thinking_back_with_the_tool_calls_it_led_to(
+    llm: ScriptedLLM, settings: Settings, lab_state
+) -> None:
+    from fakes.llm_anthropic import signature
+
+    thought = "The job id is known; its status comes first."
+    turn = calls(call("lab__status", {"job_id": "lab-job-1"}), expect=sends_effort("thinking"))
+    turn.thinking = thought
+    llm.add(turn, say("done", expect=sends_effort("thinking")), say("plain", expect=sends_effort("medium")))  # fmt: skip
+    base = llm.api_base.removesuffix("/v1")
+    config = {"model": "anthropic/claude-sonnet-4-5", "api_base": base, "api_key": "test-key"}
+    config |= {"reasoning_effort": "medium"}
+    extra = {"lab": build_lab(lab_state)}
+    async with running_agent(llm, settings, extra=extra, config=config) as (agent, _events):
+        assert (await agent.run("check the job")).final_text == "done"
+        agent.model.switch("openai/scripted")  # type: ignore[attr-defined]
+        agent.model.api_base = llm.api_base  # type: ignore[attr-defined]
+        assert (await agent.run("and?")).final_text == "plain"
+    block = {"type": "thinking", "thinking": thought, "signature": signature(thought)}
+    assistant = llm.requests[1].body["messages"][1]
+    assert assistant["role"] == "assistant" and assistant["content"][0] == block
+    assert assistant["content"][1]["type"] == "tool_use"  # the call the thinking led to
+    # Another provider is not sent Anthropic's blocks (OpenAI refuses unknown keys).
+    assert b"thinking" not in llm.requests[2].raw

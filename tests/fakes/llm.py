@@ -68,6 +68,7 @@ class Reply:
     delay_s: float = 0.0  # hold the answer this long (a slow model, or one to kill the agent on)
     label: str = ""
     live: Any = None  # a fakes.llm_stream.LiveStream: chunk by chunk, with pauses or no end
+    thinking: str = ""  # extended thinking, sent first (Anthropic's Messages API only)
 
 
 Responder = Callable[[dict[str, Any]], Reply]

@@ -12,6 +12,7 @@ as ``{"type": "error", "error": {"type", "message"}}``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -50,8 +51,19 @@ def usage_block(usage: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def signature(thinking: str) -> str:
+    """The opaque signature Anthropic puts on a thinking block (here: a digest of its text)."""
+    return "sig-" + hashlib.sha256(thinking.encode()).hexdigest()[:24]
+
+
 def _blocks(reply: Reply) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
+    blocks: list[dict[str, Any]] = []
+    if reply.thinking:
+        blocks.append(
+            {"type": "thinking", "thinking": reply.thinking, "signature": signature(reply.thinking)}
+        )
+    if reply.text:
+        blocks.append({"type": "text", "text": reply.text})
     for call in reply.tool_calls:
         try:
             arguments = json.loads(call.arguments_text or "{}")
@@ -98,6 +110,11 @@ def sse_events(model: str, reply: Reply, usage: dict[str, Any]) -> list[tuple[st
                 {"type": "text", "text": ""},
                 [{"type": "text_delta", "text": piece} for piece in pieces(block["text"])],
             )
+        elif block["type"] == "thinking":
+            opening = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [
+                {"type": "thinking_delta", "thinking": piece} for piece in pieces(block["thinking"])
+            ] + [{"type": "signature_delta", "signature": block["signature"]}]
         else:
             opening = {**block, "input": {}}
             deltas = [
