@@ -185,7 +185,7 @@ class LiteLLMModel:
         attempt = 0
         while True:
             attempt += 1
-            effort_sent = self.effort.for_model(self.model) is not None
+            effort_sent = max_tokens is None and self.effort.for_model(self.model) is not None
             try:
                 return await self._once(messages, tools, stream, on_text, max_tokens)
             except Exception as exc:
@@ -249,7 +249,9 @@ class LiteLLMModel:
             params["temperature"] = self.temperature
         params["max_tokens"] = max_tokens or self.output_cap()
         effort = self.effort.for_model(self.model)
-        if effort is not None:
+        # A call with its own small cap (the compaction summary) needs no thinking, and Anthropic
+        # refuses a thinking budget that does not fit under max_tokens.
+        if effort is not None and max_tokens is None:
             params["reasoning_effort"] = effort
         return params
 

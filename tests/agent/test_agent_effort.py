@@ -140,3 +140,12 @@ async def test_claude_gets_its_thinking_back_with_the_tool_calls_it_led_to(
     assert assistant["content"][1]["type"] == "tool_use"  # the call the thinking led to
     # Another provider is not sent Anthropic's blocks (OpenAI refuses unknown keys).
     assert b"thinking" not in llm.requests[2].raw
+
+
+def test_capped_calls_such_as_the_compaction_summary_think_at_the_default() -> None:
+    from agent.effort import EffortSetting
+    from agent.llm import LiteLLMModel
+
+    model = LiteLLMModel("anthropic/claude-sonnet-4-5", effort=EffortSetting("high"))
+    assert model._params(stream=True, max_tokens=None)["reasoning_effort"] == "high"
+    assert "reasoning_effort" not in model._params(stream=False, max_tokens=1200)
