@@ -186,7 +186,9 @@ async def share_from_repl(agent: Agent, store: SessionStore, argument: str, cons
         agent.session.sync(force=True)
     request = ShareRequest(agent.session_id, repo=repos[0] if repos else None, public=public)
     try:
-        result = await asyncio.to_thread(share_session, store, request)
+        # The config's keys and auth headers, as the session writer knew them.
+        secrets = agent.runner.secrets
+        result = await asyncio.to_thread(share_session, store, request, secrets=secrets)
     except UserError as exc:
         console.print(f"[bold red]share failed:[/bold red] {escape(str(exc))}")
         return

@@ -191,13 +191,20 @@ async def test_share_command_uploads_the_running_session(
     out = io.StringIO()
     console = Console(file=out, width=300)
     llm.add(say("hello"))
-    async with running_agent(llm, settings) as (agent, _events):
+    key = "config-only-model-key-5b8e2d"  # a secret only the agent's config knows
+    async with running_agent(llm, settings, config={"api_key": key}) as (agent, _events):
         await agent.run("hi")
         store = SessionStore(settings.home)
+        leak = {"at": time.time(), "type": "message", "message": {"role": "user", "content": key}}
+        with store.path_of(str(agent.session_id)).open("a") as trace:
+            trace.write(json.dumps(leak) + "\n")
+        assert redact(key) == key  # no shape or variable gives it away: only the config does
         await share_from_repl(agent, store, "--public", console)  # public needs a named repo
         await share_from_repl(agent, store, "", console)
         sid = agent.session_id
     text = out.getvalue()
     assert "share failed" in text and "named explicitly" in text
     assert f"Shared session {sid}" in text and "private dataset alice/mlintern-sessions" in text
-    assert b'"content": "hi"' in dataset_file(hub, "alice/mlintern-sessions", str(sid))
+    uploaded = dataset_file(hub, "alice/mlintern-sessions", str(sid))
+    assert b'"content": "hi"' in uploaded and key.encode() not in uploaded
+    assert key in store.path_of(str(sid)).read_text()  # it was there to leak
