@@ -4,7 +4,8 @@ Exit codes (headless): 0 the task completed; 1 the run failed (the LLM or a serv
 failing, or a bug, reported with its traceback); 2 bad usage or configuration; 3 stopped at a
 limit (--max-iterations, or the spending cap); 4 paused waiting for an approval; 130 cancelled
 with Ctrl+C. The session is saved in every case and ``--resume ID`` continues it.
-``mlintern-agent watch --job ID --preferences preferences.md`` supervises a job (agent/watch.py).
+``mlintern-agent watch --job ID --preferences preferences.md`` supervises a job (agent/watch.py);
+``mlintern-agent share SESSION`` uploads a session's trace to a private HF dataset (agent/share.py).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="An ML engineer agent over MCP tools. With a prompt it runs headless "
         "(answer on stdout, tool activity on stderr); without one it is interactive.",
         epilog="Supervise a training job on a schedule: mlintern-agent watch --job JOB_ID "
-        "--preferences preferences.md --every 15m (see mlintern-agent watch --help).",
+        "--preferences preferences.md --every 15m (see mlintern-agent watch --help). Share a "
+        "session privately on the Hub: mlintern-agent share SESSION_ID.",
     )
     parser.add_argument("prompt", nargs="?", help="The task. Omit for an interactive session.")
     parser.add_argument(
@@ -47,6 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--api-base", help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, LM Studio)"
     )
     parser.add_argument("--max-iterations", type=int, help="Stop after this many model calls")
+    parser.add_argument(
+        "--effort",
+        choices=["low", "medium", "high"],
+        help="Reasoning effort for models that think (dropped for a model that refuses it)",
+    )
     parser.add_argument(
         "--config", help="Agent config JSON (default ~/.config/mlintern/agent.json)"
     )
@@ -91,6 +98,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "model": args.model,
         "api_base": args.api_base,
         "budget_usd": args.budget_usd,
+        "reasoning_effort": args.effort,
     }
     if args.no_stream:
         overrides["stream"] = False
@@ -126,7 +134,15 @@ async def run_headless(args: argparse.Namespace, config: Any) -> int:
             result = await agent.run(args.prompt)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
+    await _share_at_end(config, agent.session_id)
     return EXIT_CODES[result.reason]
+
+
+async def _share_at_end(config: Any, session_id: str | None) -> None:
+    from agent.share import share_at_session_end
+    from server.settings import Settings
+
+    await asyncio.to_thread(share_at_session_end, config, session_id, Settings().home)
 
 
 def _cancel_then_exit(agent: Any) -> None:
@@ -162,6 +178,7 @@ async def run_interactive(args: argparse.Namespace, config: Any) -> int:
         ) as agent:
             print(agent.model.window().describe(agent.model.model), file=sys.stderr)
             outcome = await repl(agent, store, console)
+        await _share_at_end(config, agent.session_id)
         if not isinstance(outcome, ResumeRequest):
             return 0
         resume = outcome.session_id
@@ -182,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.watch import main as watch_main
 
         return watch_main(argv[1:])
+    if argv[:1] == ["share"]:  # `mlintern-agent share SESSION`: upload a trace, privately
+        from agent.share import main as share_main
+
+        return share_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

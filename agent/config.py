@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from server.errors import UserError
 
 USER_CONFIG_ENV = "MLINTERN_AGENT_CONFIG"
+REPO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -74,6 +75,22 @@ class ApprovalConfig(BaseModel):
     deny: list[str] = Field(default_factory=list, description="Always refuse these patterns.")
 
 
+class ShareConfig(BaseModel):
+    """Uploading session traces to a Hugging Face dataset (agent/share.py). Always private from
+    here: a public share needs ``mlintern-agent share SESSION --repo ID --public`` by hand."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at_session_end: bool = Field(
+        default=False, description="Upload each session (privately) when it ends."
+    )
+    repo: str | None = Field(
+        default=None,
+        description="Dataset to upload to; default '<your user>/mlintern-sessions'.",
+        pattern=REPO_ID_PATTERN,
+    )
+
+
 class Limits(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -120,6 +137,14 @@ class AgentConfig(BaseModel):
     temperature: float | None = None
     max_output_tokens: int | None = None
     stream: bool = True
+    prompt_caching: bool = Field(
+        default=True,
+        description="Mark cache breakpoints on Anthropic requests (system prompt, tools).",
+    )
+    reasoning_effort: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="Reasoning effort for models that think (litellm's)."
+    )
+    share: ShareConfig = Field(default_factory=ShareConfig)
     budget_usd: float | None = Field(default=None, ge=0)
     system_prompt: str = "prompts/system.md"
     mcp_servers: dict[str, ServerConfig] = Field(default_factory=dict, alias="mcpServers")

@@ -133,6 +133,16 @@ class Nudged(_Event):
         return f"nudge ({self.reason}): {_one_line(self.text, 100)}"
 
 
+class Notice(_Event):
+    """Something the user should know, once; the run goes on (a parameter the model refused)."""
+
+    kind: Literal["notice"] = "notice"
+    text: str
+
+    def summary(self) -> str:
+        return f"note: {_one_line(self.text, 160)}"
+
+
 class ErrorEvent(_Event):
     kind: Literal["error"] = "error"
     message: str
@@ -170,6 +180,7 @@ Event = Annotated[
     | Compacted
     | Retrying
     | Nudged
+    | Notice
     | ErrorEvent
     | Done,
     Field(discriminator="kind"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.approvals import ApprovalRequest, Decision
+from agent.effort import parse_effort
 from agent.llm import LiteLLMModel
 from agent.loop import Agent, RunResult
 from agent.sessions import SessionStore
@@ -19,11 +20,13 @@ HELP = """\
 Type a task or a follow-up. Ctrl+C stops the current turn; Ctrl+D or /quit leaves.
   /help            this list
   /model [ID]      show or switch the model (any litellm id)
+  /effort [LEVEL]  show or set the reasoning effort: low, medium, high, off
   /plan            show the current plan
   /compact         summarise the history now
   /status          model, context use, cost, session
   /resume [ID]     list saved sessions, or continue one
   /yolo            toggle approving every tool call (the spending cap still applies)
+  /share [REPO] [--public]  upload this session, redacted, to a private HF dataset
   /quit            leave (the session is saved)"""
 
 
@@ -121,6 +124,10 @@ async def repl(agent: Agent, store: SessionStore, console: Any) -> ResumeRequest
             if argument and isinstance(agent.model, LiteLLMModel):
                 agent.model.switch(argument)
             console.print(f"model: {escape(agent.model.model)}")
+        elif command == "/effort":
+            console.print(escape(set_effort(agent, argument)))
+        elif command == "/share":
+            await share_from_repl(agent, store, argument, console)
         elif command == "/plan":
             await _show_plan(agent, console)
         elif command == "/compact":
@@ -144,6 +151,48 @@ async def repl(agent: Agent, store: SessionStore, console: Any) -> ResumeRequest
             )
         else:
             console.print(f"unknown command {escape(command)}; /help lists them")
+
+
+def set_effort(agent: Agent, argument: str) -> str:
+    """What ``/effort [LEVEL]`` does: set the level when given, then say where it stands."""
+    if not isinstance(agent.model, LiteLLMModel):
+        return "this model takes no reasoning effort"
+    setting = agent.model.effort
+    if argument:
+        try:
+            setting.effort = parse_effort(argument)
+        except ValueError as exc:
+            return str(exc)
+    text = f"reasoning effort: {setting.effort or 'off (the provider default)'}"
+    if setting.refused_by:
+        text += f"; not sent to {', '.join(sorted(setting.refused_by))} (refused it)"
+    return text
+
+
+async def share_from_repl(agent: Agent, store: SessionStore, argument: str, console: Any) -> None:
+    """``/share [REPO] [--public]``: typed by the person at the terminal, never by the model."""
+    from rich.markup import escape
+
+    from agent.share import ShareRequest, share_session
+    from server.errors import UserError
+
+    words = argument.split()
+    public = "--public" in words
+    repos = [w for w in words if w != "--public"]
+    if agent.session_id is None or len(repos) > 1:
+        console.print("usage: /share [REPO] [--public] (in a saved session)")
+        return
+    if agent.session is not None:
+        agent.session.sync(force=True)
+    request = ShareRequest(agent.session_id, repo=repos[0] if repos else None, public=public)
+    try:
+        # The config's keys and auth headers, as the session writer knew them.
+        secrets = agent.runner.secrets
+        result = await asyncio.to_thread(share_session, store, request, secrets=secrets)
+    except UserError as exc:
+        console.print(f"[bold red]share failed:[/bold red] {escape(str(exc))}")
+        return
+    console.print(escape(result.describe()))
 
 
 async def _show_plan(agent: Agent, console: Any) -> None:
@@ -171,6 +220,7 @@ def status_text(agent: Agent) -> str:
             f"spending    {agent.spending.describe()}"
             + (f", cap ${agent.spending.cap_usd:.2f}" if agent.spending.cap_usd else ""),
             f"approvals   {'yolo' if agent.runner.policy.yolo else 'ask'}",
+            f"effort      {set_effort(agent, '').removeprefix('reasoning effort: ')}",
             f"tools       {len(agent.tools.tools)} from {', '.join(servers) or 'no server'}",
         ]
     )

@@ -8,7 +8,12 @@ switched off so that one policy, tested here, decides:
 - transient failures (5xx, timeouts, dropped connections): a short backoff;
 - context overflow: raise ``ContextOverflow`` so the loop compacts and tries once more;
 - everything the user must fix (credentials, unknown model, bad request): no retry, and a
-  message that says what to do.
+  message that says what to do;
+- a model that refuses the reasoning effort: dropped for that model, the request sent again
+  once without it (agent/effort.py).
+
+Anthropic models get prompt-cache breakpoints on each request (agent/prompt_cache.py), and the
+cost counts the cached part of the prompt at the provider's cache prices.
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent.config import Limits
-from agent.events import EventSink, Retrying, deliver
+from agent.effort import (
+    EffortSetting,
+    keeps_thinking_blocks,
+    rejects_effort,
+    without_thinking_blocks,
+)
+from agent.events import EventSink, Notice, Retrying, deliver
 from agent.llm_errors import (
     ErrorClass,
     classify,
@@ -33,15 +44,10 @@ from agent.llm_errors import (
     retry_reason,
     short_message,
 )
+from agent.llm_reading import TokenUsage, read_message, read_stream
 from agent.model_window import ModelWindow, resolve_window
-from agent.stream_guard import (
-    Degeneration,
-    DegenerationWatch,
-    StreamStalled,
-    bounded_chunks,
-    close_quietly,
-    is_litellm_repetition,
-)
+from agent.prompt_cache import wants_cache_marks, with_cache_marks
+from agent.stream_guard import Degeneration, StreamStalled
 from agent.tokens import count_request_tokens
 from server.errors import UserError
 
@@ -80,9 +86,14 @@ class ModelReply:
     cost_known: bool
     usage_reported: bool = True
     degenerate: Degeneration | None = None  # the stream was cut: its tail repeated itself
+    cache_read_tokens: int = 0  # of prompt_tokens: read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of prompt_tokens: written to it
+    thinking_blocks: list[dict[str, Any]] = field(default_factory=list)
 
     def as_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.thinking_blocks:  # Anthropic wants them back with the tool calls they led to
+            message["thinking_blocks"] = self.thinking_blocks
         if self.tool_calls:
             message["tool_calls"] = [
                 {
@@ -124,6 +135,8 @@ class LiteLLMModel:
     temperature: float | None = None
     max_output_tokens: int | None = None
     emit: EventSink | None = None
+    prompt_caching: bool = True
+    effort: EffortSetting = field(default_factory=EffortSetting)
     _window: ModelWindow | None = field(default=None, init=False, repr=False)
 
     # --- model facts --------------------------------------------------------------------
@@ -143,11 +156,16 @@ class LiteLLMModel:
         quarter = max(256, self.window().max_input_tokens // 4)
         return min(self.limits.default_output_tokens, quarter)
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> tuple[float, bool]:
+    def cost(self, usage: TokenUsage) -> tuple[float, bool]:
+        """USD for one call from litellm's price map, cached input at the cache's prices."""
         litellm = import_litellm()
         try:
             prompt_cost, completion_cost = litellm.cost_per_token(
-                model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+                model=self.model,
+                prompt_tokens=usage.prompt,
+                completion_tokens=usage.completion,
+                cache_read_input_tokens=usage.cache_read,
+                cache_creation_input_tokens=usage.cache_write,
             )
         except Exception:  # not in the price map (local models): free as far as we know
             return 0.0, False
@@ -167,9 +185,16 @@ class LiteLLMModel:
         attempt = 0
         while True:
             attempt += 1
+            effort_sent = max_tokens is None and self.effort.for_model(self.model) is not None
             try:
                 return await self._once(messages, tools, stream, on_text, max_tokens)
             except Exception as exc:
+                if effort_sent and rejects_effort(exc):
+                    notice = self.effort.refuse(self.model)
+                    log.warning("%s (%s)", notice, short_message(exc))
+                    await deliver(self.emit, Notice(text=notice))
+                    attempt -= 1  # the same request again, without it: not a failed try
+                    continue
                 kind = "transient" if isinstance(exc, StreamStalled) else classify(exc)
                 if kind is None:
                     raise  # not a provider error: a bug, with its traceback
@@ -223,6 +248,11 @@ class LiteLLMModel:
         if self.temperature is not None:
             params["temperature"] = self.temperature
         params["max_tokens"] = max_tokens or self.output_cap()
+        effort = self.effort.for_model(self.model)
+        # A call with its own small cap (the compaction summary) needs no thinking, and Anthropic
+        # refuses a thinking budget that does not fit under max_tokens.
+        if effort is not None and max_tokens is None:
+            params["reasoning_effort"] = effort
         return params
 
     async def _once(
@@ -235,6 +265,10 @@ class LiteLLMModel:
     ) -> ModelReply:
         litellm = import_litellm()
         params = self._params(stream, max_tokens)
+        if not keeps_thinking_blocks(self.model):
+            messages = without_thinking_blocks(messages)
+        if self.prompt_caching and wants_cache_marks(self.model, self.api_base):
+            messages, tools = with_cache_marks(messages, tools)
         if tools:
             params["tools"] = tools
             params["tool_choice"] = "auto"
@@ -249,20 +283,31 @@ class LiteLLMModel:
                 raise StreamStalled(
                     f"no first token for {self.limits.first_token_timeout_s:g}s"
                 ) from None
-            text, calls, usage, degenerate = await _read_stream(response, on_text, self.limits)
+            text, calls, usage, degenerate, thinking = await read_stream(
+                response, on_text, self.limits
+            )
         else:
             response = await litellm.acompletion(messages=messages, **params)
-            text, calls, usage = _read_message(response)
+            text, calls, usage, thinking = read_message(response)
             if text and on_text is not None:
                 await on_text(text)
         reported = usage is not None
         if usage is None:  # some local servers send no usage: count what was sent
-            prompt = count_request_tokens(messages, tools)
-            completion = max(1, len(text) // 4)
-        else:
-            prompt, completion = usage
-        cost, known = self.cost(prompt, completion)
-        return ModelReply(text, calls, prompt, completion, cost, known, reported, degenerate)
+            usage = TokenUsage(count_request_tokens(messages, tools), max(1, len(text) // 4))
+        cost, known = self.cost(usage)
+        return ModelReply(
+            text,
+            calls,
+            usage.prompt,
+            usage.completion,
+            cost,
+            known,
+            reported,
+            degenerate,
+            usage.cache_read,
+            usage.cache_write,
+            thinking,
+        )
 
 
 def import_litellm() -> Any:
@@ -289,79 +334,3 @@ def _placeholder_key(model: str, api_base: str | None) -> str | None:
     if api_base and (model.startswith("openai/") or model.startswith(LOCAL_PREFIXES)):
         return os.environ.get("OPENAI_API_KEY") or "sk-no-key-needed"
     return None
-
-
-async def _read_stream(
-    response: Any, on_text: Callable[[str], Awaitable[None]] | None, limits: Limits
-) -> tuple[str, list[ToolCallRequest], tuple[int, int] | None, Degeneration | None]:
-    parts: list[str] = []
-    calls: dict[int, dict[str, str]] = {}
-    usage: tuple[int, int] | None = None
-    watch = DegenerationWatch()
-    chunks = bounded_chunks(
-        response,
-        first_token_s=limits.first_token_timeout_s,
-        idle_s=limits.stream_idle_timeout_s,
-    )
-    try:
-        async for chunk in chunks:
-            degenerate = _take_chunk(chunk, parts, calls, watch)
-            usage = _chunk_usage(chunk) or usage
-            if degenerate is not None:  # stop reading: keep only what came before the loop
-                await close_quietly(response)
-                return degenerate.kept, [], usage, degenerate
-            if on_text is not None and chunk.choices and chunk.choices[0].delta is not None:
-                if chunk.choices[0].delta.content:
-                    await on_text(chunk.choices[0].delta.content)
-    except Exception as exc:
-        if not is_litellm_repetition(exc):
-            raise
-        await close_quietly(response)
-        degenerate = watch.repeated_chunk()
-        return degenerate.kept, [], usage, degenerate
-    tool_calls = [
-        ToolCallRequest(c["id"] or f"call_{i}", c["name"], c["arguments"])
-        for i, c in sorted(calls.items())
-    ]
-    return "".join(parts), tool_calls, usage, None
-
-
-def _chunk_usage(chunk: Any) -> tuple[int, int] | None:
-    chunk_usage = getattr(chunk, "usage", None)
-    if chunk_usage and getattr(chunk_usage, "prompt_tokens", None):
-        return int(chunk_usage.prompt_tokens), int(chunk_usage.completion_tokens or 0)
-    return None
-
-
-def _take_chunk(
-    chunk: Any, parts: list[str], calls: dict[int, dict[str, str]], watch: DegenerationWatch
-) -> Degeneration | None:
-    if not chunk.choices:
-        return None
-    delta = chunk.choices[0].delta
-    if delta is None:
-        return None
-    for piece in delta.tool_calls or []:
-        entry = calls.setdefault(piece.index or 0, {"id": "", "name": "", "arguments": ""})
-        if piece.id:
-            entry["id"] = piece.id
-        function = piece.function
-        if function is not None:
-            if function.name and not entry["name"]:
-                entry["name"] = function.name
-            entry["arguments"] += function.arguments or ""
-    if not delta.content:
-        return None
-    parts.append(delta.content)
-    return watch.feed(delta.content)
-
-
-def _read_message(response: Any) -> tuple[str, list[ToolCallRequest], tuple[int, int] | None]:
-    message = response.choices[0].message
-    tool_calls = [
-        ToolCallRequest(c.id or f"call_{i}", c.function.name or "", c.function.arguments or "")
-        for i, c in enumerate(message.tool_calls or [])
-    ]
-    usage = getattr(response, "usage", None)
-    counted = (int(usage.prompt_tokens), int(usage.completion_tokens or 0)) if usage else None
-    return message.content or "", tool_calls, counted

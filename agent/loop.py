@@ -279,6 +279,8 @@ class Agent:
                     "type": "usage",
                     "prompt_tokens": reply.prompt_tokens,
                     "completion_tokens": reply.completion_tokens,
+                    "cache_read_tokens": reply.cache_read_tokens,
+                    "cache_write_tokens": reply.cache_write_tokens,
                     "cost_usd": reply.cost_usd,
                 }
             )

@@ -81,6 +81,10 @@ class TerminalRenderer:
     def _on_nudge(self, event: Any) -> None:
         self.err.print(f"[magenta]{_escape(_one_line(event.summary(), 120))}[/magenta]")
 
+    def _on_notice(self, event: Any) -> None:
+        self._end_line()
+        self.err.print(f"[yellow]{_escape(event.summary())}[/yellow]")
+
     def _on_error(self, event: Any) -> None:
         self._end_line()
         label = "error" if event.actionable else "internal error (a bug)"

@@ -16,6 +16,7 @@ from agent.approvals import ApprovalPolicy, Approver, approve_all, refuse_all
 from agent.budget import Spending
 from agent.config import AgentConfig
 from agent.context import ContextManager
+from agent.effort import EffortSetting
 from agent.events import EventSink
 from agent.llm import LiteLLMModel
 from agent.loop import Agent
@@ -75,6 +76,8 @@ async def open_agent(
         temperature=config.temperature,
         max_output_tokens=config.max_output_tokens,
         emit=emit,
+        prompt_caching=config.prompt_caching,
+        effort=EffortSetting(config.reasoning_effort),
     )
     connections = await open_connections(config, settings, bundled=bundled, extra=extra_servers)
     session = None

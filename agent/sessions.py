@@ -148,21 +148,34 @@ class SessionStore:
                 "In interactive mode, /resume lists them."
             )
         saved = SavedSession(session_id, path)
+        for record in self._read(path):
+            if record is None:
+                saved.torn_line = True
+            else:
+                _apply(saved, record)
+        return saved
+
+    def records(self, session_id: str) -> list[dict[str, Any]]:
+        """Every record of a session in order (a torn last line left out), e.g. to share it."""
+        self.load(session_id)  # the same checks and messages for an unknown id
+        return [r for r in self._read(self.path_of(session_id)) if r is not None]
+
+    @staticmethod
+    def _read(path: Path) -> Iterable[dict[str, Any] | None]:
+        """Records of ``path``; None for a torn last line (cut by a kill mid-write)."""
         lines = path.read_text(encoding="utf-8").split("\n")
         for number, line in enumerate(lines):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                yield json.loads(line)
             except json.JSONDecodeError:
-                if number >= len(lines) - 2:  # the last line, cut by a kill mid-write
-                    saved.torn_line = True
+                if number >= len(lines) - 2:
+                    yield None
                     continue
                 raise UserError(
                     f"{path} line {number + 1} is not JSON; the file was edited or damaged."
                 ) from None
-            _apply(saved, record)
-        return saved
 
     def list(self, limit: int = 20) -> list[SessionInfo]:
         if not self.root.is_dir():

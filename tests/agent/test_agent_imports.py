@@ -19,6 +19,11 @@ AGENT_MODULES = [
     "agent.mcp_connections",
     "agent.interactive",
     "agent.render",
+    "agent.llm_reading",
+    "agent.prompt_cache",
+    "agent.effort",
+    "agent.share",
+    "agent.trace_export",
 ]
 
 

@@ -7,6 +7,12 @@ text, tool calls (also with malformed arguments), HTTP errors such as 429 with R
 ``check()`` fails the test when the script was not used up or a request arrived that the script
 did not expect.
 
+Anthropic models reach it too: litellm's ``anthropic/`` provider with ``api_base`` set posts to
+``/v1/messages``, answered in the Messages API's shapes (fakes/llm_anthropic.py) from the same
+script; ``Recorded.raw`` keeps the exact bytes each request carried. Prompt caching is simulated
+(fakes/llm_cache.py): Anthropic breakpoints always, OpenAI-style automatic caching with
+``auto_cache=True``; the usage then reports cached tokens as each provider does.
+
 Routes are standing replies for one kind of request (the compaction summariser, say),
 consulted before the script and used at least ``min_calls`` times. ``Reply(live=...)`` streams
 chunk by chunk (fakes/llm_stream.py); ``endpoints`` answer metadata requests (local_servers.py).
@@ -26,7 +32,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fakes import llm_anthropic as anthropic
 from fakes import llm_wire as wire
+from fakes.llm_cache import PromptCache
 from fakes.llm_wire import CHARS_PER_TOKEN
 
 
@@ -60,6 +68,7 @@ class Reply:
     delay_s: float = 0.0  # hold the answer this long (a slow model, or one to kill the agent on)
     label: str = ""
     live: Any = None  # a fakes.llm_stream.LiveStream: chunk by chunk, with pauses or no end
+    thinking: str = ""  # extended thinking, sent first (Anthropic's Messages API only)
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -108,7 +117,8 @@ def overflow(limit: int = 4096, used: int = 5000) -> Reply:
 
 def request_text(request: dict[str, Any]) -> str:
     """Everything the model was shown in ``request`` (messages and tools), as one string."""
-    return json.dumps(request.get("messages", [])) + json.dumps(request.get("tools", []))
+    system = json.dumps(request["system"]) if "system" in request else ""  # Anthropic's shape
+    return system + json.dumps(request.get("messages", [])) + json.dumps(request.get("tools", []))
 
 
 def estimate_tokens(request: dict[str, Any]) -> int:
@@ -121,10 +131,22 @@ class Recorded:
     headers: dict[str, str]
     at: float
     served_by: str
+    raw: bytes = b""  # the body exactly as it arrived
+    api: str = "openai"  # or "anthropic" (POST /v1/messages)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
         return self.body.get("messages", [])
+
+    @property
+    def raw_prefix(self) -> str:
+        """The bytes of the system prompt and the tools as sent: what a prompt cache keys on."""
+        members = wire.raw_members(self.raw.decode())
+        if self.api == "anthropic":
+            system = members.get("system", "")
+        else:
+            system = wire.raw_items(members["messages"])[0]
+        return system + "\n" + members.get("tools", "")
 
 
 @dataclass
@@ -139,9 +161,11 @@ class _Route:
 class ScriptedLLM:
     """The server. Use as a context manager (or ``start``/``stop``) and call ``check()``."""
 
-    def __init__(self, script: list[Reply] | None = None, *, model: str = "scripted", context_limit: int | None = None):  # fmt: skip
+    def __init__(self, script: list[Reply] | None = None, *, model: str = "scripted", context_limit: int | None = None, auto_cache: bool = False):  # fmt: skip
         self.model = model
         self.context_limit = context_limit
+        self.auto_cache = auto_cache
+        self.cache = PromptCache()
         self.requests: list[Recorded] = []
         self.problems: list[str] = []
         self._script: list[Reply] = list(script or [])
@@ -229,16 +253,18 @@ class ScriptedLLM:
             self._served += 1
             return reply, f"script:{self._served - 1}"
 
-    def _answer(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict, Any]:
+    def _answer(self, body: dict[str, Any], headers: dict[str, str], raw: bytes = b"", api: str = "openai") -> tuple[int, dict, Any]:  # fmt: skip
         tokens = estimate_tokens(body)
         if self.context_limit is not None and tokens > self.context_limit:
             with self._lock:
-                self.requests.append(Recorded(body, headers, time.monotonic(), "overflow"))
+                self.requests.append(
+                    Recorded(body, headers, time.monotonic(), "overflow", raw, api)
+                )
                 self.problems.append(f"request of ~{tokens} tokens exceeded {self.context_limit}")
             return wire.error_response(overflow(self.context_limit, tokens))
         reply, served_by = self._next_reply(body)
         with self._lock:
-            self.requests.append(Recorded(body, headers, time.monotonic(), served_by))
+            self.requests.append(Recorded(body, headers, time.monotonic(), served_by, raw, api))
         try:
             verdict = reply.expect(body) if reply.expect is not None else None
         except Exception as exc:  # a broken expectation is a failed one, not a dropped connection
@@ -251,13 +277,12 @@ class ScriptedLLM:
         if reply.delay_s:
             time.sleep(reply.delay_s)
         if reply.status != 200:
-            return wire.error_response(reply)
-        completion = wire.completion_tokens(reply)
-        usage = {
-            "prompt_tokens": tokens,
-            "completion_tokens": completion,
-            "total_tokens": tokens + completion,
-        }
+            return (anthropic if api == "anthropic" else wire).error_response(reply)
+        usage = self._usage(body, tokens, wire.completion_tokens(reply), api)
+        if api == "anthropic":
+            if body.get("stream"):
+                return 200, {"Content-Type": "text/event-stream"}, anthropic.sse_events(self.model, reply, usage)  # fmt: skip
+            return 200, {"Content-Type": "application/json"}, anthropic.message(self.model, reply, usage)  # fmt: skip
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             chunks = wire.sse_chunks(self.model, reply, usage if include_usage else None)
@@ -265,6 +290,23 @@ class ScriptedLLM:
                 return 200, {"Content-Type": "text/event-stream"}, (reply.live, chunks)
             return 200, {"Content-Type": "text/event-stream"}, chunks
         return 200, {"Content-Type": "application/json"}, wire.completion(self.model, reply, usage)
+
+    def _usage(self, body: dict[str, Any], prompt: int, completion: int, api: str) -> dict[str, Any]:  # fmt: skip
+        """OpenAI-shaped usage; cached tokens are part of ``prompt_tokens``, as OpenAI counts."""
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion}
+        with self._lock:
+            if api == "anthropic":
+                read, created = self.cache.anthropic(body)
+            else:
+                read, created = (self.cache.automatic(body) if self.auto_cache else 0), 0
+        read, created = min(read, prompt), min(created, max(0, prompt - read))
+        if api == "anthropic":  # converted to Anthropic's own usage block by llm_anthropic
+            usage["prompt_tokens_details"] = {"cached_tokens": read}
+            usage["cache_creation_input_tokens"] = created
+        elif read:
+            usage["prompt_tokens_details"] = {"cached_tokens": read}
+        usage["total_tokens"] = prompt + completion
+        return usage
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -287,14 +329,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         json_type = {"Content-Type": "application/json"}
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        api = "anthropic" if anthropic.is_messages_path(self.path) else "openai"
+        if api == "openai" and not self.path.rstrip("/").endswith("/chat/completions"):
             return self._metadata("POST", raw.decode(errors="replace"))  # 404 unless installed
         try:
             body = json.loads(raw)
         except json.JSONDecodeError:
             return self._send(400, json_type, {"error": {"message": "invalid JSON body"}})
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, reply_headers, payload = self.llm._answer(body, headers)
+        status, reply_headers, payload = self.llm._answer(body, headers, raw, api)
+        if api == "anthropic" and reply_headers.get("Content-Type") == "text/event-stream":
+            return self._send_raw(status, reply_headers, anthropic.sse_bytes(payload))
         if isinstance(payload, tuple):  # a live stream writes itself
             live, chunks = payload
             return live.write(self, chunks)

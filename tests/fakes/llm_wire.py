@@ -4,6 +4,7 @@ reference and the openai client's types). Used by tests/fakes/llm.py."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -107,3 +108,44 @@ def sse_chunks(model: str, reply: Reply, usage: dict[str, int] | None) -> list[d
     if usage is not None:
         chunks.append({**base, "choices": [], "usage": usage})
     return chunks
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def raw_members(text: str) -> dict[str, str]:
+    """The exact source text of each top-level member of the JSON object ``text``: byte-level
+    comparisons of parts of a request body (its system prompt, its tools) need their bytes as
+    sent, not a re-serialisation of the parsed value."""
+    decoder = json.JSONDecoder()
+    members: dict[str, str] = {}
+    at = _skip_space(text, text.index("{") + 1)
+    while text[at] != "}":
+        key, at = decoder.raw_decode(text, at)
+        at = _skip_space(text, at)
+        assert text[at] == ":", f"not a JSON object member at {at}"
+        start = _skip_space(text, at + 1)
+        _, at = decoder.raw_decode(text, start)
+        members[key] = text[start:at]
+        at = _skip_space(text, at)
+        if text[at] == ",":
+            at = _skip_space(text, at + 1)
+    return members
+
+
+def raw_items(text: str) -> list[str]:
+    """The exact source text of each item of the JSON array ``text``."""
+    decoder = json.JSONDecoder()
+    items: list[str] = []
+    at = _skip_space(text, text.index("[") + 1)
+    while text[at] != "]":
+        start = at
+        _, at = decoder.raw_decode(text, start)
+        items.append(text[start:at])
+        at = _skip_space(text, at)
+        if text[at] == ",":
+            at = _skip_space(text, at + 1)
+    return items
