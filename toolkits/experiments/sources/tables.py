@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from server.roots import open_regular
+from toolkits.experiments.sources import jsonl_bulk
 from toolkits.experiments.sources.incremental import FileCursor, cursor_for
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step", "epoch")
@@ -48,24 +49,31 @@ class TableCursor(FileCursor):
 def read_jsonl(path: Path) -> TableCursor:
     cursor = cursor_for(path, "jsonl", TableCursor)
     with cursor.lock:
-        for line_number, line in _new_lines(cursor):
-            try:
-                row = json.loads(line)
-            except ValueError:
-                _note_bad_line(cursor, line_number, "is not valid JSON")
-                continue
-            if isinstance(row, dict):
-                _add_row(cursor, _flatten(row))
-            else:
-                _note_bad_line(cursor, line_number, "is not a JSON object")
+        first_line, chunk = _new_chunk(cursor)
+        if not jsonl_bulk.add_chunk(cursor, chunk):
+            add_jsonl_lines(cursor, first_line, chunk)
     return cursor
+
+
+def add_jsonl_lines(cursor: TableCursor, first_line: int, chunk: bytes) -> None:
+    """The rows of ``chunk`` one line at a time: every shape, and a note per bad line."""
+    for line_number, line in _lines(first_line, chunk):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            _note_bad_line(cursor, line_number, "is not valid JSON")
+            continue
+        if isinstance(row, dict):
+            _add_row(cursor, _flatten(row))
+        else:
+            _note_bad_line(cursor, line_number, "is not a JSON object")
 
 
 def read_csv(path: Path) -> TableCursor:
     cursor = cursor_for(path, "csv", TableCursor)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with cursor.lock:
-        lines = [line for _number, line in _new_lines(cursor)]
+        lines = [line for _number, line in _lines(*_new_chunk(cursor))]
         if not lines:
             return cursor
         if cursor.header is None:
@@ -78,19 +86,22 @@ def read_csv(path: Path) -> TableCursor:
     return cursor
 
 
-def _new_lines(cursor: TableCursor):
-    """Complete lines appended since the last read; the cursor moves past them."""
+def _new_chunk(cursor: TableCursor) -> tuple[int, bytes]:
+    """The complete lines appended since the last read, and the number of the first one; the
+    cursor moves past them."""
     with os.fdopen(open_regular(cursor.path), "rb") as handle:
         handle.seek(cursor.offset)
         data = handle.read()
-    end = data.rfind(b"\n")
-    if end < 0:
-        return []
-    chunk = data[: end + 1]
+    chunk = data[: data.rfind(b"\n") + 1]
     cursor.offset += len(chunk)
     first_line = cursor.lines_seen + 1
+    cursor.lines_seen += chunk.count(b"\n")
+    return first_line, chunk
+
+
+def _lines(first_line: int, chunk: bytes) -> list[tuple[int, str]]:
+    """Numbered non-blank lines of ``chunk``."""
     lines = chunk.decode("utf-8", errors="replace").split("\n")[:-1]
-    cursor.lines_seen += len(lines)
     return [(first_line + i, line.rstrip("\r")) for i, line in enumerate(lines) if line.strip()]
 
 
