@@ -19,7 +19,7 @@ from typing import Any
 
 from server.roots import open_regular
 from toolkits.experiments.sources import jsonl_bulk
-from toolkits.experiments.sources.incremental import FileCursor, cursor_for
+from toolkits.experiments.sources.incremental import FileCursor, updated
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step", "epoch")
 TIME_KEYS = ("wall_time", "timestamp", "time", "_timestamp")
@@ -45,14 +45,29 @@ class TableCursor(FileCursor):
         self.header: list[str] | None = None
         self.bad_lines = 0
 
+    def saved_state(self) -> dict[str, Any]:
+        return super().saved_state() | {
+            "rows": self.rows,
+            "lines_seen": self.lines_seen,
+            "header": self.header,
+            "bad_lines": self.bad_lines,
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        super().restore_state(state)
+        self.rows, self.lines_seen = int(state["rows"]), int(state["lines_seen"])
+        self.header = [str(h) for h in state["header"]] if state["header"] is not None else None
+        self.bad_lines = int(state["bad_lines"])
+
 
 def read_jsonl(path: Path) -> TableCursor:
-    cursor = cursor_for(path, "jsonl", TableCursor)
-    with cursor.lock:
-        first_line, chunk = _new_chunk(cursor)
-        if not jsonl_bulk.add_chunk(cursor, chunk):
-            add_jsonl_lines(cursor, first_line, chunk)
-    return cursor
+    return updated(path, "jsonl", TableCursor, _read_new_jsonl)
+
+
+def _read_new_jsonl(cursor: TableCursor) -> None:
+    first_line, chunk = _new_chunk(cursor)
+    if not jsonl_bulk.add_chunk(cursor, chunk):
+        add_jsonl_lines(cursor, first_line, chunk)
 
 
 def add_jsonl_lines(cursor: TableCursor, first_line: int, chunk: bytes) -> None:
@@ -70,20 +85,21 @@ def add_jsonl_lines(cursor: TableCursor, first_line: int, chunk: bytes) -> None:
 
 
 def read_csv(path: Path) -> TableCursor:
-    cursor = cursor_for(path, "csv", TableCursor)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with cursor.lock:
-        lines = [line for _number, line in _lines(*_new_chunk(cursor))]
-        if not lines:
-            return cursor
-        if cursor.header is None:
-            cursor.header = next(csv.reader([lines[0]], delimiter=delimiter))
-            lines = lines[1:]
-        header = cursor.header
-        for cells in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter):
-            if cells:
-                _add_row(cursor, dict(zip(header, cells, strict=False)))
-    return cursor
+    return updated(path, "csv", TableCursor, _read_new_csv)
+
+
+def _read_new_csv(cursor: TableCursor) -> None:
+    delimiter = "\t" if cursor.path.suffix.lower() == ".tsv" else ","
+    lines = [line for _number, line in _lines(*_new_chunk(cursor))]
+    if not lines:
+        return
+    if cursor.header is None:
+        cursor.header = next(csv.reader([lines[0]], delimiter=delimiter))
+        lines = lines[1:]
+    header = cursor.header
+    for cells in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter):
+        if cells:
+            _add_row(cursor, dict(zip(header, cells, strict=False)))
 
 
 def _new_chunk(cursor: TableCursor) -> tuple[int, bytes]:
