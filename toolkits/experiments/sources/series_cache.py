@@ -79,7 +79,7 @@ def restore(cursor: FileCursor, kind: str) -> None:
     cursor.offset = meta["offset"]
     cursor.restore_state(meta["state"])
     for index, tag in enumerate(meta["tags"]):
-        cursor.buffer(tag).extend(columns[f"s{index}"], columns[f"v{index}"], columns[f"w{index}"])
+        cursor.buffer(tag).adopt(columns[f"s{index}"], columns[f"v{index}"], columns[f"w{index}"])
     cursor.saved_points = cursor.points
 
 
