@@ -198,6 +198,8 @@ def main() -> None:
         f"baseline, raw series: {raw_bytes:,} bytes ({raw_bytes / size:.0f}x the view-model), "
         f"{ms(encode_s)} just to encode it"
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} CPUs")
     figures = {
         "never read": overview_s + never,
         "never read, after the overview's pass": overview_s + after_pass,

@@ -75,7 +75,6 @@ async def test_decline_with_feedback_and_live_pages(tmp_path: Path, llm: Scripte
             finally:
                 driver.quit()
             assert errors == []
-            assert host.forwarded.count("ml_task_approve") == 1
             # The state behind the pages: each run heard no, said so, and ran nothing.
             for run_id, feedback, answer in (
                 (first["run_id"], DASHBOARD_FEEDBACK, "Skipped the job."),
@@ -151,10 +150,7 @@ async def in_the_approval_view(host: Host, tmp_path: Path, run_id: str) -> None:
     shot(host.driver, tmp_path, "app-decline")
     host.driver.switch_to.frame(host.driver.find_element(By.ID, "view"))
     host.css("[data-role=decline]")[0].click()
-    await host.until(
-        lambda: "completed" in " ".join(e.text for e in host.css("[data-role=badge]")),
-        "the run to end",
-        60,
-    )
+    await host.until_badge("completed", "the run to end", 60)
+    assert host.forwarded.count("ml_task_approve") == 1  # through the host, once
     shown = " ".join(e.text for e in host.css(".view.approval"))
     assert APP_FEEDBACK in shown and "Will ask after the eval." in shown
