@@ -144,3 +144,33 @@ def test_small_logs_get_no_cache_file(tmp_path: Path, home: Path) -> None:
     tables.read_jsonl(path)
     assert series_cache.wait_for_saves()
     assert cache_files(home) == []
+
+
+def test_a_damaged_copy_costs_a_parse_not_a_failed_read(tmp_path: Path, home: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    write_log(path, ROWS)
+    tables.read_jsonl(path)
+    assert series_cache.wait_for_saves()
+    [saved] = cache_files(home)
+    saved.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])  # cut in half
+    write_log(path, 10, start=ROWS)
+    cursor = read_fresh(path)
+    assert loss(cursor)[0] == list(range(ROWS + 10))
+    assert cursor.saved_points == ROWS + 10  # parsed in full and saved anew
+
+
+def test_the_cache_stays_under_its_size_bound(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write_log(first, ROWS)
+    write_log(second, ROWS)
+    tables.read_jsonl(first)
+    assert series_cache.wait_for_saves()
+    [kept_before] = cache_files(home)
+    # Room for one copy only: saving the second drops the least recently used first one.
+    monkeypatch.setattr(series_cache, "MAX_BYTES", kept_before.stat().st_size + 1000)
+    tables.read_jsonl(second)
+    assert series_cache.wait_for_saves()
+    [kept] = cache_files(home)
+    assert kept != kept_before

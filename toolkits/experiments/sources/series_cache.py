@@ -15,6 +15,7 @@ like secrets is not saved at all (secrets never rest under MLINTERN_HOME).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -37,6 +38,9 @@ MIN_POINTS = 50_000
 RESAVE_POINTS = 50_000
 TAIL_BYTES = 4096
 MAX_TAGS = 2000  # beyond this a file of many tiny series is cheaper to parse again
+# The whole cache on disk (a 1M-point tag is 24 MB); least recently used copies go first.
+MAX_BYTES = 1 << 30
+STALE_TMP_S = 600.0
 
 _saving: set[str] = set()
 _saving_lock = threading.Lock()
@@ -67,32 +71,40 @@ def restore(cursor: FileCursor, kind: str) -> None:
     except (OSError, PathRefused):  # no copy, or something that is no plain file
         return
     try:
-        loaded = _load(fd)
-    except (OSError, ValueError, KeyError) as exc:
+        meta, series = _load(fd)
+    except Exception as exc:  # a damaged copy costs a parse, never a failed read
         log.warning("ignoring the unreadable series cache %s: %s", target, exc)
         return
     finally:
         os.close(fd)
-    meta, columns = loaded
     if not _still_valid(cursor, meta):
         return
     cursor.offset = meta["offset"]
     cursor.restore_state(meta["state"])
-    for index, tag in enumerate(meta["tags"]):
-        cursor.buffer(tag).adopt(columns[f"s{index}"], columns[f"v{index}"], columns[f"w{index}"])
+    for tag, columns in series.items():
+        cursor.buffer(tag).adopt(*columns)
     cursor.saved_points = cursor.points
+    with contextlib.suppress(OSError):
+        os.utime(target)  # recently used: evicted last
 
 
-def _load(fd: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _load(fd: int) -> tuple[dict[str, Any], dict[str, tuple[Any, Any, Any]]]:
+    """The saved metadata and each tag's (steps, values, wall times), checked for shape."""
     import numpy as np
 
     with os.fdopen(os.dup(fd), "rb") as handle:
         archive = np.load(io.BytesIO(handle.read()), allow_pickle=False)
-        columns = {name: archive[name] for name in archive.files}
-    meta = json.loads(columns.pop("meta").tobytes().decode())
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(arrays.pop("meta").tobytes().decode())
     if meta.get("format") != FORMAT:
         raise ValueError("an older format")
-    return meta, columns
+    series = {}
+    for index, tag in enumerate(meta["tags"]):
+        columns = (arrays[f"s{index}"], arrays[f"v{index}"], arrays[f"w{index}"])
+        if any(c.ndim != 1 or len(c) != len(columns[0]) for c in columns):
+            raise ValueError(f"the columns of {tag!r} differ in length")
+        series[str(tag)] = columns
+    return meta, series
 
 
 def _still_valid(cursor: FileCursor, meta: dict[str, Any]) -> bool:
@@ -171,11 +183,36 @@ def _save(folder: Path, key: str, source: Path, meta: dict[str, Any], frozen: li
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         write_in_folder(private_dir(folder), key, buffer.getvalue(), shown=key)
+        _evict(folder)
     except Exception:  # a cache that cannot be written only costs the next server a parse
         log.warning("could not save the series cache for %s", source, exc_info=True)
     finally:
         with _saving_lock:
             _saving.discard(key)
+
+
+def _evict(folder: Path) -> None:
+    """Keep the folder under MAX_BYTES, dropping the least recently used copies first; and
+    drop what a save interrupted by a crash left behind."""
+    import time
+
+    entries = []
+    for entry in os.scandir(folder):
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        info = entry.stat(follow_symlinks=False)
+        if entry.name.endswith(".tmp") and time.time() - info.st_mtime > STALE_TMP_S:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+        elif entry.name.endswith(".npz"):
+            entries.append((info.st_mtime, info.st_size, entry.path))
+    total = sum(size for _mtime, size, _path in entries)
+    for _mtime, size, path in sorted(entries):
+        if total <= MAX_BYTES:
+            break
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            total -= size
 
 
 def wait_for_saves(timeout_s: float = 30.0) -> bool:
