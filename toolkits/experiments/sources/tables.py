@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from server.roots import open_regular
-from toolkits.experiments.sources import jsonl_bulk
+from toolkits.experiments.sources import bulk_tables
 from toolkits.experiments.sources.incremental import FileCursor, updated
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step", "epoch")
@@ -66,7 +66,7 @@ def read_jsonl(path: Path) -> TableCursor:
 
 def _read_new_jsonl(cursor: TableCursor) -> None:
     first_line, chunk = _new_chunk(cursor)
-    if not jsonl_bulk.add_chunk(cursor, chunk):
+    if not bulk_tables.add_jsonl_chunk(cursor, chunk):
         add_jsonl_lines(cursor, first_line, chunk)
 
 
@@ -90,7 +90,15 @@ def read_csv(path: Path) -> TableCursor:
 
 def _read_new_csv(cursor: TableCursor) -> None:
     delimiter = "\t" if cursor.path.suffix.lower() == ".tsv" else ","
-    lines = [line for _number, line in _lines(*_new_chunk(cursor))]
+    first_line, chunk = _new_chunk(cursor)
+    if not bulk_tables.add_csv_chunk(cursor, chunk, delimiter):
+        add_csv_lines(cursor, first_line, chunk, delimiter)
+
+
+def add_csv_lines(cursor: TableCursor, first_line: int, chunk: bytes, delimiter: str) -> None:
+    """The rows of ``chunk`` one line at a time (the first non-blank line of a file is its
+    header)."""
+    lines = [line for _number, line in _lines(first_line, chunk)]
     if not lines:
         return
     if cursor.header is None:

@@ -1,4 +1,4 @@
-"""JSONL metrics parsed a whole chunk at a time by pyarrow's JSON reader.
+"""JSONL and CSV metrics parsed a whole chunk at a time by pyarrow's readers.
 
 Parsing a million lines one ``json.loads`` and one ``_add_row`` at a time takes seconds; the
 first read of a long run (a fresh server, the dashboard's first paint) waited on it. Here the
@@ -13,6 +13,7 @@ this is only ever a faster way to the same result.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,31 +27,69 @@ if TYPE_CHECKING:
 BULK_FROM_BYTES = 1 << 16
 MAX_LONG_TAGS = 10_000
 _STEP_LIMIT = 2.0**63  # int64 steps, as the line-by-line reader's array("q") holds them
+_NEVER = "\x00"  # a cell text no CSV holds
 
 
-def add_chunk(cursor: TableCursor, chunk: bytes) -> bool:
+def add_jsonl_chunk(cursor: TableCursor, chunk: bytes) -> bool:
     """Append every row of ``chunk`` (complete lines) to ``cursor``; False if it must not.
 
     On False nothing was appended: the caller reads the chunk line by line.
+    """
+    if len(chunk) < BULK_FROM_BYTES or b"null" in chunk:
+        return False
+    table = _parse_json(chunk)
+    # One row per line, or a blank line / two objects on one line was read differently.
+    if table is None or table.num_rows != chunk.count(b"\n"):
+        return False
+    return _route(cursor, table, every_key_in_every_row=False)
+
+
+def add_csv_chunk(cursor: TableCursor, chunk: bytes, delimiter: str) -> bool:
+    """As ``add_jsonl_chunk``, for CSV/TSV lines (the first chunk starts with the header).
+
+    Every CSV cell is text to the line-by-line rules, so a file of long rows (tag and value
+    columns), where that matters, is left to them.
+    """
+    from toolkits.experiments.sources.tables import TAG_KEYS
+
+    if len(chunk) < BULK_FROM_BYTES:
+        return False
+    table = _parse_csv(chunk, delimiter, cursor.header)
+    if table is None:
+        return False
+    names = table.column_names
+    rows_in_chunk = chunk.count(b"\n") - (1 if cursor.header is None else 0)
+    # A blank line, a quoted line break or a repeated column name is read differently.
+    if table.num_rows != rows_in_chunk or len(set(names)) != len(names):
+        return False
+    if "value" in names and any(key in names for key in TAG_KEYS):
+        return False
+    if not _route(cursor, table, every_key_in_every_row=True):
+        return False
+    if cursor.header is None:
+        cursor.header = list(names)
+    return True
+
+
+def _route(cursor: TableCursor, table: pa.Table, *, every_key_in_every_row: bool) -> bool:
+    """Append ``table``'s rows to the cursor's tags by the rules of ``tables._add_row``.
+
+    ``every_key_in_every_row``: a row has every column's key even where the cell is empty (a
+    CSV row), rather than only where it holds a value (a JSON object).
     """
     import numpy as np
 
     from toolkits.experiments.sources.tables import STEP_KEYS, TAG_KEYS, TIME_KEYS
 
-    if len(chunk) < BULK_FROM_BYTES or b"null" in chunk:
-        return False
-    table = _parse(chunk)
-    # One row per line, or a blank line / two objects on one line was read differently.
-    if table is None or table.num_rows != chunk.count(b"\n"):
-        return False
     columns = {name: table.column(name).combine_chunks() for name in table.column_names}
     if not all(
         _scalar(columns[k]) for k in (*STEP_KEYS, *TIME_KEYS, *TAG_KEYS, "value") if k in columns
     ):
         return False
     rows = table.num_rows
-    step_choice, step_numbers, _ = _chosen(columns, STEP_KEYS, rows)
-    time_choice, time_numbers, times_ok = _chosen(columns, TIME_KEYS, rows)
+    has_key = _everywhere if every_key_in_every_row else _present
+    step_choice, step_numbers, _ = _chosen(columns, STEP_KEYS, rows, has_key)
+    time_choice, time_numbers, times_ok = _chosen(columns, TIME_KEYS, rows, has_key)
     has_step = np.isfinite(step_numbers)
     if not times_ok or np.any(np.abs(step_numbers[has_step]) >= _STEP_LIMIT):
         return False
@@ -73,7 +112,7 @@ def add_chunk(cursor: TableCursor, chunk: bytes) -> bool:
     return added
 
 
-def _parse(chunk: bytes) -> pa.Table | None:
+def _parse_json(chunk: bytes) -> pa.Table | None:
     import io
 
     import pyarrow as pa
@@ -81,6 +120,26 @@ def _parse(chunk: bytes) -> pa.Table | None:
 
     try:
         return pa_json.read_json(io.BytesIO(chunk))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _parse_csv(chunk: bytes, delimiter: str, header: list[str] | None) -> pa.Table | None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    # Only an empty cell is missing; no word is a boolean (to the line rules "true" is no
+    # number, and "1" is one).
+    convert = pa_csv.ConvertOptions(null_values=[""], true_values=[_NEVER], false_values=[_NEVER])
+    try:
+        return pa_csv.read_csv(
+            io.BytesIO(chunk),
+            read_options=pa_csv.ReadOptions(column_names=header),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter),
+            convert_options=convert,
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
 
@@ -126,8 +185,17 @@ def _present(column: pa.Array) -> np.ndarray:
     return bits[column.offset : column.offset + len(column)].astype(bool)
 
 
+def _everywhere(column: pa.Array) -> np.ndarray:
+    import numpy as np
+
+    return np.ones(len(column), bool)
+
+
 def _chosen(
-    columns: dict[str, Any], keys: tuple[str, ...], rows: int
+    columns: dict[str, Any],
+    keys: tuple[str, ...],
+    rows: int,
+    has_key: Callable[[pa.Array], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per row: which of ``keys`` it uses (the first present; -1: none), that key's number
     (NaN where it holds none), and False if some chosen cell is text that is not a number (a
@@ -141,7 +209,7 @@ def _chosen(
         column = columns.get(keys[index])
         if column is None:
             continue
-        present = _present(column)
+        present = has_key(column)
         values, is_number = _numbers(column)
         is_text = present & ~is_number if _is_text(column) else np.zeros(rows, bool)
         choice[present] = index

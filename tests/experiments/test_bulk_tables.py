@@ -1,4 +1,4 @@
-"""The bulk JSONL reader gives exactly what the line-by-line reader gives, or declines.
+"""The bulk JSONL/CSV readers give exactly what the line-by-line readers give, or decline.
 
 Each case is a chunk big enough for the bulk path; the same bytes go through both readers and
 every tag's steps, values and wall times must be identical (NaN included). Cases the bulk path
@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolkits.experiments.sources import jsonl_bulk, tables
+from toolkits.experiments.sources import bulk_tables, tables
 
 
 def chunk_of(rows: list[str]) -> bytes:
     """``rows`` repeated until the chunk is big enough for the bulk path."""
     block = "".join(line + "\n" for line in rows).encode()
-    return block * (jsonl_bulk.BULK_FROM_BYTES // len(block) + 1)
+    return block * (bulk_tables.BULK_FROM_BYTES // len(block) + 1)
 
 
 def fresh(tmp_path: Path) -> tables.TableCursor:
@@ -78,7 +78,7 @@ SAME = {
 def test_bulk_equals_line_by_line(tmp_path: Path, name: str) -> None:
     data = chunk_of(SAME[name])
     bulk, lines = fresh(tmp_path), fresh(tmp_path)
-    assert jsonl_bulk.add_chunk(bulk, data) is True
+    assert bulk_tables.add_jsonl_chunk(bulk, data) is True
     tables.add_jsonl_lines(lines, 1, data)
     expected = columns(lines)
     assert expected  # a case that logged nothing could not tell the readers apart
@@ -104,13 +104,13 @@ DECLINED = {
 @pytest.mark.parametrize("name", sorted(DECLINED))
 def test_bulk_declines_what_only_the_line_reader_interprets(tmp_path: Path, name: str) -> None:
     cursor = fresh(tmp_path)
-    assert jsonl_bulk.add_chunk(cursor, chunk_of(DECLINED[name])) is False
+    assert bulk_tables.add_jsonl_chunk(cursor, chunk_of(DECLINED[name])) is False
     assert cursor.buffers == {} and cursor.rows == 0
 
 
 def test_small_chunks_stay_line_by_line(tmp_path: Path) -> None:
     cursor = fresh(tmp_path)
-    assert jsonl_bulk.add_chunk(cursor, b'{"step": 1, "loss": 0.5}\n') is False
+    assert bulk_tables.add_jsonl_chunk(cursor, b'{"step": 1, "loss": 0.5}\n') is False
 
 
 def test_a_big_file_then_appended_lines_read_like_before(tmp_path: Path) -> None:
@@ -128,3 +128,61 @@ def test_a_big_file_then_appended_lines_read_like_before(tmp_path: Path) -> None
     assert len(loss) == 5001 and math.isnan(loss.values[-1])
     assert np.array_equal(loss.steps[:5000], np.arange(5000))
     assert any("line 5002 is not valid JSON" in p for p in again.problems)
+
+
+CSV_SAME = {
+    "numbers, non-finite spellings, empty cells, text": [
+        "step,train/loss,acc,note,timestamp",
+        "1,0.5,nan,warm,1700000000123",
+        "2,,Infinity,3.5,1700000001",
+        "3,-inf, 0.25 ,x,",
+    ],
+    "no step column: rows are numbered; booleans are no numbers": [
+        "loss,flag,epoch",
+        "0.5,true,1",
+        "0.25,1,",
+    ],
+    "an empty step cell numbers the row (it does not fall back to epoch)": [
+        "step,epoch,loss",
+        "5,1,0.5",
+        ",2,0.25",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CSV_SAME))
+def test_bulk_csv_equals_line_by_line(tmp_path: Path, name: str) -> None:
+    header, *rows = CSV_SAME[name]
+    data = (header + "\n").encode() + chunk_of(rows)
+    bulk, lines = fresh(tmp_path), fresh(tmp_path)
+    assert bulk_tables.add_csv_chunk(bulk, data, ",") is True
+    tables.add_csv_lines(lines, 1, data, ",")
+    expected = columns(lines)
+    assert expected
+    assert columns(bulk) == expected
+    assert bulk.header == lines.header
+    # The next chunk has no header: the one read first names its columns.
+    more = chunk_of(rows)
+    assert bulk_tables.add_csv_chunk(bulk, more, ",") is True
+    tables.add_csv_lines(lines, 1, more, ",")
+    assert columns(bulk) == columns(lines)
+    assert bulk.rows == lines.rows
+
+
+CSV_DECLINED = {
+    "a blank line": ["step,loss", "1,0.5", ""],
+    "a short row": ["step,loss", "1,0.5", "2"],
+    "a quoted line break": ["step,note", '1,"a', 'b"'],
+    "a repeated column name": ["loss,loss", "1,2"],
+    "long rows": ["tag,value,step", "train/loss,0.5,1"],
+    "a date as time": ["time,loss", "2024-01-02T03:04:05,0.5"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CSV_DECLINED))
+def test_bulk_csv_declines_what_only_the_line_reader_interprets(tmp_path: Path, name: str) -> None:
+    header, *rows = CSV_DECLINED[name]
+    cursor = fresh(tmp_path)
+    data = (header + "\n").encode() + chunk_of(rows)
+    assert bulk_tables.add_csv_chunk(cursor, data, ",") is False
+    assert cursor.buffers == {} and cursor.rows == 0 and cursor.header is None
