@@ -45,6 +45,15 @@ def restarted():
     forget_all()
 
 
+def cached_log(path: Path, home: Path) -> Path:
+    """A long log read once: the one copy of its series saved on disk."""
+    write_log(path, ROWS)
+    tables.read_jsonl(path)
+    assert series_cache.wait_for_saves()
+    [saved] = cache_files(home)
+    return saved
+
+
 def read_fresh(path: Path) -> tables.TableCursor:
     """As a restarted server reads: nothing in memory, only what is on disk."""
     forget_all()
@@ -60,10 +69,7 @@ def test_a_restarted_server_loads_the_series_and_reads_only_what_was_appended(
     tmp_path: Path, home: Path
 ) -> None:
     path = tmp_path / "metrics.jsonl"
-    write_log(path, ROWS)
-    tables.read_jsonl(path)
-    assert series_cache.wait_for_saves()
-    [saved] = cache_files(home)
+    saved = cached_log(path, home)
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert stat.S_IMODE(saved.parent.stat().st_mode) == 0o700
     write_log(path, 10, start=ROWS)  # the run went on while the server was down
@@ -78,9 +84,7 @@ def test_a_restarted_server_loads_the_series_and_reads_only_what_was_appended(
 
 def test_a_file_rewritten_in_place_is_parsed_again(tmp_path: Path, home: Path) -> None:
     path = tmp_path / "metrics.jsonl"
-    write_log(path, ROWS)
-    tables.read_jsonl(path)
-    assert series_cache.wait_for_saves() and cache_files(home)
+    cached_log(path, home)
     data = path.read_bytes()
     last = data.rstrip(b"\n").rsplit(b"\n", 1)[1]
     changed = json.dumps({"step": ROWS - 1, "train/loss": float("nan")}).encode()
@@ -95,9 +99,7 @@ def test_a_file_rewritten_in_place_is_parsed_again(tmp_path: Path, home: Path) -
 
 def test_a_replaced_file_is_parsed_again(tmp_path: Path, home: Path) -> None:
     path = tmp_path / "metrics.jsonl"
-    write_log(path, ROWS)
-    tables.read_jsonl(path)
-    assert series_cache.wait_for_saves() and cache_files(home)
+    cached_log(path, home)
     other = tmp_path / "other.jsonl"
     write_log(other, ROWS + 5, tag="val/acc")
     other.replace(path)  # a new inode under the same name, longer than the saved offset
@@ -107,10 +109,7 @@ def test_a_replaced_file_is_parsed_again(tmp_path: Path, home: Path) -> None:
 
 def test_a_symlink_planted_as_the_cache_file_is_not_followed(tmp_path: Path, home: Path) -> None:
     path = tmp_path / "metrics.jsonl"
-    write_log(path, ROWS)
-    tables.read_jsonl(path)
-    assert series_cache.wait_for_saves()
-    [saved] = cache_files(home)
+    saved = cached_log(path, home)
     elsewhere = tmp_path / "elsewhere.npz"
     saved.replace(elsewhere)
     saved.symlink_to(elsewhere)  # a valid copy, but reached through a link
@@ -148,10 +147,7 @@ def test_small_logs_get_no_cache_file(tmp_path: Path, home: Path) -> None:
 
 def test_a_damaged_copy_costs_a_parse_not_a_failed_read(tmp_path: Path, home: Path) -> None:
     path = tmp_path / "metrics.jsonl"
-    write_log(path, ROWS)
-    tables.read_jsonl(path)
-    assert series_cache.wait_for_saves()
-    [saved] = cache_files(home)
+    saved = cached_log(path, home)
     saved.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])  # cut in half
     write_log(path, 10, start=ROWS)
     cursor = read_fresh(path)
