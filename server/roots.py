@@ -207,27 +207,7 @@ class Roots:
         real = parent / target.name  # the name itself is replaced, never followed
         if is_credential(real):
             raise PathRefused(f"The {what} {path} is a credential file; tools never write those.")
-        dir_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        try:
-            if Path(os.readlink(f"/proc/self/fd/{dir_fd}")) != parent:
-                raise PathRefused(f"The folder of {path} changed while it was being opened.")
-            tmp = f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-            fd = os.open(
-                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                dir_fd=dir_fd,
-            )  # fmt: skip
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.rename(tmp, target.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp, dir_fd=dir_fd)
-                raise
-        finally:
-            os.close(dir_fd)
+        write_in_folder(parent, target.name, data, shown=str(path))
         return real
 
     def walk_files(self, folder: Path, *, max_files: int) -> Iterator[Path]:
@@ -255,6 +235,32 @@ def paths_from_uris(uris: Sequence[str]) -> tuple[Path, ...]:
         if parsed.scheme == "file" and parsed.path:
             found.append(_real(Path(unquote(parsed.path))))
     return tuple(found)
+
+
+def write_in_folder(parent: Path, name: str, data: bytes, *, shown: str) -> None:
+    """Write ``data`` as ``parent/name`` (``parent`` a real path): a 0600 file written beside it
+    and renamed into place, never through a symlink, so a reader never sees half of it."""
+    dir_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if Path(os.readlink(f"/proc/self/fd/{dir_fd}")) != parent:
+            raise PathRefused(f"The folder of {shown} changed while it was being opened.")
+        tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+            dir_fd=dir_fd,
+        )  # fmt: skip
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)
 
 
 def open_regular(path: str | os.PathLike[str], *, shown: str | None = None) -> int:

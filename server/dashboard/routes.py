@@ -25,6 +25,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from server.dashboard.auth import COOKIE, DashboardAuth
+from server.dashboard.prewarm import Prewarm
 from server.errors import UserError
 from server.settings import Settings
 from server.state import StateStore
@@ -56,6 +57,7 @@ class Dashboard:
         self.call = in_process(server)
         self.settings = settings
         self._store: StateStore | None = None
+        self._prewarm: Prewarm | None = None
 
     @property
     def store(self) -> StateStore:
@@ -123,7 +125,19 @@ class Dashboard:
         return Response(_asset(STATIC[name], name), media_type=kind)
 
     async def overview(self, request: Request) -> Response:
-        return JSONResponse(await models.overview_model(self.call, self.store))
+        model = await models.overview_model(self.call, self.store)
+        if self.prewarm is not None:
+            self.prewarm.jobs_listed(model["jobs"])
+        return JSONResponse(model)
+
+    @property
+    def prewarm(self) -> Prewarm | None:
+        """Reads listed runs' metrics in the background (only if experiments are served)."""
+        from server.app import select_toolsets
+
+        if self._prewarm is None and "experiments" in select_toolsets(self.settings.toolsets):
+            self._prewarm = Prewarm(self.settings, self.store)
+        return self._prewarm
 
     async def view(self, request: Request) -> Response:
         kind, query = request.path_params["kind"], request.query_params

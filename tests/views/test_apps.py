@@ -78,6 +78,11 @@ class Host:
     def css(self, selector: str) -> list[Any]:
         return self.driver.find_elements(By.CSS_SELECTOR, selector)
 
+    async def until_badge(self, word: str, what: str, patience_s: float = 30) -> None:
+        """Forward calls until the view's status badge says ``word``."""
+        badge = lambda: word in " ".join(e.text for e in self.css("[data-role=badge]"))  # noqa: E731
+        await self.until(badge, what, patience_s)
+
 
 async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
     tmp_path: Path, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
@@ -132,10 +137,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
             shot(driver, tmp_path, "app-job")
             driver.switch_to.frame(driver.find_element(By.ID, "view"))
             fresh(driver, lambda: host.css("[data-role=cancel]")[0].click())
-            await host.until(
-                lambda: "cancelled" in " ".join(e.text for e in host.css("[data-role=badge]")),
-                "the cancelled badge",
-            )
+            await host.until_badge("cancelled", "the cancelled badge")
             assert "jobs_cancel" in host.forwarded  # through the host, not around it
 
             await host.until(lambda: True, "nothing")
@@ -148,11 +150,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
             driver.switch_to.frame(driver.find_element(By.ID, "view"))
             host.css("[data-role=feedback]")[0].send_keys("fine by me")
             host.css("[data-role=approve]")[0].click()
-            await host.until(
-                lambda: "completed" in " ".join(e.text for e in host.css("[data-role=badge]")),
-                "the run to finish",
-                60,
-            )
+            await host.until_badge("completed", "the run to finish", 60)
             driver.switch_to.default_content()
             errors = console_errors(driver)
         finally:

@@ -185,8 +185,11 @@ def drive(
         chain = ActionChains(driver).move_to_element_with_offset(svg, -200, 0)
         chain.click_and_hold().move_by_offset(150, 0).release().perform()
 
-    fresh(driver, drag)
-    wait_until(lambda: text(driver, ".x-tick") != before, "the zoom")
+    def zoomed() -> bool:  # drag again if a live re-render replaced the chart mid-drag
+        fresh(driver, drag)
+        return text(driver, ".x-tick") != before
+
+    wait_until(zoomed, "the zoom", driver=driver)
 
     def hover() -> str:  # values under the pointer (again if a live re-render reset the tip)
         svg = driver.find_element(By.CSS_SELECTOR, ".chart-svg svg")

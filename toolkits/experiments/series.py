@@ -33,6 +33,27 @@ class PointBuffer:
         self.values.append(value)
         self.wall_times.append(wall_time)
 
+    def adopt(self, steps: np.ndarray, values: np.ndarray, wall_times: np.ndarray) -> None:
+        """Take ready numpy columns as the points so far (an empty buffer; no copy)."""
+        import numpy as np
+
+        if len(self):
+            raise ValueError("adopt() fills an empty buffer only")
+        columns = (
+            np.ascontiguousarray(steps, np.int64),
+            np.ascontiguousarray(values, np.float64),
+            np.ascontiguousarray(wall_times, np.float64),
+        )
+        self._columns, self._size = columns, len(columns[0])
+
+    def extend(self, steps: np.ndarray, values: np.ndarray, wall_times: np.ndarray) -> None:
+        """Append many points at once (a bulk reader's columns)."""
+        import numpy as np
+
+        self.steps.frombytes(np.ascontiguousarray(steps, np.int64).tobytes())
+        self.values.frombytes(np.ascontiguousarray(values, np.float64).tobytes())
+        self.wall_times.frombytes(np.ascontiguousarray(wall_times, np.float64).tobytes())
+
     def __len__(self) -> int:
         return self._size + len(self.steps)
 

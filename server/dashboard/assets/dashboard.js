@@ -111,11 +111,21 @@
   const live = document.getElementById("live");
   const events = new EventSource("/api/events");
   events.addEventListener("open", () => { live.textContent = "● live"; });
-  // A change pushed while someone types feedback waits until they leave the field.
+  // A change pushed while someone types feedback waits until they leave the field (and the
+  // indicator says so, so nobody wonders why the page stopped following).
   let deferred = false;
   const typing = () => main.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA";
-  events.addEventListener("changed", () => { if (typing()) deferred = true; else show(); });
-  main.addEventListener("focusout", () => { if (deferred) { deferred = false; show(); } });
+  events.addEventListener("changed", () => {
+    if (!typing()) { show(); return; }
+    deferred = true;
+    live.textContent = "● live (updates wait while you type)";
+  });
+  main.addEventListener("focusout", () => {
+    if (!deferred) return;
+    deferred = false;
+    live.textContent = "● live";
+    show();
+  });
   events.addEventListener("error", () => { live.textContent = "○ reconnecting"; });
   show();
 })(window);

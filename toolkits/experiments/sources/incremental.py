@@ -2,8 +2,9 @@
 
 Kept in memory, keyed by path and checked against the file's device, inode and size: a file
 that was replaced (new inode) or truncated (smaller than what was read) is read again from the
-start. After a server restart the first read is a full one; nothing a user would miss is lost,
-because the log files themselves are the record.
+start. A long log's cursor is also saved on disk (series_cache.py), so after a server restart
+the first read loads it and parses only what was appended since; the log files themselves stay
+the record.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from toolkits.experiments.series import PointBuffer
 
@@ -33,6 +34,14 @@ class FileCursor:
         self.buffers: dict[str, PointBuffer] = {}
         self.lock = threading.Lock()
         self.problems: list[str] = []
+        self.saved_points = 0  # points in the on-disk copy (series_cache.py)
+
+    def saved_state(self) -> dict[str, Any]:
+        """What a reader needs, beyond offset and points, to go on where it stopped (JSON)."""
+        return {"problems": self.problems[-20:]}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.problems = [str(p) for p in state.get("problems", [])]
 
     def matches(self, stat: os.stat_result) -> bool:
         return (
@@ -56,18 +65,47 @@ _cursors: OrderedDict[tuple[str, str], FileCursor] = OrderedDict()
 _cursors_lock = threading.Lock()
 
 
+def updated(
+    path: Path,
+    kind: str,
+    factory: Callable[[Path, os.stat_result], C],
+    read_new: Callable[[C], object],
+) -> C:
+    """The cursor of ``path`` for a reader ``kind``, brought up to date by ``read_new``.
+
+    A fresh cursor (the file is new to this process, or was replaced) starts from the on-disk
+    copy when one matches; a cursor that grew enough is saved again.
+    """
+    from toolkits.experiments.sources import series_cache
+
+    cursor, fresh = _cursor(path, kind, factory)
+    with cursor.lock:
+        if fresh and cursor.offset == 0:
+            series_cache.restore(cursor, kind)
+        read_new(cursor)
+        series_cache.remember(cursor, kind)
+    return cursor
+
+
 def cursor_for(path: Path, kind: str, factory: Callable[[Path, os.stat_result], C]) -> C:
     """The cursor of ``path`` for a reader ``kind``, fresh if the file is new or was replaced."""
+    return _cursor(path, kind, factory)[0]
+
+
+def _cursor(path: Path, kind: str, factory: Callable[[Path, os.stat_result], C]) -> tuple[C, bool]:
+    """The cursor of ``path`` for a reader ``kind``, and whether it was just made."""
     stat = path.stat()
     key = (kind, str(path.resolve()))
+    fresh = False
     with _cursors_lock:
         cursor = _cursors.get(key)
         if cursor is None or not cursor.matches(stat):
             cursor = factory(path, stat)
             _cursors[key] = cursor
+            fresh = True
         _cursors.move_to_end(key)
         _evict_locked()
-    return cursor  # type: ignore[return-value]
+    return cursor, fresh  # type: ignore[return-value]
 
 
 def _evict_locked() -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from server.roots import open_regular
-from toolkits.experiments.sources.incremental import FileCursor, cursor_for
+from toolkits.experiments.sources import bulk_tables
+from toolkits.experiments.sources.incremental import FileCursor, updated
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step", "epoch")
 TIME_KEYS = ("wall_time", "timestamp", "time", "_timestamp")
@@ -44,53 +45,87 @@ class TableCursor(FileCursor):
         self.header: list[str] | None = None
         self.bad_lines = 0
 
+    def saved_state(self) -> dict[str, Any]:
+        return super().saved_state() | {
+            "rows": self.rows,
+            "lines_seen": self.lines_seen,
+            "header": self.header,
+            "bad_lines": self.bad_lines,
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        super().restore_state(state)
+        self.rows, self.lines_seen = int(state["rows"]), int(state["lines_seen"])
+        self.header = [str(h) for h in state["header"]] if state["header"] is not None else None
+        self.bad_lines = int(state["bad_lines"])
+
 
 def read_jsonl(path: Path) -> TableCursor:
-    cursor = cursor_for(path, "jsonl", TableCursor)
-    with cursor.lock:
-        for line_number, line in _new_lines(cursor):
-            try:
-                row = json.loads(line)
-            except ValueError:
-                _note_bad_line(cursor, line_number, "is not valid JSON")
-                continue
-            if isinstance(row, dict):
-                _add_row(cursor, _flatten(row))
-            else:
-                _note_bad_line(cursor, line_number, "is not a JSON object")
-    return cursor
+    return updated(path, "jsonl", TableCursor, _read_new_jsonl)
+
+
+def _read_new_jsonl(cursor: TableCursor) -> None:
+    first_line, chunk = _new_chunk(cursor)
+    if not bulk_tables.add_jsonl_chunk(cursor, chunk):
+        add_jsonl_lines(cursor, first_line, chunk)
+
+
+def add_jsonl_lines(cursor: TableCursor, first_line: int, chunk: bytes) -> None:
+    """The rows of ``chunk`` one line at a time: every shape, and a note per bad line."""
+    for line_number, line in _lines(first_line, chunk):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            _note_bad_line(cursor, line_number, "is not valid JSON")
+            continue
+        if isinstance(row, dict):
+            _add_row(cursor, _flatten(row))
+        else:
+            _note_bad_line(cursor, line_number, "is not a JSON object")
 
 
 def read_csv(path: Path) -> TableCursor:
-    cursor = cursor_for(path, "csv", TableCursor)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with cursor.lock:
-        lines = [line for _number, line in _new_lines(cursor)]
-        if not lines:
-            return cursor
-        if cursor.header is None:
-            cursor.header = next(csv.reader([lines[0]], delimiter=delimiter))
-            lines = lines[1:]
-        header = cursor.header
-        for cells in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter):
-            if cells:
-                _add_row(cursor, dict(zip(header, cells, strict=False)))
-    return cursor
+    return updated(path, "csv", TableCursor, _read_new_csv)
 
 
-def _new_lines(cursor: TableCursor):
-    """Complete lines appended since the last read; the cursor moves past them."""
+def _read_new_csv(cursor: TableCursor) -> None:
+    delimiter = "\t" if cursor.path.suffix.lower() == ".tsv" else ","
+    first_line, chunk = _new_chunk(cursor)
+    if not bulk_tables.add_csv_chunk(cursor, chunk, delimiter):
+        add_csv_lines(cursor, first_line, chunk, delimiter)
+
+
+def add_csv_lines(cursor: TableCursor, first_line: int, chunk: bytes, delimiter: str) -> None:
+    """The rows of ``chunk`` one line at a time (the first non-blank line of a file is its
+    header)."""
+    lines = [line for _number, line in _lines(first_line, chunk)]
+    if not lines:
+        return
+    if cursor.header is None:
+        cursor.header = next(csv.reader([lines[0]], delimiter=delimiter))
+        lines = lines[1:]
+    header = cursor.header
+    for cells in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter):
+        if cells:
+            _add_row(cursor, dict(zip(header, cells, strict=False)))
+
+
+def _new_chunk(cursor: TableCursor) -> tuple[int, bytes]:
+    """The complete lines appended since the last read, and the number of the first one; the
+    cursor moves past them."""
     with os.fdopen(open_regular(cursor.path), "rb") as handle:
         handle.seek(cursor.offset)
         data = handle.read()
-    end = data.rfind(b"\n")
-    if end < 0:
-        return []
-    chunk = data[: end + 1]
+    chunk = data[: data.rfind(b"\n") + 1]
     cursor.offset += len(chunk)
     first_line = cursor.lines_seen + 1
+    cursor.lines_seen += chunk.count(b"\n")
+    return first_line, chunk
+
+
+def _lines(first_line: int, chunk: bytes) -> list[tuple[int, str]]:
+    """Numbered non-blank lines of ``chunk``."""
     lines = chunk.decode("utf-8", errors="replace").split("\n")[:-1]
-    cursor.lines_seen += len(lines)
     return [(first_line + i, line.rstrip("\r")) for i, line in enumerate(lines) if line.strip()]
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 from server.roots import open_regular
-from toolkits.experiments.sources.incremental import FileCursor, cursor_for
+from toolkits.experiments.sources.incremental import FileCursor, updated
 
 HEADER_BYTES = 12  # length + its CRC
 FOOTER_BYTES = 4  # CRC of the data
@@ -36,6 +37,20 @@ class EventFileCursor(FileCursor):
         self.broken = False
         self.corrupt_records = 0
 
+    def saved_state(self) -> dict[str, Any]:
+        return super().saved_state() | {
+            "scalar_tags": sorted(self.scalar_tags),
+            "other_tags": sorted(self.other_tags),
+            "broken": self.broken,
+            "corrupt_records": self.corrupt_records,
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        super().restore_state(state)
+        self.scalar_tags = {str(t) for t in state["scalar_tags"]}
+        self.other_tags = {str(t) for t in state["other_tags"]}
+        self.broken, self.corrupt_records = bool(state["broken"]), int(state["corrupt_records"])
+
 
 def is_event_file(path: Path) -> bool:
     return EVENT_FILE_MARKER in path.name and path.is_file()
@@ -43,11 +58,12 @@ def is_event_file(path: Path) -> bool:
 
 def read_event_file(path: Path) -> EventFileCursor:
     """Bring the cursor of ``path`` up to date and return it (its buffers hold every scalar)."""
-    cursor = cursor_for(path, "tfevents", EventFileCursor)
-    with cursor.lock:
-        if not cursor.broken:
-            _read_new_records(cursor)
-    return cursor
+    return updated(path, "tfevents", EventFileCursor, _read_unless_broken)
+
+
+def _read_unless_broken(cursor: EventFileCursor) -> None:
+    if not cursor.broken:
+        _read_new_records(cursor)
 
 
 def _read_new_records(cursor: EventFileCursor) -> int:
