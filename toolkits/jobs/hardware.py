@@ -112,25 +112,31 @@ def memory_gb() -> tuple[float | None, float | None]:
     return values.get("MemTotal"), values.get("MemAvailable")
 
 
-def detect_gpus() -> list[GpuInfo]:
+def nvidia_smi_csv(query: str, timeout: float = 10) -> list[list[str]] | None:
+    """Rows of ``nvidia-smi --query-<query> --format=csv,noheader,nounits``, cells stripped;
+    None without nvidia-smi or when it fails."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
-        return []
+        return None
     try:
         out = subprocess.run(
-            [smi, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            [smi, f"--query-{query}", "--format=csv,noheader,nounits"],
             capture_output=True,
             text=True,
-            timeout=10,
+            timeout=timeout,
             check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return []
+        return None
+    return [[cell.strip() for cell in row.split(",")] for row in out.splitlines() if row.strip()]
+
+
+def detect_gpus() -> list[GpuInfo]:
     gpus = []
-    for row in out.strip().splitlines():
-        name, _, memory = row.rpartition(",")
+    for row in nvidia_smi_csv("gpu=name,memory.total") or []:
+        name, memory = ",".join(row[:-1]), row[-1]
         try:
-            gpus.append(GpuInfo(name=name.strip(), memory_gb=round(float(memory) / 1024, 1)))
+            gpus.append(GpuInfo(name=name, memory_gb=round(float(memory) / 1024, 1)))
         except ValueError:
-            gpus.append(GpuInfo(name=row.strip()))
+            gpus.append(GpuInfo(name=", ".join(row)))
     return gpus

@@ -271,25 +271,16 @@ class GpuSampler:
     def __init__(self, every: float = 0.5) -> None:
         import shutil
 
-        self.smi = shutil.which("nvidia-smi")
+        self.present = shutil.which("nvidia-smi") is not None
         self.every, self.next_at = every, 0.0
         self.peak = 0.0
         self.basis: Literal["process", "device"] | None = None
         self.baseline = self._device_used()
 
     def _query(self, what: str) -> list[list[str]] | None:
-        if self.smi is None:
-            return None
-        try:
-            out = subprocess.run(
-                [self.smi, f"--query-{what}", "--format=csv,noheader,nounits"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return [[cell.strip() for cell in row.split(",")] for row in out.splitlines() if row]
+        from toolkits.jobs.hardware import nvidia_smi_csv
+
+        return nvidia_smi_csv(what, timeout=5) if self.present else None
 
     def _device_used(self) -> float | None:
         rows = self._query("gpu=memory.used")
@@ -300,7 +291,7 @@ class GpuSampler:
 
     def sample(self, pgid: int) -> None:
         now = time.monotonic()
-        if self.smi is None or now < self.next_at:
+        if not self.present or now < self.next_at:
             return
         self.next_at = now + self.every
         apps = self._query("compute-apps=pid,used_memory") or []
