@@ -214,7 +214,7 @@ def _describe(
             f"(omit revision for 'main')."
         )
     if isinstance(exc, errors.EntryNotFoundError):
-        return _NotFound(f"File not found while {what}. List the files with hub_list_files.")
+        return _NotFound(f"File not found while {what}. List the files with hub_repo(op='list').")
     if isinstance(exc, errors.DisabledRepoError):
         return f"The repository is disabled on the Hub; {what} is not possible."
     if isinstance(exc, errors.HfHubHTTPError):

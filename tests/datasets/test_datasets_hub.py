@@ -91,9 +91,7 @@ async def test_gated_dataset_needs_a_token(anon_settings: Settings, hub_settings
 
 async def test_no_preview_points_to_the_files(hub_settings: Settings) -> None:
     async with datasets_client(hub_settings) as c:
-        with pytest.raises(
-            ToolError, match=r"no preview.*hub_list_files\(repo_id='alice/raw-images'"
-        ):
+        with pytest.raises(ToolError, match=r"no preview.*hub_repo\(repo_id='alice/raw-images'"):
             await c.call_tool("datasets_inspect", {"dataset": "alice/raw-images"})
 
 

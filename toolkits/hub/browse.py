@@ -296,7 +296,7 @@ def list_files(
         offset=offset,
         truncated=more,
         next_offset=next_offset,
-        hint=f"More entries: call hub_list_files with offset={next_offset}." if more else None,
+        hint=f"More entries: call hub_repo(op='list') with offset={next_offset}." if more else None,
     )
 
 
@@ -325,14 +325,14 @@ def read_file(
     entry = found[0]
     if isinstance(entry, RepoFolder):
         raise UserError(
-            f"{path!r} is a folder. List it with hub_list_files(repo_id={repo_id!r}, path={path!r})."
+            f"{path!r} is a folder. List it with hub_repo(repo_id={repo_id!r}, op='list', path={path!r})."
         )
     base = {"repo_id": repo_id, "kind": kind, "path": path, "revision": revision or "main"}
     if Path(path).suffix.lower() in BINARY_SUFFIXES:
         return _binary(base, entry.size)
     if entry.size is not None and entry.size > MAX_READ_BYTES:
         raise UserError(
-            f"{path} is {entry.size:,} bytes; hub_read_file reads text files up to "
+            f"{path} is {entry.size:,} bytes; hub_repo reads text files up to "
             f"{MAX_READ_BYTES:,} bytes. For data files use datasets_inspect or datasets_query; "
             f"otherwise download it where you need it (e.g. in a sandbox)."
         )
@@ -344,7 +344,7 @@ def read_file(
         strip_invisible(text),
         offset=offset,
         max_chars=max_chars,
-        continue_with=f"hub_read_file(repo_id={repo_id!r}, path={path!r}, kind={kind!r})",
+        continue_with=f"hub_repo(repo_id={repo_id!r}, op='read', path={path!r}, kind={kind!r})",
     )
     return FileContent(**base, size=len(data), **page.model_dump())
 
@@ -362,7 +362,7 @@ def _as_text(data: bytes) -> str | None:
 def _binary(base: dict[str, Any], size: int | None) -> FileContent:
     hint = (
         "Binary file: inspect data files with datasets_inspect, model weights with "
-        "hub_repo_info (parameter count), or download it in a sandbox."
+        "hub_repo(op='info') (parameter count), or download it in a sandbox."
     )
     return FileContent(
         **base, size=size, binary=True, text="", offset=0, total_chars=0, truncated=False, hint=hint
@@ -393,4 +393,4 @@ def _missing_file_message(
     message = f"No file {path!r} in {kind} {repo_id} at {revision or 'main'}."
     if close:
         message += f" Did you mean: {', '.join(close)}?"
-    return message + f" List files with hub_list_files(repo_id={repo_id!r}, path={parent!r})."
+    return message + f" List files with hub_repo(repo_id={repo_id!r}, op='list', path={parent!r})."

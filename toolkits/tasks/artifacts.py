@@ -70,7 +70,7 @@ def collect_artifacts(events: list[StoredEvent]) -> Artifacts:
             _add(found.journals, *JOURNAL_ENTRY.findall(output))
         if tool == "experiments_journal" and args.get("action") == "append":
             _add(found.journals, args.get("experiment"))
-        if tool in ("hub_create_repo", "hub_upload"):
+        if tool == "hub_write" and args.get("op") in ("create", "upload"):
             _add(found.repo_ids, args.get("repo_id"))
         if tool == "sandbox_create":
             _add(found.sandbox_ids, *SANDBOX_ID.findall(output))
