@@ -24,15 +24,11 @@ Dataset = Annotated[
     Field(
         min_length=1,
         max_length=4096,
-        description="A Hub dataset id ('stanfordnlp/imdb') or a local path: a parquet, CSV, "
-        "JSONL/JSON or Arrow file, a save_to_disk folder, or a folder of such files.",
+        description="Hub id, or a local parquet/CSV/JSON(L)/Arrow file or folder",
     ),
 ]
-Config = Annotated[
-    str | None,
-    Field(max_length=200, description="Hub config (subset); default 'default' or first."),
-]
-Split = Annotated[str | None, Field(max_length=200, description="Split; default 'train' or first.")]
+Config = Annotated[str | None, Field(max_length=200)]
+Split = Annotated[str | None, Field(max_length=200, description="default 'train' or first")]
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -52,18 +48,13 @@ def build(ctx: ToolkitContext) -> FastMCP:
         ctx: Context,
         config: Config = None,
         split: Split = None,
-        sample_rows: Annotated[int, Field(ge=0, le=20, description="Rows to show.")] = 5,
-        column_offset: Annotated[
-            int, Field(ge=0, le=100_000, description="First column to describe (wide tables).")
-        ] = 0,
+        sample_rows: Annotated[int, Field(ge=0, le=20)] = 5,
+        column_offset: Annotated[int, Field(ge=0, le=100_000)] = 0,
     ) -> models.DatasetInspection:
-        """Describe a dataset without downloading it: configs and splits with row counts, the
-        schema, sample rows (long values cut), per-column nulls / min / max / approximate
-        distinct / text lengths, and chat format (a messages column: roles and turns per row).
-        Hub datasets are read from the dataset viewer; local files through their metadata
-        (parquet footers), so even multi-GB files answer at once. Columns are shown 40 at a
-        time: continue with column_offset=next_column_offset.
-        """
+        """Describe a dataset without downloading it: configs and splits with row counts,
+        schema, sample rows, per-column nulls/min/max/distinct/text lengths, and chat format
+        (roles and turns of a messages column). Columns come 40 at a time (continue from
+        next_column_offset)."""
         await ctx.report_progress(0, 1, f"inspecting {dataset}")
         result = await anyio.to_thread.run_sync(
             functools.partial(
@@ -91,27 +82,17 @@ def build(ctx: ToolkitContext) -> FastMCP:
         dataset: Dataset,
         sql: Annotated[
             str,
-            Field(
-                min_length=1,
-                max_length=8000,
-                description="One DuckDB SELECT (or WITH ... SELECT) over the view `data` (the "
-                "chosen split); the split is also a view named after it (for local datasets, "
-                "every split is).",
-            ),
+            Field(min_length=1, max_length=8000, description="one SELECT over the view `data`"),
         ],
         ctx: Context,
         config: Config = None,
         split: Split = None,
-        limit: Annotated[int, Field(ge=1, le=1000, description="Rows to return.")] = 100,
-        offset: Annotated[int, Field(ge=0, le=10_000_000, description="Rows to skip.")] = 0,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0,
     ) -> models.QueryResult:
-        """Run one read-only SQL query (DuckDB dialect) over a local dataset or a Hub
-        dataset's parquet export, e.g. SELECT label, count(*) FROM data GROUP BY label. Only
-        SELECT/WITH is accepted; the query can read nothing but the dataset, and is stopped at a
-        time limit. Hub splits are downloaded once into a size-bounded local cache (progress is
-        reported). Returns up to `limit` rows; continue with offset=next_offset when truncated.
-        """
-
+        """Run one read-only DuckDB query over a dataset, e.g. SELECT label, count(*) FROM
+        data GROUP BY label; each split is also a view by its name. Hub splits are downloaded
+        once into a bounded cache. Stopped at a time limit; page with offset=next_offset."""
         return await anyio.to_thread.run_sync(
             functools.partial(
                 core.run_query,
