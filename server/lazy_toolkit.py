@@ -36,7 +36,13 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 # Files outside a toolkit's package that shape every toolkit's tool definitions.
-_SHARED_SOURCES = ("toolkit.py", "schema_slim.py", "budget.py", "settings.py", "lazy_toolkit.py")
+_SHARED_SOURCES = (
+    "toolkit.py",
+    "schema_slim.py",
+    "output_caps.py",
+    "settings.py",
+    "lazy_toolkit.py",
+)
 
 
 def _versions() -> str:

@@ -33,9 +33,9 @@ from mcp.types import TextContent, ToolAnnotations
 from pydantic import BaseModel, TypeAdapter
 
 from server import schema_slim
-from server.budget import cap_text
 from server.errors import UserError
 from server.extras import missing_module_message
+from server.output_caps import cap_text
 from server.redact import redact, redact_data
 from server.roots import Roots, in_force, offered_roots
 from server.settings import Settings

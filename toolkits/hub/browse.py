@@ -14,8 +14,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from server.budget import clip_value, page_text
 from server.errors import NotFoundError, UserError
+from server.output_caps import clip_value, page_text
 from server.settings import Settings
 from server.untrusted import strip_invisible
 from toolkits._hf import call_hub, hub_api, missing_repo_message, repo_lister, repo_url

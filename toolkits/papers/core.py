@@ -12,8 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from server.budget import page_text
 from server.errors import NotFoundError, UserError
+from server.output_caps import page_text
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.papers import arxiv, hub_papers
