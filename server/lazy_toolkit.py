@@ -70,8 +70,9 @@ def _source_fingerprint(module: str) -> str:
     files = [p for root in roots for p in (sorted(root.rglob("*.py")) if root.is_dir() else [root])]
     here = Path(__file__).parent
     files += [here / name for name in _SHARED_SOURCES]
-    # Helpers shared between toolkits (toolkits/_hf.py, _remote.py) may shape schemas too.
+    # Helpers shared between toolkits (toolkits/_hf/, _remote.py) may shape schemas too.
     files += sorted((here.parent / "toolkits").glob("_*.py"))
+    files += sorted((here.parent / "toolkits").glob("_*/*.py"))
     digest = hashlib.sha256()
     for path in files:
         with contextlib.suppress(OSError):

@@ -1,7 +1,7 @@
 """Read-only Hub operations: search, repository details, file listings and file contents.
 
 Plain functions over the official ``huggingface_hub`` client (no MCP here). Every client call
-goes through ``toolkits._hf.call_hub`` for the time limit, bounded retries and clear errors.
+goes through ``toolkits._hf.calls.call_hub`` for the time limit, bounded retries and clear errors.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from server.errors import NotFoundError, UserError
 from server.output_caps import clip_value, page_text
 from server.settings import Settings
 from server.untrusted import strip_invisible
-from toolkits._hf import call_hub, hub_api, missing_repo_message, repo_lister, repo_url
+from toolkits._hf.calls import call_hub
+from toolkits._hf.client import hub_api, repo_url
+from toolkits._hf.suggestions import missing_repo_message, repo_lister
 from toolkits.hub.models import (
     FileContent,
     FileListing,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
-from toolkits._hf import call_hub, hub_api, hub_token, repo_url, require_token
+from toolkits._hf.calls import call_hub
+from toolkits._hf.client import hub_api, hub_token, repo_url, require_token
 from toolkits.hub.browse import missing_repo_message
 from toolkits.hub.models import CommitResult, Kind, RepoCreated
 from toolkits.hub.upload_source import (
