@@ -3,8 +3,8 @@
 Every host sends our tool list with every model request, so each token in an input schema is paid
 for again and again. Pydantic's JSON schemas carry a lot that tells a model nothing: an
 ``anyOf [T, null]`` with ``default: null`` for every optional parameter, empty-collection defaults,
-``title`` keys, a nested model's own description beside the parameter's, ``minLength: 1``
-on every string, ``minimum: 0`` on every offset, ``"type": "string"`` beside an enum of strings,
+``title`` keys, a nested model's own description beside the parameter's, lower bounds
+(``minLength``, ``minItems``, and ``minimum`` beside a default or on a count), ``"type": "string"`` beside an enum of strings,
 ``default: false`` on every flag. This rewrites a schema
 into the same contract in fewer tokens. Arguments are still validated by the tool function's
 pydantic signature, so the advertised schema may be plainer than the validator, never wider in
@@ -47,15 +47,17 @@ def _says_nothing(key: str, value: Any, node: dict[str, Any], *, is_property: bo
     """Whether ``node[key]`` tells a model nothing it would not assume anyway."""
     if key == "title":
         return isinstance(value, str)  # a humanised copy of the property name
-    if key == "minLength":
-        return value == 1
+    if key in ("minLength", "minItems"):
+        return True  # too short is refused with a clear message anyway; the ceiling stays
     if key == "additionalProperties":
         return value is False  # the validator refuses unknown arguments by itself
     if key == "type" and value == "string":
         enum = node.get("enum")  # an enum of strings says it
         return isinstance(enum, list) and bool(enum) and all(isinstance(e, str) for e in enum)
-    if key == "minimum" and value == 0:
-        return _is_count(node)  # offsets and counts: nobody sends a negative one
+    if key == "minimum" and node.get("type") in ("integer", "number"):
+        # Counts start at 0 or 1, and an optional number's default shows its scale; the floor
+        # is still checked by the validator.
+        return value in (0, 1) or "default" in node
     if key != "default":
         return False
     if value is False:

@@ -114,6 +114,10 @@ def test_what_a_model_assumes_anyway_goes_and_real_bounds_stay() -> None:
             "offset": {"default": 0, "minimum": 0, "maximum": 9, "type": "integer"},
             "skip": {"default": 2, "minimum": 0, "maximum": 9, "type": "integer"},
             "floor": {"default": 1, "minimum": 1, "maximum": 9, "type": "integer"},
+            "two": {"default": 2, "minimum": 2, "maximum": 9, "type": "integer"},
+            "ratio": {"minimum": 1, "maximum": 9, "type": "number"},
+            "required_floor": {"minimum": 5, "maximum": 9, "type": "integer"},
+            "items": {"minItems": 1, "maxItems": 3, "type": "array"},
             "flag": {"default": False, "type": "boolean"},
             "on": {"default": True, "type": "boolean"},
             "query": {"default": "", "maxLength": 9, "type": "string"},
@@ -123,9 +127,13 @@ def test_what_a_model_assumes_anyway_goes_and_real_bounds_stay() -> None:
     assert slim_schema(schema) == {
         "properties": {
             "offset": {"maximum": 9, "type": "integer"},
-            # A default other than the floor is news, and so the floor stays beside it.
-            "skip": {"default": 2, "minimum": 0, "maximum": 9, "type": "integer"},
-            "floor": {"default": 1, "minimum": 1, "maximum": 9, "type": "integer"},
+            "skip": {"default": 2, "maximum": 9, "type": "integer"},
+            "floor": {"default": 1, "maximum": 9, "type": "integer"},
+            "two": {"default": 2, "maximum": 9, "type": "integer"},
+            "ratio": {"maximum": 9, "type": "number"},
+            # A floor with no default beside it is the one hint of the value's scale: kept.
+            "required_floor": {"minimum": 5, "maximum": 9, "type": "integer"},
+            "items": {"maxItems": 3, "type": "array"},
             "flag": {"type": "boolean"},
             "on": {"default": True, "type": "boolean"},
             "query": {"maxLength": 9, "type": "string"},

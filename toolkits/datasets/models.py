@@ -1,4 +1,4 @@
-"""Results of datasets_inspect and datasets_query, with the text a model reads."""
+"""Results of datasets_inspect (a description or a query), with the text a model reads."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ def inspect_hub(
         hint=(
             f"More columns: call datasets_inspect with column_offset={next_offset}."
             if more
-            else f"Query it with datasets_query(dataset={dataset!r}, config={config!r}, "
+            else f"Query it with datasets_inspect(dataset={dataset!r}, config={config!r}, "
             f"split={split!r}, sql='SELECT ... FROM data')."
         ),
     )

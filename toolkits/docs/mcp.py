@@ -30,9 +30,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=True,
     )
     def search(
-        query: Annotated[
-            str, Field(min_length=1, max_length=300, description="e.g. 'SFTTrainer packing'")
-        ],
+        query: Annotated[str, Field(min_length=1, max_length=300)],
         ctx: Context,
         library: Annotated[
             str | None, Field(max_length=64, description="docs slug: trl, peft, transformers...")
@@ -40,9 +38,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=30)] = 8,
         offset: Annotated[int, Field(ge=0, le=300)] = 0,
     ) -> DocSearchResult:
-        """Find Hugging Face documentation pages (BM25 over titles, headings and text):
-        titles, URLs and snippets. Name the library when you know it (trl for SFTTrainer,
-        peft for LoRA); its first search builds an index (seconds)."""
+        """Find Hugging Face docs pages: titles, URLs, snippets. Name the library when
+        known (trl for SFTTrainer, peft for LoRA); a library's first search indexes it."""
 
         # Sync tools run in a worker thread (see the Toolkit wrapper).
         progress = progress_from_thread(ctx)
@@ -63,8 +60,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0,
         max_chars: Annotated[int, Field(ge=500, le=15_000)] = 8000,
     ) -> DocPage:
-        """Read a Hugging Face docs page as markdown (prose, parameters, code), in chunks:
-        continue with offset=next_offset."""
+        """Read a Hugging Face docs page as markdown, in chunks from offset."""
         return core.fetch_doc(settings, url, offset, max_chars)
 
     return toolkit.mcp

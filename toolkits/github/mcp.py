@@ -27,7 +27,7 @@ INSTRUCTIONS = (
 T = TypeVar("T")
 
 Repo = Annotated[str, Field(min_length=3, max_length=200, description="'owner/name' or URL")]
-Ref = Annotated[str | None, Field(max_length=255, description="default branch if omitted")]
+Ref = Annotated[str | None, Field(max_length=255)]
 
 
 async def _in_thread(ctx: Context, work: Callable[[core.Progress], T]) -> T:
@@ -54,7 +54,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             Field(
                 min_length=1,
                 max_length=256,
-                description="e.g. 'GRPOTrainer'; qualifiers such as path:examples work",
+                description="GitHub qualifiers like path:examples work",
             ),
         ],
         ctx: Context,
@@ -63,10 +63,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=30)] = 10,
         offset: Annotated[int, Field(ge=0, le=999)] = 0,
     ) -> core.CodeSearchResult:
-        """Search the code of public GitHub repositories (needs GITHUB_TOKEN): how an API is
-        used in practice, or where a repo defines something. Returns repository, path and
-        matching fragments per hit. Without a token use github_find_examples.
-        """
+        """Search code in public GitHub repositories (needs GITHUB_TOKEN; without one use
+        github_find_examples): repository, path and matching fragments per hit."""
         return await _in_thread(
             ctx,
             lambda progress: core.search_code(
@@ -92,11 +90,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         offset: Annotated[int, Field(ge=0, le=100_000)] = 0,
     ) -> core.ExampleList:
-        """Find a repository's example scripts and notebooks ranked for a keyword (examples/,
-        scripts/, notebooks/ and names matching it first; tests last; no token needed). Use
-        it to find a working training script before writing one, e.g. repo='huggingface/trl',
-        keyword='grpo'.
-        """
+        """A repository's example scripts and notebooks ranked for a keyword (no token
+        needed), e.g. repo='huggingface/trl', keyword='grpo': find a working training script
+        before writing one."""
         return await _in_thread(
             ctx,
             lambda progress: core.find_examples(
@@ -113,15 +109,14 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=True,
     )
     async def list_repos(
-        owner: Annotated[str, Field(min_length=1, max_length=100, description="user or org")],
+        owner: Annotated[str, Field(min_length=1, max_length=100)],
         ctx: Context,
         sort: core.RepoSort = "stars",
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         offset: Annotated[int, Field(ge=0, le=999)] = 0,
     ) -> core.RepoList:
-        """List a GitHub user's or organization's repositories sorted across all of them
-        (up to 1000), with stars, forks, language, last push and description.
-        """
+        """An owner's GitHub repositories sorted across all of them: stars, forks,
+        language, last push, description."""
         return await _in_thread(
             ctx,
             lambda progress: core.list_repos(settings, owner, sort, limit, offset, progress),
@@ -143,10 +138,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         line_start: Annotated[int, Field(ge=1, le=10_000_000)] = 1,
         line_end: Annotated[int | None, Field(ge=1, le=10_000_000)] = None,
     ) -> core.FileWindow:
-        """Read a text file from a GitHub repository with line numbers, as many lines from
-        line_start as fit (continue from next_line_start). Notebooks come as markdown. A wrong
-        path or repo gets suggestions.
-        """
+        """Read a text file from a GitHub repository with line numbers, from line_start
+        as far as fits. Notebooks come as markdown; a wrong path gets suggestions."""
         return await _in_thread(
             ctx,
             lambda progress: core.read_file(

@@ -335,7 +335,7 @@ def read_file(
     if entry.size is not None and entry.size > MAX_READ_BYTES:
         raise UserError(
             f"{path} is {entry.size:,} bytes; hub_repo reads text files up to "
-            f"{MAX_READ_BYTES:,} bytes. For data files use datasets_inspect or datasets_query; "
+            f"{MAX_READ_BYTES:,} bytes. For data files use datasets_inspect; "
             f"otherwise download it where you need it (e.g. in a sandbox)."
         )
     data = _download_bytes(settings, api, repo_id, path, kind, revision)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Annotated, Literal
 
 import anyio
 from fastmcp import Context, FastMCP
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from server.toolkit import Toolkit, ToolkitContext
 from toolkits.hub import core, models
@@ -18,16 +19,22 @@ INSTRUCTIONS = (
     "HF_TOKEN, create one or push and delete files (hub_write)."
 )
 
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+def _checked_repo_id(value: str) -> str:
+    # Checked here rather than as a schema pattern: the same guard, fewer tokens per request.
+    if not _REPO_ID.fullmatch(value):
+        raise ValueError("a repository id looks like 'namespace/name' (letters, digits, . _ -)")
+    return value
+
+
 RepoId = Annotated[
     str,
-    Field(
-        min_length=1,
-        max_length=200,
-        pattern=r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$",
-        description="'namespace/name'",
-    ),
+    Field(min_length=1, max_length=200, description="'namespace/name'"),
+    AfterValidator(_checked_repo_id),
 ]
-Revision = Annotated[str | None, Field(max_length=200, description="default 'main'")]
+Revision = Annotated[str | None, Field(max_length=200)]
 Message = Annotated[str | None, Field(max_length=500)]
 
 
@@ -44,23 +51,23 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=True,
     )
     def search(
-        query: Annotated[str, Field(max_length=200, description="matched in repo ids")] = "",
+        query: Annotated[str, Field(max_length=200)] = "",
         kind: Kind = "model",
         author: Annotated[str | None, Field(max_length=100)] = None,
         filters: Annotated[
             list[Annotated[str, Field(max_length=100)]],
             Field(
                 max_length=10,
-                description="tags that must all match: 'text-classification', 'library:peft', "
-                "'license:mit', 'dataset:imdb', 'arxiv:2106.09685'",
+                description="tags, all must match: 'text-classification', 'library:peft', "
+                "'dataset:imdb', 'arxiv:2106.09685'",
             ),
         ] = [],  # noqa: B006 - pydantic copies defaults; a list keeps the schema simple
         sort: Literal["downloads", "likes", "trending", "created", "modified"] = "downloads",
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
         offset: Annotated[int, Field(ge=0, le=1000)] = 0,
     ) -> models.SearchResults:
-        """Find models, datasets or Spaces on the Hugging Face Hub, best first. Returns id,
-        downloads, likes, task and library each; details with hub_repo."""
+        """Find models, datasets or Spaces on the Hub, best first: id, downloads, likes,
+        task, library."""
         return core.search(
             settings,
             query=query,
@@ -84,17 +91,16 @@ def build(ctx: ToolkitContext) -> FastMCP:
         repo_id: RepoId,
         op: core.ReadOp = "info",
         kind: Kind = "model",
-        path: Annotated[str, Field(max_length=1000, description="folder or file")] = "",
+        path: Annotated[str, Field(max_length=1000)] = "",
         revision: Revision = None,
         recursive: bool = False,
         offset: Annotated[int, Field(ge=0, le=100_000_000)] = 0,
-        limit: Annotated[int, Field(ge=1, le=500, description="entries")] = 100,
+        limit: Annotated[int, Field(ge=1, le=500)] = 100,
         max_chars: Annotated[int, Field(ge=100, le=50_000)] = 10_000,
     ) -> models.RepoInfo | models.FileListing | models.FileContent:
-        """Read a Hub repository. op='info': license, task, tags, downloads, parameter count,
-        size and the start of its card (a wrong id gets similar ids). op='list': files of a
-        folder with sizes. op='read': a text file (config.json, README.md, a script) from
-        character offset; binary files are not dumped. Page with offset=next_offset."""
+        """Read a Hub repository. info: license, task, tags, downloads, parameters, size,
+        card start (a wrong id gets similar ids). list: a folder's files. read: a text file
+        from character offset (binary files are not dumped)."""
         return core.read_repo(
             settings,
             repo_id,
@@ -139,12 +145,10 @@ def build(ctx: ToolkitContext) -> FastMCP:
         create_pr: bool = False,
         commit_message: Message = None,
     ) -> models.RepoCreated | models.CommitResult:
-        """Change a Hub repository (needs HF_TOKEN with write access). op='create': a new
-        repository, private unless private=false (a Space needs space_sdk). op='upload': commit
-        one file or folder to path from exactly one source: content (text), local_path, or
-        sandbox_id + sandbox_path; files holding a credential are refused. op='delete': remove
-        paths in one commit (all must exist; confirm with the user first). create_pr=true
-        proposes the change instead."""
+        """Change a Hub repository (HF_TOKEN with write access). create: new, private
+        unless private=false; Spaces need space_sdk. upload: one file or folder to path from
+        content, local_path or sandbox_id+sandbox_path; credentials are refused. delete:
+        paths in one commit; confirm with the user first. create_pr=true proposes instead."""
         await ctx.report_progress(0, 1, f"{op} {repo_id}")
         result = await anyio.to_thread.run_sync(
             functools.partial(

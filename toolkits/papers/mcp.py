@@ -36,16 +36,15 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=True,
     )
     def search(
-        query: Annotated[str, Field(max_length=300, description="topic, method or title")] = "",
+        query: Annotated[str, Field(max_length=300)] = "",
         date_from: Day = None,
         date_to: Day = None,
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
         offset: Annotated[int, Field(ge=0, le=500)] = 0,
     ) -> PaperList:
-        """Search ML papers (Hugging Face papers, indexing arXiv), best first, optionally by
-        publication date; without query: the day's trending papers (date_from, default
-        latest). Returns arXiv ids, titles, authors, dates, upvotes and short abstracts; read
-        one with papers_get."""
+        """Search ML papers on Hugging Face papers (arXiv), best first, optionally by date;
+        without query: the trending papers of day date_from (default latest). Gives arXiv
+        ids, titles, authors, upvotes, short abstracts."""
         return core.find_papers(settings, query, date_from, date_to, limit, offset)
 
     @toolkit.tool(
@@ -65,10 +64,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
         offset: Annotated[int, Field(ge=0, le=5_000_000)] = 0,
         max_chars: Annotated[int, Field(ge=500, le=15_000)] = 6000,
     ) -> PaperDetails:
-        """Read one paper. Without section: title, authors, abstract, links (arXiv, PDF,
-        GitHub), Hub models and datasets citing it, and the section outline. With section:
-        that section's text from the arXiv HTML, e.g. section='training recipe' for datasets
-        and hyperparameters; continue with offset=next_offset."""
+        """Read a paper. No section: abstract, links, Hub models/datasets citing it and
+        the section outline. section='4.1' or 'training recipe': that section's text, for
+        datasets and hyperparameters."""
         return core.get_paper(
             settings,
             toolkit.ctx.store,
@@ -93,9 +91,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         offset: Annotated[int, Field(ge=0, le=9000)] = 0,
     ) -> CitationList:
-        """Papers a paper cites ('references') or that cite it ('citations'), from Semantic
-        Scholar: title, year, authors, arXiv id or DOI, citation count, influential flag and
-        the citing sentences. Cached for a day."""
+        """Papers it cites ('references') or citing it ('citations'), from Semantic
+        Scholar, with citation counts, influential flag and the citing sentences."""
         return core.citations(settings, toolkit.ctx.store, arxiv_id, direction, limit, offset)
 
     return toolkit.mcp

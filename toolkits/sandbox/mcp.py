@@ -18,7 +18,7 @@ INSTRUCTIONS = (
 )
 
 SandboxId = Annotated[str, Field(min_length=1, max_length=64)]
-WorkspacePath = Annotated[str, Field(min_length=1, max_length=1024, description="in the workspace")]
+WorkspacePath = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -46,18 +46,17 @@ def build(ctx: ToolkitContext) -> FastMCP:
         backend: Literal["local", "e2b"] = "local",
         network: bool = False,
         idle_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = 1800,
-        memory_mb: Annotated[int, Field(ge=128, le=262_144, description="per command")] = 4096,
-        cpu_s: Annotated[int, Field(ge=1, le=86_400, description="per command")] = 600,
+        memory_mb: Annotated[int, Field(ge=128, le=262_144)] = 4096,
+        cpu_s: Annotated[int, Field(ge=1, le=86_400)] = 600,
         files: Annotated[
             dict[str, Annotated[str, Field(max_length=5_000_000)]] | None,
             Field(max_length=200, description="{path: text} written first"),
         ] = None,
     ) -> models.SandboxInfo:
-        """Create an isolated sandbox to try code in; returns its sandbox_id. 'local': a
-        private workspace under bubblewrap with the host's Python and ML packages read-only,
-        memory/CPU limits, and no network unless network=true (needed for pip install).
-        'e2b': an E2B cloud VM (needs E2B_API_KEY). Says the isolation in force. Kept across
-        restarts until sandbox_destroy or the idle timeout."""
+        """Create an isolated sandbox; returns its sandbox_id. local: a workspace under
+        bubblewrap with the host's Python and ML packages, memory/CPU limits, no network
+        unless network=true (pip install needs it). e2b: a cloud VM (E2B_API_KEY). Kept until
+        sandbox_destroy or idle_timeout_s."""
         return await sandboxes().create(
             backend=backend,
             network=network,
@@ -86,13 +85,12 @@ def build(ctx: ToolkitContext) -> FastMCP:
         stdin: Annotated[str | None, Field(max_length=1_000_000)] = None,
         env: Annotated[
             dict[str, Annotated[str, Field(max_length=4096)]] | None,
-            Field(max_length=64, description="no credentials"),
+            Field(max_length=64),
         ] = None,
     ) -> models.ExecResult:
-        """Run a command in a sandbox's workspace with its venv's python/pip. Returns
-        exit_code, stdout and stderr (long output keeps head and tail; the rest is saved
-        in the workspace), duration, and killed_reason when a timeout or limit ended it.
-        Nothing it started outlives it. For runs over an hour use jobs_submit."""
+        """Run a command in a sandbox's workspace (its venv's python/pip): exit_code,
+        stdout/stderr (long output keeps head and tail, the rest saved), killed_reason on
+        timeout or limit. Nothing it started outlives it. Runs over an hour: jobs_submit."""
         return await sandboxes().exec(
             sandbox_id,
             command,
@@ -120,13 +118,12 @@ def build(ctx: ToolkitContext) -> FastMCP:
         old: Annotated[str | None, Field(max_length=200_000)] = None,
         new: Annotated[str | None, Field(max_length=1_000_000)] = None,
         replace_all: bool = False,
-        offset: Annotated[int, Field(ge=1, le=1_000_000_000, description="first line")] = 1,
-        limit: Annotated[int, Field(ge=1, le=2000, description="lines")] = 400,
+        offset: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1,
+        limit: Annotated[int, Field(ge=1, le=2000)] = 400,
     ) -> models.FileView | models.WriteResult | models.EditResult:
-        """Files in a sandbox's workspace. op='read': a text file with line numbers (not
-        part of the file), paged by offset/limit, or a folder's entries. op='write': create
-        or overwrite path with content. op='edit': replace old, exact and occurring once
-        (or replace_all), by new; on a miss nothing changes and the matches are shown."""
+        """Files in a sandbox's workspace. read: a text file with line numbers (not part of
+        the file) from line offset, or a folder's entries. write: path gets content. edit:
+        replace old (exact, occurring once unless replace_all) by new."""
         return await file_op(
             sandboxes(),
             sandbox_id,
@@ -153,8 +150,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=100)] = 50,
         include_destroyed: bool = False,
     ) -> models.SandboxList:
-        """List sandboxes, newest first, with backend, isolation, workspace and last use
-        (idle ones are reaped first)."""
+        """List sandboxes, newest first: backend, isolation, workspace, last use."""
         return await sandboxes().list(limit=limit, include_destroyed=include_destroyed)
 
     @toolkit.tool(
