@@ -4,7 +4,7 @@ Every host sends our tool list with every model request, so each token in an inp
 for again and again. Pydantic's JSON schemas carry a lot that tells a model nothing: an
 ``anyOf [T, null]`` with ``default: null`` for every optional parameter, empty-collection defaults,
 ``title`` keys, a nested model's own description beside the parameter's, lower bounds
-(``minLength``, ``minItems``, and ``minimum`` beside a default or on a count), ``"type": "string"`` beside an enum of strings,
+(``minLength``, ``minItems``, and ``minimum`` beside a default or at 0), ``"type": "string"`` beside an enum of strings,
 ``default: false`` on every flag. This rewrites a schema
 into the same contract in fewer tokens. Arguments are still validated by the tool function's
 pydantic signature, so the advertised schema may be plainer than the validator, never wider in
@@ -55,9 +55,9 @@ def _says_nothing(key: str, value: Any, node: dict[str, Any], *, is_property: bo
         enum = node.get("enum")  # an enum of strings says it
         return isinstance(enum, list) and bool(enum) and all(isinstance(e, str) for e in enum)
     if key == "minimum" and node.get("type") in ("integer", "number"):
-        # Counts start at 0 or 1, and an optional number's default shows its scale; the floor
-        # is still checked by the validator.
-        return value in (0, 1) or "default" in node
+        # Counts start at 0, and an optional number's default shows its scale; the floor is
+        # still checked by the validator.
+        return value == 0 or node.get("default") is not None
     if key != "default":
         return False
     if value is False:

@@ -130,8 +130,8 @@ def test_what_a_model_assumes_anyway_goes_and_real_bounds_stay() -> None:
             "skip": {"default": 2, "maximum": 9, "type": "integer"},
             "floor": {"default": 1, "maximum": 9, "type": "integer"},
             "two": {"default": 2, "maximum": 9, "type": "integer"},
-            "ratio": {"maximum": 9, "type": "number"},
             # A floor with no default beside it is the one hint of the value's scale: kept.
+            "ratio": {"minimum": 1, "maximum": 9, "type": "number"},
             "required_floor": {"minimum": 5, "maximum": 9, "type": "integer"},
             "items": {"maxItems": 3, "type": "array"},
             "flag": {"type": "boolean"},

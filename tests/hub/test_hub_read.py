@@ -183,7 +183,7 @@ async def test_parameters_are_bounded_by_the_schema(
             "hub_repo", {"op": "info", "repo_id": "../../etc/passwd"}, raise_on_error=False
         )
         assert bad.is_error and "repo_id" in bad.content[0].text
-        assert "should match pattern" in bad.content[0].text
+        assert "a repository id looks like 'namespace/name'" in bad.content[0].text
         too_many = await c.call_tool("hub_search", {"limit": 500}, raise_on_error=False)
         assert too_many.is_error and "less than or equal to 50" in too_many.content[0].text
     assert not any("passwd" in p for p in fake_hub.recorder.paths())  # refused before any request

@@ -38,7 +38,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=30)] = 8,
         offset: Annotated[int, Field(ge=0, le=300)] = 0,
     ) -> DocSearchResult:
-        """Find Hugging Face docs pages: titles, URLs, snippets. Name the library when
+        """Search Hugging Face docs: titles, URLs, snippets. Name the library when
         known (trl for SFTTrainer, peft for LoRA); a library's first search indexes it."""
 
         # Sync tools run in a worker thread (see the Toolkit wrapper).

@@ -91,8 +91,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         offset: Annotated[int, Field(ge=0, le=100_000)] = 0,
     ) -> core.ExampleList:
         """A repository's example scripts and notebooks ranked for a keyword (no token
-        needed), e.g. repo='huggingface/trl', keyword='grpo': find a working training script
-        before writing one."""
+        needed): find a working training script before writing one."""
         return await _in_thread(
             ctx,
             lambda progress: core.find_examples(
@@ -115,8 +114,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         offset: Annotated[int, Field(ge=0, le=999)] = 0,
     ) -> core.RepoList:
-        """An owner's GitHub repositories sorted across all of them: stars, forks,
-        language, last push, description."""
+        """An owner's GitHub repositories, sorted across all: stars, forks, language,
+        last push, description."""
         return await _in_thread(
             ctx,
             lambda progress: core.list_repos(settings, owner, sort, limit, offset, progress),

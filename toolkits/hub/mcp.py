@@ -58,8 +58,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             list[Annotated[str, Field(max_length=100)]],
             Field(
                 max_length=10,
-                description="tags, all must match: 'text-classification', 'library:peft', "
-                "'dataset:imdb', 'arxiv:2106.09685'",
+                description="tags, all must match: 'library:peft', 'dataset:imdb', 'arxiv:2106.09685'",
             ),
         ] = [],  # noqa: B006 - pydantic copies defaults; a list keeps the schema simple
         sort: Literal["downloads", "likes", "trending", "created", "modified"] = "downloads",
@@ -99,8 +98,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         max_chars: Annotated[int, Field(ge=100, le=50_000)] = 10_000,
     ) -> models.RepoInfo | models.FileListing | models.FileContent:
         """Read a Hub repository. info: license, task, tags, downloads, parameters, size,
-        card start (a wrong id gets similar ids). list: a folder's files. read: a text file
-        from character offset (binary files are not dumped)."""
+        card start. list: a folder's files. read: a text file from character offset (binary
+        files are not dumped)."""
         return core.read_repo(
             settings,
             repo_id,
@@ -145,10 +144,10 @@ def build(ctx: ToolkitContext) -> FastMCP:
         create_pr: bool = False,
         commit_message: Message = None,
     ) -> models.RepoCreated | models.CommitResult:
-        """Change a Hub repository (HF_TOKEN with write access). create: new, private
-        unless private=false; Spaces need space_sdk. upload: one file or folder to path from
-        content, local_path or sandbox_id+sandbox_path; credentials are refused. delete:
-        paths in one commit; confirm with the user first. create_pr=true proposes instead."""
+        """Change a Hub repository (HF_TOKEN with write access). create: private unless
+        private=false; Spaces need space_sdk. upload: a file or folder to path from content,
+        local_path or sandbox_id+sandbox_path. delete: paths, in one commit; confirm with the
+        user first. create_pr=true proposes instead."""
         await ctx.report_progress(0, 1, f"{op} {repo_id}")
         result = await anyio.to_thread.run_sync(
             functools.partial(

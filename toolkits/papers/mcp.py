@@ -17,9 +17,7 @@ INSTRUCTIONS = (
     "section='4.1' the text of one section; papers_citations follows references and citations."
 )
 
-ArxivIdParam = Annotated[
-    str, Field(min_length=4, max_length=120, description="e.g. '2502.01234', or a URL")
-]
+ArxivIdParam = Annotated[str, Field(min_length=4, max_length=120)]
 Day = Annotated[str | None, Field(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 
@@ -42,9 +40,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
         offset: Annotated[int, Field(ge=0, le=500)] = 0,
     ) -> PaperList:
-        """Search ML papers on Hugging Face papers (arXiv), best first, optionally by date;
-        without query: the trending papers of day date_from (default latest). Gives arXiv
-        ids, titles, authors, upvotes, short abstracts."""
+        """Search ML papers on Hugging Face papers (arXiv), best first; without query: the
+        trending papers of day date_from (default latest). Gives arXiv ids, titles, authors,
+        upvotes, short abstracts."""
         return core.find_papers(settings, query, date_from, date_to, limit, offset)
 
     @toolkit.tool(

@@ -53,10 +53,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
             Field(max_length=200, description="{path: text} written first"),
         ] = None,
     ) -> models.SandboxInfo:
-        """Create an isolated sandbox; returns its sandbox_id. local: a workspace under
-        bubblewrap with the host's Python and ML packages, memory/CPU limits, no network
-        unless network=true (pip install needs it). e2b: a cloud VM (E2B_API_KEY). Kept until
-        sandbox_destroy or idle_timeout_s."""
+        """Create an isolated sandbox; returns its sandbox_id. local: bubblewrap, the host's
+        Python and ML packages, memory/CPU limits, network only if network=true (pip needs
+        it). e2b: a cloud VM (E2B_API_KEY). Kept until sandbox_destroy or idle timeout."""
         return await sandboxes().create(
             backend=backend,
             network=network,
@@ -89,8 +88,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         ] = None,
     ) -> models.ExecResult:
         """Run a command in a sandbox's workspace (its venv's python/pip): exit_code,
-        stdout/stderr (long output keeps head and tail, the rest saved), killed_reason on
-        timeout or limit. Nothing it started outlives it. Runs over an hour: jobs_submit."""
+        stdout/stderr (long output keeps head and tail), killed_reason on timeout or limit.
+        Nothing it started outlives it. Runs over an hour: jobs_submit."""
         return await sandboxes().exec(
             sandbox_id,
             command,
@@ -122,8 +121,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         limit: Annotated[int, Field(ge=1, le=2000)] = 400,
     ) -> models.FileView | models.WriteResult | models.EditResult:
         """Files in a sandbox's workspace. read: a text file with line numbers (not part of
-        the file) from line offset, or a folder's entries. write: path gets content. edit:
-        replace old (exact, occurring once unless replace_all) by new."""
+        the file) from line offset, or a folder listing. write: path gets content. edit:
+        replace old (exact, unique unless replace_all) by new."""
         return await file_op(
             sandboxes(),
             sandbox_id,
