@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.budget import cap_text
+from server.output_caps import cap_text
 
 Message = dict[str, Any]
 

@@ -27,7 +27,7 @@ from agent.compaction import (
 )
 from agent.config import Limits
 from agent.tokens import count_json_tokens
-from server.budget import cap_text
+from server.output_caps import cap_text
 
 log = logging.getLogger(__name__)
 

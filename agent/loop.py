@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.approvals import ApprovalRequest, Decision
-from agent.budget import Spending
 from agent.compaction import Message, summariser_messages, unanswered_calls
 from agent.config import Limits
 from agent.context import CompactionOutcome, ContextManager, agent_message
@@ -37,6 +36,7 @@ from agent.mcp_connections import MCPConnections
 from agent.prompts import Prompts
 from agent.run_endings import last_plan_id, stuck_text, waiting_text
 from agent.sessions import SessionWriter
+from agent.spending import Spending
 from agent.tool_calls import ToolCallRunner
 from server.errors import UserError
 

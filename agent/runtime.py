@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from agent.approvals import ApprovalPolicy, Approver, approve_all, refuse_all
-from agent.budget import Spending
 from agent.config import AgentConfig
 from agent.context import ContextManager
 from agent.effort import EffortSetting
@@ -23,6 +22,7 @@ from agent.loop import Agent
 from agent.mcp_connections import open_connections
 from agent.prompts import Prompts, system_message
 from agent.sessions import SessionStore
+from agent.spending import Spending
 from agent.tool_calls import ToolCallRunner
 from server.errors import UserError
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agent.approvals import ApprovalPolicy, ApprovalRequest, Approver, Decision, denial_text
-from agent.budget import JobCostEstimator, Spending
 from agent.config import Limits
 from agent.context import ContextManager
 from agent.events import ApprovalDecided, ApprovalNeeded, EventSink, ToolCalled, ToolOutput, deliver
 from agent.llm import ToolCallRequest
 from agent.mcp_connections import MCPConnections, ToolSpec
 from agent.sessions import SessionWriter, scrub
-from server.budget import cap_text
+from agent.spending import JobCostEstimator, Spending
+from server.output_caps import cap_text
 
 Vetting = Literal["run", "refused", "defer", "budget"]
 

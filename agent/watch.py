@@ -46,7 +46,7 @@ Do this, and nothing else:
 
 
 def parse_every(text: str) -> float:
-    from agent.budget import parse_duration_s
+    from agent.spending import parse_duration_s
 
     seconds = parse_duration_s(text)
     if seconds is None or seconds <= 0:

@@ -36,7 +36,13 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 # Files outside a toolkit's package that shape every toolkit's tool definitions.
-_SHARED_SOURCES = ("toolkit.py", "schema_slim.py", "budget.py", "settings.py", "lazy_toolkit.py")
+_SHARED_SOURCES = (
+    "toolkit.py",
+    "schema_slim.py",
+    "output_caps.py",
+    "settings.py",
+    "lazy_toolkit.py",
+)
 
 
 def _versions() -> str:
@@ -64,8 +70,9 @@ def _source_fingerprint(module: str) -> str:
     files = [p for root in roots for p in (sorted(root.rglob("*.py")) if root.is_dir() else [root])]
     here = Path(__file__).parent
     files += [here / name for name in _SHARED_SOURCES]
-    # Helpers shared between toolkits (toolkits/_hf.py, _remote.py) may shape schemas too.
+    # Helpers shared between toolkits (toolkits/_hf/, _remote.py) may shape schemas too.
     files += sorted((here.parent / "toolkits").glob("_*.py"))
+    files += sorted((here.parent / "toolkits").glob("_*/*.py"))
     digest = hashlib.sha256()
     for path in files:
         with contextlib.suppress(OSError):

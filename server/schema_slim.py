@@ -3,18 +3,20 @@
 Every host sends our tool list with every model request, so each token in an input schema is paid
 for again and again. Pydantic's JSON schemas carry a lot that tells a model nothing: an
 ``anyOf [T, null]`` with ``default: null`` for every optional parameter, empty-collection defaults,
-``title`` keys, a nested model's own description beside the parameter's, ``minLength: 1``
-on every string. This rewrites a schema
+``title`` keys, a nested model's own description beside the parameter's, lower bounds
+(``minLength``, ``minItems``, and ``minimum`` beside a default or at 0), ``"type": "string"`` beside an enum of strings,
+``default: false`` on every flag. This rewrites a schema
 into the same contract in fewer tokens. Arguments are still validated by the tool function's
 pydantic signature, so the advertised schema may be plainer than the validator, never wider in
-meaning: enums, patterns, required names and upper bounds are all kept.
+meaning: enums, patterns, required names and upper bounds are all kept. What goes is what a model
+assumes anyway (a count is not negative, a flag is off unless set).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-_EMPTY_DEFAULTS: tuple[Any, ...] = (None, [], {})
+_EMPTY_DEFAULTS: tuple[Any, ...] = (None, [], {}, "")
 
 
 def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -30,14 +32,8 @@ def _slim(node: Any, *, is_property: bool) -> Any:
     node = _drop_null_branch(node)
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key == "title" and isinstance(value, str):
-            continue  # a humanised copy of the property name
-        if key == "default" and is_property and value in _EMPTY_DEFAULTS:
-            continue  # an optional parameter says as much by not being required
-        if key == "minLength" and value == 1:
+        if _says_nothing(key, value, node, is_property=is_property):
             continue
-        if key == "additionalProperties" and value is False:
-            continue  # the validator refuses unknown arguments by itself
         if key in ("properties", "patternProperties", "$defs"):
             out[key] = {
                 name: _slim(sub, is_property=key == "properties") for name, sub in value.items()
@@ -45,6 +41,38 @@ def _slim(node: Any, *, is_property: bool) -> Any:
         else:
             out[key] = _slim(value, is_property=False)
     return out
+
+
+def _says_nothing(key: str, value: Any, node: dict[str, Any], *, is_property: bool) -> bool:
+    """Whether ``node[key]`` tells a model nothing it would not assume anyway."""
+    if key == "title":
+        return isinstance(value, str)  # a humanised copy of the property name
+    if key in ("minLength", "minItems"):
+        return True  # too short is refused with a clear message anyway; the ceiling stays
+    if key == "additionalProperties":
+        return value is False  # the validator refuses unknown arguments by itself
+    if key == "type" and value == "string":
+        enum = node.get("enum")  # an enum of strings says it
+        return isinstance(enum, list) and bool(enum) and all(isinstance(e, str) for e in enum)
+    if key == "minimum" and node.get("type") in ("integer", "number"):
+        # Counts start at 0, and an optional number's default shows its scale; the floor is
+        # still checked by the validator.
+        return value == 0 or node.get("default") is not None
+    if key != "default":
+        return False
+    if value is False:
+        return node.get("type") == "boolean"  # a flag is off unless set
+    if value == 0 and _is_count(node):
+        return True  # offsets start at 0
+    # An optional parameter says as much by not being required.
+    return is_property and any(value == e and type(value) is type(e) for e in _EMPTY_DEFAULTS)
+
+
+def _is_count(node: dict[str, Any]) -> bool:
+    """An integer whose floor is 0 (and whose default, if any, is that floor)."""
+    return (
+        node.get("type") == "integer" and node.get("minimum") == 0 and node.get("default", 0) == 0
+    )
 
 
 def _drop_null_branch(node: dict[str, Any]) -> dict[str, Any]:

@@ -231,7 +231,7 @@ class Settings(BaseSettings):
     datasets_cache_max_bytes: int = Field(
         default=10 * 1024**3,
         ge=1024**2,
-        description="Disk budget for Hub parquet files downloaded by datasets_query.",
+        description="Disk budget for Hub parquet files downloaded by datasets_inspect queries.",
     )
     datasets_memory_limit_mb: int = Field(
         default=1024, ge=64, le=1_048_576, description="DuckDB memory cap of one datasets query."
@@ -244,7 +244,7 @@ class Settings(BaseSettings):
         description="Disk a datasets query may spill to (under MLINTERN_HOME/cache).",
     )
     datasets_query_timeout_s: float = Field(
-        default=30.0, gt=0, le=600, description="Time limit of one datasets_query SQL statement."
+        default=30.0, gt=0, le=600, description="Time limit of one datasets_inspect SQL statement."
     )
 
     @field_validator("toolsets", "allowed_hosts", "allowed_origins", "roots", mode="before")

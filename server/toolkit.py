@@ -19,6 +19,8 @@ import functools
 import inspect
 import json
 import logging
+import types
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -28,12 +30,12 @@ from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.tools import FunctionTool, ToolResult
 from mcp.types import TextContent, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from server import schema_slim
-from server.budget import cap_text
 from server.errors import UserError
 from server.extras import missing_module_message
+from server.output_caps import cap_text
 from server.redact import redact, redact_data
 from server.roots import Roots, in_force, offered_roots
 from server.settings import Settings
@@ -102,6 +104,7 @@ class Toolkit:
                 _as_tool_result(fn, f"{self.prefix}{name}", self.ctx.settings),
                 name=name,
                 title=title,
+                output_schema=_union_output_schema(fn),
                 annotations=ToolAnnotations(
                     read_only_hint=read_only,
                     destructive_hint=destructive,
@@ -116,6 +119,28 @@ class Toolkit:
             return fn
 
         return decorate
+
+
+def _union_output_schema(fn: Callable[..., Any]) -> dict[str, Any] | types.EllipsisType:
+    """The output schema of a tool with one operation field that returns one of a few models.
+
+    fastmcp would wrap a union in ``{"result": ...}``, while the structured content is the model
+    itself: publish the union as one object schema instead. Any other return: fastmcp decides.
+    """
+    try:
+        returned = typing.get_type_hints(fn).get("return")
+    except NameError:  # an annotation only the tool's closure knows: not a union of ours
+        return ...
+    members = typing.get_args(returned) if isinstance(returned, types.UnionType) else ()
+    # Only our result models (they render themselves); a protocol result such as
+    # InputRequiredResult in the union is fastmcp's to describe.
+    if not members or not all(
+        isinstance(m, type) and issubclass(m, BaseModel) and callable(getattr(m, "render", None))
+        for m in members
+    ):
+        return ...
+    schema = TypeAdapter(returned).json_schema(mode="serialization")
+    return {"type": "object", **schema}
 
 
 def _as_tool_result(

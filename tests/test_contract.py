@@ -109,7 +109,7 @@ def test_instructions_describe_each_mounted_toolkit(settings: Settings) -> None:
 
 # Values that really are any JSON: a SQL result's cells, a config value before and after.
 ANY_JSON_ALLOWED = {
-    "datasets_query.rows[][]",
+    "datasets_inspect.rows[][]",
     "experiments_restart.changes[].old",
     "experiments_restart.changes[].new",
 }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.budget import cap_text, page_text
+from server.output_caps import cap_text, page_text
 from server.redact import redact, redact_data
 from server.settings import Settings
 

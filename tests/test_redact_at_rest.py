@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.sessions import SessionStore
-from server.budget import cap_text, clip_value, page_text
+from server.output_caps import cap_text, clip_value, page_text
 from server.redact import redact, redact_data
 from server.state import StateStore
 

@@ -51,12 +51,7 @@ async def test_the_published_schema_keeps_the_contract_in_fewer_words(settings: 
         "type": "object",
         "properties": {
             "text": {"maxLength": 5000, "type": "string", "description": "What to say."},
-            "mode": {
-                "default": "a",
-                "description": "A mode.",
-                "enum": ["a", "b"],
-                "type": "string",
-            },
+            "mode": {"default": "a", "description": "A mode.", "enum": ["a", "b"]},
             "name": {"maxLength": 20, "type": "string", "description": "Short name."},
             "tags": {
                 "description": "Tags.",
@@ -111,3 +106,37 @@ def test_a_property_named_title_is_a_name_not_a_keyword() -> None:
 def test_unions_of_two_real_types_are_left_alone() -> None:
     schema = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
     assert slim_schema(schema) == schema
+
+
+def test_what_a_model_assumes_anyway_goes_and_real_bounds_stay() -> None:
+    schema = {
+        "properties": {
+            "offset": {"default": 0, "minimum": 0, "maximum": 9, "type": "integer"},
+            "skip": {"default": 2, "minimum": 0, "maximum": 9, "type": "integer"},
+            "floor": {"default": 1, "minimum": 1, "maximum": 9, "type": "integer"},
+            "two": {"default": 2, "minimum": 2, "maximum": 9, "type": "integer"},
+            "ratio": {"minimum": 1, "maximum": 9, "type": "number"},
+            "required_floor": {"minimum": 5, "maximum": 9, "type": "integer"},
+            "items": {"minItems": 1, "maxItems": 3, "type": "array"},
+            "flag": {"default": False, "type": "boolean"},
+            "on": {"default": True, "type": "boolean"},
+            "query": {"default": "", "maxLength": 9, "type": "string"},
+            "mixed": {"enum": ["a", 1]},
+        }
+    }
+    assert slim_schema(schema) == {
+        "properties": {
+            "offset": {"maximum": 9, "type": "integer"},
+            "skip": {"default": 2, "maximum": 9, "type": "integer"},
+            "floor": {"default": 1, "maximum": 9, "type": "integer"},
+            "two": {"default": 2, "maximum": 9, "type": "integer"},
+            # A floor with no default beside it is the one hint of the value's scale: kept.
+            "ratio": {"minimum": 1, "maximum": 9, "type": "number"},
+            "required_floor": {"minimum": 5, "maximum": 9, "type": "integer"},
+            "items": {"maxItems": 3, "type": "array"},
+            "flag": {"type": "boolean"},
+            "on": {"default": True, "type": "boolean"},
+            "query": {"maxLength": 9, "type": "string"},
+            "mixed": {"enum": ["a", 1]},
+        }
+    }

@@ -141,3 +141,34 @@ async def test_a_plain_model_is_the_output_schema_and_its_render_the_text(
     assert result.structured_content == {"counted": 3}
     assert result.content[0].text == "counted 3 (token [REDACTED:SECRET])"
     assert seen == ["1/3 counted 1", "2/3 counted 2", "3/3 counted 3"]
+
+
+class Listing(ToolOutput):
+    entries: list[str]
+
+
+async def test_a_tool_with_an_operation_field_publishes_its_union_of_results_as_one_object(
+    tmp_path: Path,
+) -> None:
+    toolkit = Toolkit("t", ToolkitContext(Settings(home=tmp_path)), "test toolkit")
+
+    @toolkit.tool(
+        name="files", title="Files", read_only=True, destructive=False, idempotent=True,
+        open_world=False,
+    )  # fmt: skip
+    def files(op: str = "read") -> Echo | Listing:
+        """Read a file (op='read') or list a folder (op='list')."""
+        return Echo(text="hello") if op == "read" else Listing(entries=["a", "b"])
+
+    async with client(toolkit.mcp) as c:
+        (tool,) = await c.list_tools()
+        read = await c.call_tool("files", {})
+        listed = await c.call_tool("files", {"op": "list"})
+    schema = tool.output_schema or {}
+    assert schema["type"] == "object" and "x-fastmcp-wrap-result" not in schema
+    defs = schema.get("$defs", {})
+    branches = [defs[b["$ref"].split("/")[-1]] if "$ref" in b else b for b in schema["anyOf"]]
+    assert sorted(tuple(b["required"]) for b in branches) == [("entries",), ("text",)]
+    # The structured content is the model itself, not wrapped in {"result": ...}.
+    assert read.structured_content == {"text": "hello"}
+    assert listed.structured_content == {"entries": ["a", "b"]}

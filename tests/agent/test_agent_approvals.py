@@ -33,16 +33,16 @@ def test_policy_follows_annotations_then_config_patterns() -> None:
         "ask",
         "it changes something outside this machine (and may cost money)",
     )
-    assert policy.verdict(spec("hub_delete", destructive=True, open_world=True))[0] == "ask"
+    assert policy.verdict(spec("hub_write", destructive=True, open_world=True))[0] == "ask"
     configured = ApprovalPolicy(
-        ApprovalConfig(allow=["jobs_*"], ask=["plan_update"], deny=["hub_delete"])
+        ApprovalConfig(allow=["jobs_*"], ask=["plan_update"], deny=["hub_write"])
     )
     assert configured.verdict(spec("jobs_submit", open_world=True))[0] == "allow"
     assert configured.verdict(spec("plan_update"))[0] == "ask"
-    assert configured.verdict(spec("hub_delete", destructive=True))[0] == "deny"
-    yolo = ApprovalPolicy(ApprovalConfig(deny=["hub_delete"]), yolo=True)
+    assert configured.verdict(spec("hub_write", destructive=True))[0] == "deny"
+    yolo = ApprovalPolicy(ApprovalConfig(deny=["hub_write"]), yolo=True)
     assert yolo.verdict(spec("sandbox_destroy", destructive=True))[0] == "allow"
-    assert yolo.verdict(spec("hub_delete", destructive=True))[0] == "deny"  # deny beats yolo
+    assert yolo.verdict(spec("hub_write", destructive=True))[0] == "deny"  # deny beats yolo
 
 
 class ScriptedApprover:

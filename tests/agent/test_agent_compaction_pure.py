@@ -75,7 +75,9 @@ def test_facts_keep_ids_files_and_plan_from_the_summarised_part() -> None:
     middle = [
         call_message(("s", "sandbox_create", {})),
         result("s", '{"sandbox_id": "sbx-a1b2c3", "status": "ready"}'),
-        call_message(("w", "sandbox_write", {"sandbox_id": "sbx-a1b2c3", "path": "train.py"})),
+        call_message(
+            ("w", "sandbox_files", {"sandbox_id": "sbx-a1b2c3", "op": "write", "path": "train.py"})
+        ),
         result("w", "wrote 120 lines"),
         call_message(("j", "jobs_submit", {"script": "train.py", "config_file": "cfg.yaml"})),
         result("j", "Submitted. job_id: j-42 (status queued)"),

@@ -44,7 +44,7 @@ async def test_inspect_hub_dataset(hub_settings: Settings, era: str) -> None:
         {"text": REVIEWS[0]["text"], "label": 0},
         {"text": REVIEWS[1]["text"], "label": 1},
     ]
-    assert "datasets_query(dataset='stanfordnlp/imdb', config='plain_text'" in text(result)
+    assert "datasets_inspect(dataset='stanfordnlp/imdb', config='plain_text'" in text(result)
 
 
 async def test_inspect_hub_chat_dataset_without_statistics(hub_settings: Settings) -> None:
@@ -68,7 +68,8 @@ async def test_config_and_split_choices_are_checked(hub_settings: Settings) -> N
             await c.call_tool("datasets_inspect", {"dataset": "stanfordnlp/imdb", "config": "nope"})
         with pytest.raises(ToolError, match=r"No split 'dev'.*Splits: train, test"):
             await c.call_tool(
-                "datasets_query", {"dataset": "stanfordnlp/imdb", "sql": "SELECT 1", "split": "dev"}
+                "datasets_inspect",
+                {"dataset": "stanfordnlp/imdb", "sql": "SELECT 1", "split": "dev"},
             )
 
 
@@ -91,9 +92,7 @@ async def test_gated_dataset_needs_a_token(anon_settings: Settings, hub_settings
 
 async def test_no_preview_points_to_the_files(hub_settings: Settings) -> None:
     async with datasets_client(hub_settings) as c:
-        with pytest.raises(
-            ToolError, match=r"no preview.*hub_list_files\(repo_id='alice/raw-images'"
-        ):
+        with pytest.raises(ToolError, match=r"no preview.*hub_repo\(repo_id='alice/raw-images'"):
             await c.call_tool("datasets_inspect", {"dataset": "alice/raw-images"})
 
 
@@ -147,13 +146,13 @@ async def test_query_downloads_the_split_once_and_keeps_the_token_on_hf_hosts(
     async with datasets_client(hub_settings) as c:
         first = out(
             await c.call_tool(
-                "datasets_query",
+                "datasets_inspect",
                 {"dataset": "stanfordnlp/imdb", "sql": sql},
                 progress_handler=on_progress,
             )
         )
         again = out(
-            await c.call_tool("datasets_query", {"dataset": "stanfordnlp/imdb", "sql": sql})
+            await c.call_tool("datasets_inspect", {"dataset": "stanfordnlp/imdb", "sql": sql})
         )
     assert first["rows"] == again["rows"] == [[0, 60], [1, 60]]
     assert any(m and "fetching 0000.parquet" in m for m in reported)
@@ -179,12 +178,12 @@ async def test_cache_budget_refuses_big_splits_and_evicts_old_ones(
     )
     async with datasets_client(settings) as c:
         with pytest.raises(ToolError, match="more than the datasets cache budget"):
-            await c.call_tool("datasets_query", {"dataset": "alice/noise-big", "sql": "SELECT 1"})
+            await c.call_tool("datasets_inspect", {"dataset": "alice/noise-big", "sql": "SELECT 1"})
         assert fake_hub.cdn_recorder.requests == []  # refused before downloading anything
         for name in ("alice/noise-a", "alice/noise-b"):
             result = out(
                 await c.call_tool(
-                    "datasets_query", {"dataset": name, "sql": "SELECT count(*) FROM data"}
+                    "datasets_inspect", {"dataset": name, "sql": "SELECT count(*) FROM data"}
                 )
             )
             assert result["rows"] == [[5000]]

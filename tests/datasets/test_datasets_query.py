@@ -1,4 +1,4 @@
-"""datasets_query over local files: read-only SQL, paging, size bounds, the time limit, and what
+"""datasets_inspect with sql over local files: read-only SQL, paging, size bounds, the time limit, and what
 the SQL cannot reach."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ async def test_select_with_paging_and_continuation(
     sql = "SELECT id, label FROM data WHERE label = 1 ORDER BY id"
     async with datasets_client(local_settings, era) as c:
         first = await c.call_tool(
-            "datasets_query", {"dataset": str(reviews), "sql": sql, "limit": 40}
+            "datasets_inspect", {"dataset": str(reviews), "sql": sql, "limit": 40}
         )
         page = out(first)
         assert page["columns"] == ["id", "label"] and page["types"] == ["BIGINT", "BIGINT"]
@@ -42,7 +42,8 @@ async def test_select_with_paging_and_continuation(
         assert "offset=40" in text(first)
         rest = out(
             await c.call_tool(
-                "datasets_query", {"dataset": str(reviews), "sql": sql, "limit": 100, "offset": 40}
+                "datasets_inspect",
+                {"dataset": str(reviews), "sql": sql, "limit": 100, "offset": 40},
             )
         )
     assert [row[0] for row in rest["rows"]] == list(range(121, 300, 3))
@@ -92,7 +93,7 @@ async def test_the_sql_cannot_read_other_files(
             "SELECT * FROM glob('/etc/*')",
         ):
             with pytest.raises(ToolError, match="Only this dataset can be read") as refused:
-                await c.call_tool("datasets_query", {"dataset": str(reviews), "sql": sql})
+                await c.call_tool("datasets_inspect", {"dataset": str(reviews), "sql": sql})
             assert "hf_should_not_leak" not in str(refused.value)
 
 
@@ -100,10 +101,10 @@ async def test_bad_sql_explains_tables_and_columns(reviews: Path, local_settings
     async with datasets_client(local_settings) as c:
         with pytest.raises(ToolError) as failed:
             await c.call_tool(
-                "datasets_query", {"dataset": str(reviews), "sql": "SELECT lable FROM data"}
+                "datasets_inspect", {"dataset": str(reviews), "sql": "SELECT lable FROM data"}
             )
         with pytest.raises(ToolError, match="does not parse"):
-            await c.call_tool("datasets_query", {"dataset": str(reviews), "sql": "SELEC 1"})
+            await c.call_tool("datasets_inspect", {"dataset": str(reviews), "sql": "SELEC 1"})
     message = str(failed.value)
     assert "lable" in message and "Tables: data, train, test" in message
     assert "Columns of data: id BIGINT, text VARCHAR, label BIGINT" in message

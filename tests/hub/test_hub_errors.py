@@ -23,7 +23,7 @@ def calls_to(hub: FakeHub, path: str) -> int:
 async def test_missing_repo_suggests_similar_ids(anon_settings: Settings, era: str) -> None:
     async with hub_client(anon_settings, era) as c:
         with pytest.raises(ToolError) as typo:
-            await c.call_tool("hub_repo_info", {"repo_id": "openai-community/gtp2"})
+            await c.call_tool("hub_repo", {"op": "info", "repo_id": "openai-community/gtp2"})
     message = str(typo.value)
     assert "No model 'openai-community/gtp2'" in message
     assert "Similar models: openai-community/gpt2" in message
@@ -33,16 +33,16 @@ async def test_missing_repo_suggests_similar_ids(anon_settings: Settings, era: s
 async def test_missing_repo_points_to_the_right_kind(anon_settings: Settings) -> None:
     async with hub_client(anon_settings) as c:
         with pytest.raises(ToolError, match="There is a dataset with this id: pass kind='dataset'"):
-            await c.call_tool("hub_list_files", {"repo_id": "stanfordnlp/imdb"})
+            await c.call_tool("hub_repo", {"op": "list", "repo_id": "stanfordnlp/imdb"})
 
 
 async def test_private_repo_needs_the_owners_token(fake_hub: FakeHub, tmp_path: Path) -> None:
-    args = {"repo_id": "alice/private-model", "path": "config.json"}
+    args = {"op": "read", "repo_id": "alice/private-model", "path": "config.json"}
     async with hub_client(settings_for(fake_hub, tmp_path / "a")) as c:
         with pytest.raises(ToolError, match="private or gated and HF_TOKEN lacks access"):
-            await c.call_tool("hub_read_file", args)
+            await c.call_tool("hub_repo", args)
     async with hub_client(settings_for(fake_hub, tmp_path / "b", WRITE_TOKEN)) as c:
-        result = await c.call_tool("hub_read_file", args)
+        result = await c.call_tool("hub_repo", args)
     assert out(result)["text"] == "{}"
 
 
@@ -50,7 +50,8 @@ async def test_gated_repo_says_to_accept_its_conditions(anon_settings: Settings)
     async with hub_client(anon_settings) as c:
         with pytest.raises(ToolError, match=r"gated. Accept its conditions"):
             await c.call_tool(
-                "hub_read_file", {"repo_id": "meta-llama/Llama-gated", "path": "config.json"}
+                "hub_repo",
+                {"op": "read", "repo_id": "meta-llama/Llama-gated", "path": "config.json"},
             )
 
 
@@ -59,7 +60,7 @@ async def test_rate_limit_is_retried_then_succeeds(
 ) -> None:
     fake_hub.fail(GPT2_INFO, 429, times=2, **{"Retry-After": "0"})
     async with hub_client(anon_settings) as c:
-        result = await c.call_tool("hub_repo_info", {"repo_id": "openai-community/gpt2"})
+        result = await c.call_tool("hub_repo", {"op": "info", "repo_id": "openai-community/gpt2"})
     assert out(result)["id"] == "openai-community/gpt2"
     assert calls_to(fake_hub, GPT2_INFO) == 3
 
@@ -70,7 +71,7 @@ async def test_persistent_rate_limit_gives_up_after_bounded_retries(
     fake_hub.fail(GPT2_INFO, 429, times=10, **{"Retry-After": "0"})
     async with hub_client(anon_settings) as c:
         with pytest.raises(ToolError, match=r"rate-limiting requests \(429\).*3 attempts"):
-            await c.call_tool("hub_repo_info", {"repo_id": "openai-community/gpt2"})
+            await c.call_tool("hub_repo", {"op": "info", "repo_id": "openai-community/gpt2"})
     assert calls_to(fake_hub, GPT2_INFO) == 3
 
 

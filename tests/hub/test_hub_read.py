@@ -1,4 +1,4 @@
-"""hub_search, hub_repo_info, hub_list_files and hub_read_file through the MCP client, against
+"""hub_search and hub_repo (info, list, read) through the MCP client, against
 the fake Hub with the real huggingface_hub client."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ async def test_repo_info_reads_license_card_parameters_and_size(
     anon_settings: Settings, fake_hub: FakeHub, era: str
 ) -> None:
     async with hub_client(anon_settings, era) as c:
-        result = await c.call_tool("hub_repo_info", {"repo_id": "alice/tiny-sentiment"})
+        result = await c.call_tool("hub_repo", {"op": "info", "repo_id": "alice/tiny-sentiment"})
     info = out(result)
     assert info["license"] == "apache-2.0"
     assert info["base_models"] == ["openai-community/gpt2"] and info["datasets"] == ["imdb"]
@@ -66,7 +66,7 @@ async def test_repo_info_prefers_the_hubs_safetensors_summary(
     anon_settings: Settings, fake_hub: FakeHub
 ) -> None:
     async with hub_client(anon_settings) as c:
-        result = await c.call_tool("hub_repo_info", {"repo_id": "openai-community/gpt2"})
+        result = await c.call_tool("hub_repo", {"op": "info", "repo_id": "openai-community/gpt2"})
     assert out(result)["parameters"] == 137_022_720
     assert out(result)["license"] == "mit"  # from the license: tag
     assert not any("model.safetensors" in p for p in fake_hub.recorder.paths())
@@ -74,30 +74,39 @@ async def test_repo_info_prefers_the_hubs_safetensors_summary(
 
 async def test_list_files_lists_a_folder_recursively_and_pages(anon_settings: Settings) -> None:
     async with hub_client(anon_settings) as c:
-        root = await c.call_tool("hub_list_files", {"repo_id": "alice/tiny-sentiment"})
+        root = await c.call_tool("hub_repo", {"op": "list", "repo_id": "alice/tiny-sentiment"})
         entries = {e["path"]: e for e in out(root)["entries"]}
         assert entries["train"]["type"] == "folder" and "train/train.py" not in entries
         assert entries["config.json"]["size"] > 0
         folder = await c.call_tool(
-            "hub_list_files", {"repo_id": "alice/tiny-sentiment", "path": "train"}
+            "hub_repo", {"op": "list", "repo_id": "alice/tiny-sentiment", "path": "train"}
         )
         assert [e["path"] for e in out(folder)["entries"]] == [
             "train/args.yaml",
             "train/train.py",
         ]
         everything = await c.call_tool(
-            "hub_list_files", {"repo_id": "alice/tiny-sentiment", "recursive": True, "limit": 4}
+            "hub_repo",
+            {"op": "list", "repo_id": "alice/tiny-sentiment", "recursive": True, "limit": 4},
         )
         page = out(everything)
         assert len(page["entries"]) == 4 and page["truncated"] and page["next_offset"] == 4
         rest = await c.call_tool(
-            "hub_list_files",
-            {"repo_id": "alice/tiny-sentiment", "recursive": True, "limit": 4, "offset": 4},
+            "hub_repo",
+            {
+                "op": "list",
+                "repo_id": "alice/tiny-sentiment",
+                "recursive": True,
+                "limit": 4,
+                "offset": 4,
+            },
         )
         seen = [e["path"] for e in page["entries"] + out(rest)["entries"]]
         assert "train/train.py" in seen and len(seen) == len(set(seen)) == 8
-        with pytest.raises(ToolError, match="hub_list_files"):
-            await c.call_tool("hub_list_files", {"repo_id": "alice/tiny-sentiment", "path": "nope"})
+        with pytest.raises(ToolError, match=r"hub_repo\(op='list'\)"):
+            await c.call_tool(
+                "hub_repo", {"op": "list", "repo_id": "alice/tiny-sentiment", "path": "nope"}
+            )
 
 
 async def test_read_file_pages_a_text_file(
@@ -106,15 +115,22 @@ async def test_read_file_pages_a_text_file(
     content = (
         fake_hub.repos[("model", "alice/tiny-sentiment")].refs["main"]["train/train.py"].decode()
     )
-    args = {"repo_id": "alice/tiny-sentiment", "path": "train/train.py", "max_chars": 1000}
+    args = {
+        "op": "read",
+        "repo_id": "alice/tiny-sentiment",
+        "path": "train/train.py",
+        "max_chars": 1000,
+    }
     async with hub_client(anon_settings, era) as c:
-        first = await c.call_tool("hub_read_file", args)
+        first = await c.call_tool("hub_repo", args)
         window = out(first)
         assert window["text"] == content[:1000]
         assert window["truncated"] and window["next_offset"] == 1000
         assert window["total_chars"] == len(content)
         assert "offset=1000" in text(first)
-        second = await c.call_tool("hub_read_file", {**args, "offset": window["next_offset"]})
+        second = await c.call_tool(
+            "hub_repo", {"op": "read", **args, "offset": window["next_offset"]}
+        )
         assert out(second)["text"] == content[1000:2000]
 
 
@@ -123,10 +139,10 @@ async def test_read_file_detects_binary_without_dumping_it(
 ) -> None:
     async with hub_client(anon_settings) as c:
         by_content = await c.call_tool(
-            "hub_read_file", {"repo_id": "alice/tiny-sentiment", "path": "data.txt"}
+            "hub_repo", {"op": "read", "repo_id": "alice/tiny-sentiment", "path": "data.txt"}
         )
         by_name = await c.call_tool(
-            "hub_read_file", {"repo_id": "alice/tiny-sentiment", "path": "logo.png"}
+            "hub_repo", {"op": "read", "repo_id": "alice/tiny-sentiment", "path": "logo.png"}
         )
     for result in (by_content, by_name):
         assert out(result)["binary"] is True
@@ -143,15 +159,18 @@ async def test_read_file_refuses_folders_large_files_and_suggests_names(
         b"{}\n" * 3_000_000
     )
     async with hub_client(anon_settings) as c:
-        with pytest.raises(ToolError, match=r"is a folder.*hub_list_files"):
-            await c.call_tool("hub_read_file", {"repo_id": "alice/tiny-sentiment", "path": "train"})
+        with pytest.raises(ToolError, match=r"is a folder.*hub_repo\(.*op='list'"):
+            await c.call_tool(
+                "hub_repo", {"op": "read", "repo_id": "alice/tiny-sentiment", "path": "train"}
+            )
         with pytest.raises(ToolError, match=r"Did you mean: train/train\.py"):
             await c.call_tool(
-                "hub_read_file", {"repo_id": "alice/tiny-sentiment", "path": "train/trian.py"}
+                "hub_repo",
+                {"op": "read", "repo_id": "alice/tiny-sentiment", "path": "train/trian.py"},
             )
         with pytest.raises(ToolError, match=r"9,000,000 bytes.*datasets_inspect"):
             await c.call_tool(
-                "hub_read_file", {"repo_id": "alice/tiny-sentiment", "path": "big.jsonl"}
+                "hub_repo", {"op": "read", "repo_id": "alice/tiny-sentiment", "path": "big.jsonl"}
             )
     assert not any(p.endswith("/big.jsonl") for p in fake_hub.recorder.paths())
 
@@ -161,10 +180,10 @@ async def test_parameters_are_bounded_by_the_schema(
 ) -> None:
     async with hub_client(anon_settings) as c:
         bad = await c.call_tool(
-            "hub_repo_info", {"repo_id": "../../etc/passwd"}, raise_on_error=False
+            "hub_repo", {"op": "info", "repo_id": "../../etc/passwd"}, raise_on_error=False
         )
         assert bad.is_error and "repo_id" in bad.content[0].text
-        assert "should match pattern" in bad.content[0].text
+        assert "a repository id looks like 'namespace/name'" in bad.content[0].text
         too_many = await c.call_tool("hub_search", {"limit": 500}, raise_on_error=False)
         assert too_many.is_error and "less than or equal to 50" in too_many.content[0].text
     assert not any("passwd" in p for p in fake_hub.recorder.paths())  # refused before any request

@@ -32,7 +32,7 @@ async def test_build_server_mounts_hub_and_datasets(
     async with Client(server) as c:
         names = {tool.name for tool in await c.list_tools()}
         found = await c.call_tool("hub_search", {"query": "gpt2"})
-    assert {"hub_search", "hub_upload", "hub_delete", "datasets_inspect", "datasets_query"} <= names
+    assert {"hub_search", "hub_write", "datasets_inspect"} <= names
     assert [r["id"] for r in out(found)["results"]] == ["openai-community/gpt2"]
     assert "- hub: search the Hugging Face Hub" in (server.instructions or "")
 

@@ -15,7 +15,8 @@ async def test_token_reaches_the_hub_but_not_the_cdn(
     fake_hub.add_repo("alice/reviews", "dataset", {"train.jsonl": lines}, lfs=("train.jsonl",))
     async with hub_client(writer_settings) as c:
         result = await c.call_tool(
-            "hub_read_file", {"repo_id": "alice/reviews", "kind": "dataset", "path": "train.jsonl"}
+            "hub_repo",
+            {"op": "read", "repo_id": "alice/reviews", "kind": "dataset", "path": "train.jsonl"},
         )
     assert out(result)["text"] == lines  # the bytes came from the CDN host
     assert fake_hub.cdn_recorder.requests, "the LFS file should have been fetched from the CDN"

@@ -1,4 +1,4 @@
-"""hub_create_repo, hub_upload and hub_delete against the fake Hub: what lands in the repository,
+"""hub_write (create, upload, delete) against the fake Hub: what lands in the repository,
 what is refused before anything is sent, and how each refusal reads."""
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ def main_files(hub: FakeHub, repo_id: str) -> dict[str, bytes]:
 @pytest.mark.parametrize(
     ("tool", "args"),
     [
-        ("hub_create_repo", {"repo_id": "alice/x"}),
+        ("hub_write", {"op": "create", "repo_id": "alice/x"}),
         (
-            "hub_upload",
-            {"repo_id": "alice/tiny-sentiment", "path_in_repo": "a.txt", "content": "a"},
+            "hub_write",
+            {"op": "upload", "repo_id": "alice/tiny-sentiment", "path": "a.txt", "content": "a"},
         ),
-        ("hub_delete", {"repo_id": "alice/tiny-sentiment", "paths": ["data.txt"]}),
+        ("hub_write", {"op": "delete", "repo_id": "alice/tiny-sentiment", "paths": ["data.txt"]}),
     ],
 )
 async def test_writes_without_a_token_say_so_and_send_nothing(
@@ -46,19 +46,20 @@ async def test_create_repo_in_own_namespace_then_conflict_then_exist_ok(
     writer_settings: Settings, fake_hub: FakeHub, era: str
 ) -> None:
     async with hub_client(writer_settings, era) as c:
-        made = await c.call_tool("hub_create_repo", {"repo_id": "fresh-model"})
+        made = await c.call_tool("hub_write", {"op": "create", "repo_id": "fresh-model"})
         assert out(made)["repo_id"] == "alice/fresh-model"
         assert out(made)["created"] is True
         assert out(made)["url"] == f"{fake_hub.url}/alice/fresh-model"
         assert fake_hub.repos[("model", "alice/fresh-model")].private is True
         with pytest.raises(ToolError, match=r"already exists. Pass exist_ok=true"):
-            await c.call_tool("hub_create_repo", {"repo_id": "alice/fresh-model"})
+            await c.call_tool("hub_write", {"op": "create", "repo_id": "alice/fresh-model"})
         again = await c.call_tool(
-            "hub_create_repo", {"repo_id": "alice/fresh-model", "exist_ok": True}
+            "hub_write", {"op": "create", "repo_id": "alice/fresh-model", "exist_ok": True}
         )
         assert out(again)["created"] is False
         public = await c.call_tool(
-            "hub_create_repo", {"repo_id": "alice/demo", "kind": "dataset", "private": False}
+            "hub_write",
+            {"op": "create", "repo_id": "alice/demo", "kind": "dataset", "private": False},
         )
         assert out(public)["url"].endswith("/datasets/alice/demo")
         assert fake_hub.repos[("dataset", "alice/demo")].private is False
@@ -67,9 +68,12 @@ async def test_create_repo_in_own_namespace_then_conflict_then_exist_ok(
 async def test_create_space_needs_an_sdk(writer_settings: Settings, fake_hub: FakeHub) -> None:
     async with hub_client(writer_settings) as c:
         with pytest.raises(ToolError, match="space_sdk, one of: gradio"):
-            await c.call_tool("hub_create_repo", {"repo_id": "alice/app", "kind": "space"})
+            await c.call_tool(
+                "hub_write", {"op": "create", "repo_id": "alice/app", "kind": "space"}
+            )
         await c.call_tool(
-            "hub_create_repo", {"repo_id": "alice/app", "kind": "space", "space_sdk": "gradio"}
+            "hub_write",
+            {"op": "create", "repo_id": "alice/app", "kind": "space", "space_sdk": "gradio"},
         )
     assert fake_hub.repos[("space", "alice/app")].info["sdk"] == "gradio"
 
@@ -79,7 +83,7 @@ async def test_read_only_token_is_told_it_lacks_write_access(
 ) -> None:
     async with hub_client(settings_for(fake_hub, tmp_path / "home", READ_TOKEN)) as c:
         with pytest.raises(ToolError, match=r"Permission denied \(403\).*write access"):
-            await c.call_tool("hub_create_repo", {"repo_id": "bob/x"})
+            await c.call_tool("hub_write", {"op": "create", "repo_id": "bob/x"})
 
 
 async def test_upload_content_commits_the_file_and_reports_progress(
@@ -92,10 +96,11 @@ async def test_upload_content_commits_the_file_and_reports_progress(
 
     async with hub_client(writer_settings) as c:
         result = await c.call_tool(
-            "hub_upload",
+            "hub_write",
             {
+                "op": "upload",
                 "repo_id": "alice/tiny-sentiment",
-                "path_in_repo": "notes/eval.md",
+                "path": "notes/eval.md",
                 "content": "acc 0.91",
             },
             progress_handler=on_progress,
@@ -119,8 +124,13 @@ async def test_upload_a_local_folder_keeps_its_layout(
     (folder / ".git" / "HEAD").write_text("ref: main")
     async with hub_client(writer_settings) as c:
         result = await c.call_tool(
-            "hub_upload",
-            {"repo_id": "alice/tiny-sentiment", "path_in_repo": "ckpt", "local_path": str(folder)},
+            "hub_write",
+            {
+                "op": "upload",
+                "repo_id": "alice/tiny-sentiment",
+                "path": "ckpt",
+                "local_path": str(folder),
+            },
         )
     files = main_files(fake_hub, "alice/tiny-sentiment")
     assert (
@@ -142,10 +152,11 @@ async def test_upload_from_a_sandbox_workspace(
     async with hub_client(writer_settings) as c:
         for path in ("out/model.txt", "/workspace/out/model.txt"):
             await c.call_tool(
-                "hub_upload",
+                "hub_write",
                 {
+                    "op": "upload",
                     "repo_id": "alice/tiny-sentiment",
-                    "path_in_repo": f"from-sandbox/{path.count('/')}.txt",
+                    "path": f"from-sandbox/{path.count('/')}.txt",
                     "sandbox_id": "sbx-1",
                     "sandbox_path": path,
                 },
@@ -162,32 +173,38 @@ async def test_sandbox_paths_cannot_escape_the_workspace(
     secret = tmp_path / "outside.txt"
     secret.write_text("not yours")
     os.symlink(secret, workspace / "link.txt")
-    base = {"repo_id": "alice/tiny-sentiment", "path_in_repo": "x.txt", "sandbox_id": "sbx-1"}
+    base = {"repo_id": "alice/tiny-sentiment", "path": "x.txt", "sandbox_id": "sbx-1"}
     async with hub_client(writer_settings) as c:
         for escape in ("../../../state.sqlite3", "link.txt"):
             with pytest.raises(ToolError, match="leaves the workspace of sandbox sbx-1"):
-                await c.call_tool("hub_upload", {**base, "sandbox_path": escape})
+                await c.call_tool("hub_write", {"op": "upload", **base, "sandbox_path": escape})
         with pytest.raises(ToolError, match=r"No sandbox 'sbx-9'.*sandbox_list"):
-            await c.call_tool("hub_upload", {**base, "sandbox_id": "sbx-9", "sandbox_path": "a"})
+            await c.call_tool(
+                "hub_write", {"op": "upload", **base, "sandbox_id": "sbx-9", "sandbox_path": "a"}
+            )
     assert posts(fake_hub) == []
 
 
 async def test_upload_needs_exactly_one_source_and_a_clean_path(
     writer_settings: Settings, fake_hub: FakeHub, tmp_path: Path
 ) -> None:
-    base = {"repo_id": "alice/tiny-sentiment", "path_in_repo": "a.txt"}
+    base = {"repo_id": "alice/tiny-sentiment", "path": "a.txt"}
     state = writer_settings.home / "state.sqlite3"
     state.parent.mkdir(parents=True)
     state.write_bytes(b"SQLite format 3")
     async with hub_client(writer_settings) as c:
         with pytest.raises(ToolError, match=r"exactly one source.*Got: none"):
-            await c.call_tool("hub_upload", base)
+            await c.call_tool("hub_write", {"op": "upload", **base})
         with pytest.raises(ToolError, match="Got: content, local_path"):
-            await c.call_tool("hub_upload", {**base, "content": "a", "local_path": str(tmp_path)})
+            await c.call_tool(
+                "hub_write", {"op": "upload", **base, "content": "a", "local_path": str(tmp_path)}
+            )
         with pytest.raises(ToolError, match="not a clean relative path"):
-            await c.call_tool("hub_upload", {**base, "path_in_repo": "../a.txt", "content": "a"})
+            await c.call_tool(
+                "hub_write", {"op": "upload", **base, "path": "../a.txt", "content": "a"}
+            )
         with pytest.raises(ToolError, match="state directory"):
-            await c.call_tool("hub_upload", {**base, "local_path": str(state)})
+            await c.call_tool("hub_write", {"op": "upload", **base, "local_path": str(state)})
     assert posts(fake_hub) == []
 
 
@@ -198,8 +215,13 @@ async def test_upload_refuses_content_holding_the_token(
     async with hub_client(writer_settings) as c:
         with pytest.raises(ToolError) as refused:
             await c.call_tool(
-                "hub_upload",
-                {"repo_id": "alice/tiny-sentiment", "path_in_repo": ".env", "content": leak},
+                "hub_write",
+                {
+                    "op": "upload",
+                    "repo_id": "alice/tiny-sentiment",
+                    "path": ".env",
+                    "content": leak,
+                },
             )
     assert "contains the value of HF_TOKEN" in str(refused.value)
     assert WRITE_TOKEN not in str(refused.value)
@@ -211,10 +233,11 @@ async def test_upload_as_pull_request_leaves_main_alone(
 ) -> None:
     async with hub_client(writer_settings) as c:
         result = await c.call_tool(
-            "hub_upload",
+            "hub_write",
             {
+                "op": "upload",
                 "repo_id": "alice/tiny-sentiment",
-                "path_in_repo": "p.txt",
+                "path": "p.txt",
                 "content": "p",
                 "create_pr": True,
             },
@@ -226,16 +249,17 @@ async def test_upload_as_pull_request_leaves_main_alone(
 
 async def test_upload_to_a_missing_repo_says_to_create_it(writer_settings: Settings) -> None:
     async with hub_client(writer_settings) as c:
-        with pytest.raises(ToolError, match=r"hub_create_repo\(repo_id='alice/nope'"):
+        with pytest.raises(ToolError, match=r"hub_write\(repo_id='alice/nope', op='create'"):
             await c.call_tool(
-                "hub_upload", {"repo_id": "alice/nope", "path_in_repo": "a", "content": "a"}
+                "hub_write", {"op": "upload", "repo_id": "alice/nope", "path": "a", "content": "a"}
             )
 
 
 async def test_delete_files_and_folders(writer_settings: Settings, fake_hub: FakeHub) -> None:
     async with hub_client(writer_settings) as c:
         result = await c.call_tool(
-            "hub_delete", {"repo_id": "alice/tiny-sentiment", "paths": ["train", "logo.png"]}
+            "hub_write",
+            {"op": "delete", "repo_id": "alice/tiny-sentiment", "paths": ["train", "logo.png"]},
         )
     files = main_files(fake_hub, "alice/tiny-sentiment")
     assert "logo.png" not in files and not any(p.startswith("train/") for p in files)
@@ -252,8 +276,12 @@ async def test_delete_with_a_missing_path_deletes_nothing(
             ToolError, match=r"Not in model alice/tiny-sentiment.*lgoo.png.*Nothing was deleted"
         ):
             await c.call_tool(
-                "hub_delete",
-                {"repo_id": "alice/tiny-sentiment", "paths": ["README.md", "lgoo.png"]},
+                "hub_write",
+                {
+                    "op": "delete",
+                    "repo_id": "alice/tiny-sentiment",
+                    "paths": ["README.md", "lgoo.png"],
+                },
             )
     assert main_files(fake_hub, "alice/tiny-sentiment") == before
     assert not any(p.endswith("/commit/main") for p in posts(fake_hub))
@@ -262,11 +290,8 @@ async def test_delete_with_a_missing_path_deletes_nothing(
 async def test_read_only_server_offers_no_write_tool(anon_settings: Settings) -> None:
     async with hub_client(anon_settings, read_only=True) as c:
         names = {tool.name for tool in await c.list_tools()}
-    assert names == {"hub_search", "hub_repo_info", "hub_list_files", "hub_read_file"}
+    assert names == {"hub_search", "hub_repo"}
     async with hub_client(anon_settings) as c:
         tools = {tool.name: tool for tool in await c.list_tools()}
-    delete, upload = tools["hub_delete"].annotations, tools["hub_upload"].annotations
-    assert delete is not None and delete.destructive_hint is True
-    assert (
-        upload is not None and upload.read_only_hint is False and upload.destructive_hint is False
-    )
+    write = tools["hub_write"].annotations  # delete is one of its operations
+    assert write is not None and write.destructive_hint is True and write.read_only_hint is False

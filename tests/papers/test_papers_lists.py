@@ -1,4 +1,4 @@
-"""papers_search and papers_trending against the fake Hugging Face papers API, via HfApi."""
+"""papers_search (a query, or the trending list without one) against the fake Hugging Face papers API, via HfApi."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ async def test_trending_lists_the_latest_day_most_upvoted_first(
     papers_settings: Settings, era: str
 ) -> None:
     async with Client(build_server(papers_settings), mode=era) as c:
-        result = await c.call_tool("papers_trending", {})
+        result = await c.call_tool("papers_search", {})
     papers = data(result)["papers"]
     assert [p["arxiv_id"] for p in papers] == ["2502.01234", "2502.05678"]
     assert papers[0]["upvotes"] > papers[1]["upvotes"]
@@ -128,9 +128,17 @@ def test_trending_on_a_given_day_and_a_day_without_papers(papers_settings: Setti
 
 async def test_trending_rejects_a_malformed_date(papers_settings: Settings) -> None:
     async with Client(build_server(papers_settings)) as c:
-        bad = await c.call_tool("papers_trending", {"date": "04/02/2025"}, raise_on_error=False)
+        bad = await c.call_tool("papers_search", {"date_from": "04/02/2025"}, raise_on_error=False)
     assert bad.is_error
-    assert "date" in bad.content[0].text and "should match pattern" in bad.content[0].text
+    assert "date_from" in bad.content[0].text and "should match pattern" in bad.content[0].text
+
+
+async def test_trending_is_one_day_and_says_so_for_a_range(papers_settings: Settings) -> None:
+    async with Client(build_server(papers_settings)) as c:
+        day = await c.call_tool("papers_search", {"date_from": "2021-06-02"})
+        assert [p["arxiv_id"] for p in data(day)["papers"]] == ["2106.00042"]
+        with pytest.raises(ToolError, match="Without a query this lists one day's trending"):
+            await c.call_tool("papers_search", {"date_from": "2021-06-01", "date_to": "2021-06-09"})
 
 
 def test_trending_reports_a_persistent_server_error(

@@ -81,11 +81,13 @@ async def test_tools_map_onto_the_sdk(
         assert vm.commands[-1]["envs"] == {"MODE": "test"}  # only what the caller passed
 
         await mcp.call_tool(
-            "sandbox_write", {"sandbox_id": sandbox_id, "path": "cfg.yaml", "content": "lr: 1\n"}
+            "sandbox_files",
+            {"op": "write", "sandbox_id": sandbox_id, "path": "cfg.yaml", "content": "lr: 1\n"},
         )
         await mcp.call_tool(
-            "sandbox_edit",
+            "sandbox_files",
             {
+                "op": "edit",
                 "sandbox_id": sandbox_id,
                 "path": "/home/user/cfg.yaml",
                 "old": "lr: 1",
@@ -93,13 +95,17 @@ async def test_tools_map_onto_the_sdk(
             },
         )
         assert vm.local("/home/user/cfg.yaml").read_text() == "lr: 2\n"
-        listing = data(await mcp.call_tool("sandbox_read", {"sandbox_id": sandbox_id}))
+        listing = data(
+            await mcp.call_tool("sandbox_files", {"op": "read", "sandbox_id": sandbox_id})
+        )
         assert {e["name"]: e["kind"] for e in listing["entries"]} == {
             "data": "dir",
             "cfg.yaml": "file",
         }
         outside = await mcp.call_tool(
-            "sandbox_read", {"sandbox_id": sandbox_id, "path": "/etc/passwd"}, raise_on_error=False
+            "sandbox_files",
+            {"op": "read", "sandbox_id": sandbox_id, "path": "/etc/passwd"},
+            raise_on_error=False,
         )
         assert outside.is_error and "outside the sandbox workspace (/home/user)" in text(outside)
 

@@ -17,14 +17,16 @@ async def test_read_write_and_edit_refuse_a_fifo_at_once(mcp: Client) -> None:
     target = {"sandbox_id": sandbox_id, "path": "pipe"}
     with anyio.fail_after(15):  # a blocking open would hang here instead of failing
         with pytest.raises(ToolError, match="cannot be written: No such device or address"):
-            await mcp.call_tool("sandbox_write", {**target, "content": "x"})
+            await mcp.call_tool("sandbox_files", {"op": "write", **target, "content": "x"})
         with pytest.raises(ToolError, match="not a regular file"):
-            await mcp.call_tool("sandbox_read", target)
+            await mcp.call_tool("sandbox_files", target)
         with pytest.raises(ToolError, match="No file 'pipe' to edit"):
-            await mcp.call_tool("sandbox_edit", {**target, "old": "a", "new": "b"})
+            await mcp.call_tool("sandbox_files", {"op": "edit", **target, "old": "a", "new": "b"})
         # Positive control: the server still serves, and a regular file is written and read.
-        await mcp.call_tool("sandbox_write", {**target, "path": "ok.txt", "content": "fine"})
-        read = await mcp.call_tool("sandbox_read", {**target, "path": "ok.txt"})
+        await mcp.call_tool(
+            "sandbox_files", {"op": "write", **target, "path": "ok.txt", "content": "fine"}
+        )
+        read = await mcp.call_tool("sandbox_files", {"op": "read", **target, "path": "ok.txt"})
     assert "fine" in text(read)
 
 
@@ -35,9 +37,11 @@ async def test_the_edit_limit_is_checked_on_the_file_actually_opened(mcp: Client
     await mcp.call_tool("sandbox_exec", {"sandbox_id": sandbox_id, "command": command})
     with pytest.raises(ToolError, match=f"{big} bytes, over the"):
         await mcp.call_tool(
-            "sandbox_edit", {"sandbox_id": sandbox_id, "path": "big.txt", "old": "a", "new": "b"}
+            "sandbox_files",
+            {"op": "edit", "sandbox_id": sandbox_id, "path": "big.txt", "old": "a", "new": "b"},
         )
     edited = await mcp.call_tool(
-        "sandbox_edit", {"sandbox_id": sandbox_id, "path": "small.txt", "old": "small", "new": "ok"}
+        "sandbox_files",
+        {"op": "edit", "sandbox_id": sandbox_id, "path": "small.txt", "old": "small", "new": "ok"},
     )
     assert data(edited)["replacements"] == 1

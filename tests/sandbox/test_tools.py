@@ -8,6 +8,7 @@ import time
 
 import pytest
 from fastmcp import Client
+from fastmcp.exceptions import ToolError
 from sandbox_kit import data, sandbox_server, text
 
 from server.settings import Settings
@@ -16,7 +17,7 @@ from toolkits.sandbox.backends import disk_quota
 from toolkits.sandbox.core import workspace_path
 from toolkits.sandbox.records import SandboxRecords
 
-TOOLS = {"create", "exec", "read", "write", "edit", "list", "destroy"}
+TOOLS = {"create", "exec", "files", "list", "destroy"}
 
 
 async def test_catalog_titles_and_annotations(mcp: Client) -> None:
@@ -33,8 +34,7 @@ async def test_catalog_titles_and_annotations(mcp: Client) -> None:
         if tool.annotations is not None
     }
     assert hints["sandbox_exec"] == (False, False, False, True)
-    assert hints["sandbox_write"] == (False, False, True, False)
-    assert hints["sandbox_read"] == (True, False, True, False)
+    assert hints["sandbox_files"] == (False, False, False, False)
     assert hints["sandbox_destroy"][:2] == (False, True)
     for tool in tools.values():
         assert tool.title and tool.description and tool.output_schema
@@ -47,7 +47,14 @@ async def test_catalog_titles_and_annotations(mcp: Client) -> None:
 async def test_read_only_server_keeps_only_reading_tools(settings: Settings) -> None:
     async with Client(sandbox_server(settings, read_only=True)) as c:
         names = {tool.name for tool in await c.list_tools()}
-    assert names == {"sandbox_read", "sandbox_list"}
+        assert names == {"sandbox_files", "sandbox_list"}
+        (files,) = [t for t in await c.list_tools() if t.name == "sandbox_files"]
+        assert files.annotations is not None and files.annotations.read_only_hint is True
+        with pytest.raises(ToolError, match=r"read-only: op='write' is not available"):
+            await c.call_tool("sandbox_files", {"sandbox_id": "sbx-1", "op": "write", "path": "a"})
+        # Positive control: reading is still served (and fails only on the unknown sandbox).
+        with pytest.raises(ToolError, match="'sbx-1' is not a sandbox id"):
+            await c.call_tool("sandbox_files", {"sandbox_id": "sbx-1", "path": "a"})
 
 
 async def test_create_write_exec_read_edit_destroy(mcp: Client, settings: Settings) -> None:
@@ -69,21 +76,34 @@ async def test_create_write_exec_read_edit_destroy(mcp: Client, settings: Settin
 
     written = data(
         await mcp.call_tool(
-            "sandbox_write",
-            {"sandbox_id": sandbox_id, "path": "cfg/lr.yaml", "content": "lr: 0.1\nsteps: 20\n"},
+            "sandbox_files",
+            {
+                "op": "write",
+                "sandbox_id": sandbox_id,
+                "path": "cfg/lr.yaml",
+                "content": "lr: 0.1\nsteps: 20\n",
+            },
         )
     )
     assert written["created"] is True and written["bytes_written"] == len("lr: 0.1\nsteps: 20\n")
 
     edited = data(
         await mcp.call_tool(
-            "sandbox_edit",
-            {"sandbox_id": sandbox_id, "path": "cfg/lr.yaml", "old": "lr: 0.1", "new": "lr: 0.01"},
+            "sandbox_files",
+            {
+                "op": "edit",
+                "sandbox_id": sandbox_id,
+                "path": "cfg/lr.yaml",
+                "old": "lr: 0.1",
+                "new": "lr: 0.01",
+            },
         )
     )
     assert edited["replacements"] == 1 and "lr: 0.01" in edited["snippet"]
 
-    shown = await mcp.call_tool("sandbox_read", {"sandbox_id": sandbox_id, "path": "cfg/lr.yaml"})
+    shown = await mcp.call_tool(
+        "sandbox_files", {"op": "read", "sandbox_id": sandbox_id, "path": "cfg/lr.yaml"}
+    )
     assert data(shown)["total_lines"] == 2
     assert "     1\tlr: 0.01\n     2\tsteps: 20" in text(shown)
 
@@ -124,7 +144,9 @@ async def test_python_language_and_stdin(mcp: Client) -> None:
 
 
 async def test_unknown_and_malformed_ids_say_what_to_do(mcp: Client) -> None:
-    bad = await mcp.call_tool("sandbox_read", {"sandbox_id": "../etc"}, raise_on_error=False)
+    bad = await mcp.call_tool(
+        "sandbox_files", {"op": "read", "sandbox_id": "../etc"}, raise_on_error=False
+    )
     assert bad.is_error and "sandbox_list" in text(bad)
     missing = await mcp.call_tool(
         "sandbox_exec", {"sandbox_id": "sbx-000000000000", "command": "true"}, raise_on_error=False
@@ -137,24 +159,27 @@ async def test_edit_refuses_missing_and_ambiguous_text(mcp: Client) -> None:
         await mcp.call_tool("sandbox_create", {"files": {"a.py": "x = 1\ny = 2\nx = 1\n"}})
     )["sandbox_id"]
     ambiguous = await mcp.call_tool(
-        "sandbox_edit",
-        {"sandbox_id": sandbox_id, "path": "a.py", "old": "x = 1", "new": "x = 3"},
+        "sandbox_files",
+        {"op": "edit", "sandbox_id": sandbox_id, "path": "a.py", "old": "x = 1", "new": "x = 3"},
         raise_on_error=False,
     )
     assert ambiguous.is_error and "2 times" in text(ambiguous)
     assert "lines 1, 3" in text(ambiguous)
     absent = await mcp.call_tool(
-        "sandbox_edit",
-        {"sandbox_id": sandbox_id, "path": "a.py", "old": "z = 9", "new": "z = 0"},
+        "sandbox_files",
+        {"op": "edit", "sandbox_id": sandbox_id, "path": "a.py", "old": "z = 9", "new": "z = 0"},
         raise_on_error=False,
     )
     assert absent.is_error and "not found" in text(absent)
-    unchanged = await mcp.call_tool("sandbox_read", {"sandbox_id": sandbox_id, "path": "a.py"})
+    unchanged = await mcp.call_tool(
+        "sandbox_files", {"op": "read", "sandbox_id": sandbox_id, "path": "a.py"}
+    )
     assert data(unchanged)["total_lines"] == 3 and "x = 3" not in text(unchanged)
     every = data(
         await mcp.call_tool(
-            "sandbox_edit",
+            "sandbox_files",
             {
+                "op": "edit",
                 "sandbox_id": sandbox_id,
                 "path": "a.py",
                 "old": "x = 1",
@@ -186,8 +211,9 @@ async def test_long_output_is_capped_and_saved_for_paging(settings: Settings) ->
         assert ran["hint"] and stdout["saved_to"] in ran["hint"]
         page = data(
             await mcp.call_tool(
-                "sandbox_read",
+                "sandbox_files",
                 {
+                    "op": "read",
                     "sandbox_id": sandbox_id,
                     "path": stdout["saved_to"],
                     "offset": stdout["tail_start_line"],
@@ -243,7 +269,7 @@ async def test_sandboxes_survive_a_restart_and_idle_ones_are_reaped(settings: Se
         )
         assert ran["stdout"]["text"] == "kept\n"
         reaped = await mcp.call_tool(
-            "sandbox_read", {"sandbox_id": idle["sandbox_id"]}, raise_on_error=False
+            "sandbox_files", {"op": "read", "sandbox_id": idle["sandbox_id"]}, raise_on_error=False
         )
         assert reaped.is_error and "reaped after 60s idle" in text(reaped)
         history = data(await mcp.call_tool("sandbox_list", {"include_destroyed": True}))
@@ -255,8 +281,8 @@ async def test_sandboxes_survive_a_restart_and_idle_ones_are_reaped(settings: Se
 async def test_paths_outside_the_workspace_are_refused(mcp: Client, bad: str) -> None:
     sandbox_id = data(await mcp.call_tool("sandbox_create", {}))["sandbox_id"]
     result = await mcp.call_tool(
-        "sandbox_write",
-        {"sandbox_id": sandbox_id, "path": bad, "content": "x"},
+        "sandbox_files",
+        {"op": "write", "sandbox_id": sandbox_id, "path": bad, "content": "x"},
         raise_on_error=False,
     )
     assert result.is_error

@@ -63,11 +63,11 @@ async def test_datasets_tools_refuse_credentials_and_paths_outside_the_roots(
     kaggle = world["home"] / ".kaggle" / "kaggle.json"
     async with client(build_server(settings), era) as c:
         ok = await c.call_tool(
-            "datasets_query", {"dataset": str(world["data"] / "train.csv"), "sql": "SELECT * FROM data"}
+            "datasets_inspect", {"dataset": str(world["data"] / "train.csv"), "sql": "SELECT * FROM data"}
         )  # fmt: skip
         assert ok.structured_content["rows"] == [["good", 1], ["bad", 0]]
 
-        await refused(c, "datasets_query", {"dataset": str(kaggle), "sql": "SELECT * FROM data"}, "credential file")  # fmt: skip
+        await refused(c, "datasets_inspect", {"dataset": str(kaggle), "sql": "SELECT * FROM data"}, "credential file")  # fmt: skip
         await refused(c, "datasets_inspect", {"dataset": str(kaggle)}, "credential file")
         token = world["home"] / ".cache" / "huggingface" / "token"
         await refused(c, "datasets_inspect", {"dataset": str(token)}, "credential file")
@@ -80,7 +80,7 @@ async def test_datasets_tools_refuse_credentials_and_paths_outside_the_roots(
         )
         # The SQL itself cannot name another file either.
         sql = f"SELECT * FROM read_csv('{outside}')"
-        await refused(c, "datasets_query", {"dataset": str(world["data"] / "train.csv"), "sql": sql}, "Permission Error")  # fmt: skip
+        await refused(c, "datasets_inspect", {"dataset": str(world["data"] / "train.csv"), "sql": sql}, "Permission Error")  # fmt: skip
 
     # mlintern's own state directory is not a root, even when its parent is.
     parent_root = settings.model_copy(update={"roots": [tmp_path]})
@@ -108,7 +108,7 @@ async def test_a_folder_of_planted_symlinks_yields_only_its_real_files(
     settings = only_data_root(tmp_path, world["data"])
     async with client(build_server(settings)) as c:
         result = await c.call_tool(
-            "datasets_query", {"dataset": str(folder), "sql": "SELECT * FROM data"}
+            "datasets_inspect", {"dataset": str(folder), "sql": "SELECT * FROM data"}
         )
     assert result.structured_content["rows"] == [["hello"]]
     text = json.dumps(result.structured_content)
@@ -128,7 +128,7 @@ async def test_a_fifo_under_a_data_name_never_blocks_the_server(
         async with client(build_server(settings)) as c:
             await refused(c, "datasets_inspect", {"dataset": str(world["data"] / "alone.csv")}, "not a regular file")  # fmt: skip
             result = await c.call_tool(
-                "datasets_query", {"dataset": str(folder), "sql": "SELECT * FROM data"}
+                "datasets_inspect", {"dataset": str(folder), "sql": "SELECT * FROM data"}
             )
     assert result.structured_content["rows"] == [[1]]
 

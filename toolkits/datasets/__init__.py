@@ -1,4 +1,4 @@
-"""Datasets toolkit: inspect and query Hub or local datasets (datasets_inspect, datasets_query)."""
+"""Datasets toolkit: inspect and query Hub or local datasets (datasets_inspect, with sql for a query)."""
 
 from toolkits.datasets.mcp import build
 

@@ -45,7 +45,7 @@ def split_parquet(
         if not files:
             raise ViewerError(
                 f"The dataset viewer has no parquet export of {dataset} (yet). Inspect it with "
-                f"datasets_inspect, or list its files with hub_list_files."
+                f"datasets_inspect, or list its files with hub_repo(op='list')."
             )
         config, split, _ = choose(files, config, split, dataset)
         chosen = [f for f in files if f["config"] == config and f["split"] == split]

@@ -100,7 +100,7 @@ def inspect_local(
         hint=(
             f"More columns: call datasets_inspect with column_offset={next_offset}."
             if more
-            else f"Query it with datasets_query(dataset={dataset!r}, sql='SELECT ... FROM data')."
+            else f"Query it with datasets_inspect(dataset={dataset!r}, sql='SELECT ... FROM data')."
         ),
     )
 

@@ -1,4 +1,4 @@
-"""Results of datasets_inspect and datasets_query, with the text a model reads."""
+"""Results of datasets_inspect (a description or a query), with the text a model reads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from server.budget import clip_value
+from server.output_caps import clip_value
 
 
 class SplitSummary(BaseModel):

@@ -1,4 +1,4 @@
-"""datasets_query: one read-only SQL statement over a local dataset or a Hub dataset's parquet.
+"""datasets_inspect with sql: one read-only SQL statement over a local dataset or a Hub dataset's parquet.
 
 The statement is parsed by DuckDB itself and refused unless it is a single SELECT (WITH ...,
 FROM-first, VALUES, DESCRIBE and SUMMARIZE parse as SELECT). It then runs on a connection that
@@ -102,7 +102,7 @@ def run_query(
         next_offset=next_offset,
         elapsed_ms=elapsed_ms,
         notes=notes,
-        hint=f"More rows: call datasets_query with the same sql and offset={next_offset}."
+        hint=f"More rows: call datasets_inspect with the same sql and offset={next_offset}."
         if more
         else None,
     )

@@ -32,8 +32,8 @@ def inspect_hub(
         if not (valid.get("preview") or valid.get("viewer")):
             raise ViewerError(
                 f"The dataset viewer has no preview of {dataset} (unsupported layout, too large, "
-                f"or still being processed). List its files with hub_list_files(repo_id="
-                f"{dataset!r}, kind='dataset') and read one with hub_read_file."
+                f"or still being processed). List its files with hub_repo(repo_id="
+                f"{dataset!r}, kind='dataset', op='list') and read one with op='read'."
             )
         entries = viewer.get("splits", dataset).get("splits", [])
         config, split, configs = choose(entries, config, split, dataset)
@@ -85,7 +85,7 @@ def inspect_hub(
         hint=(
             f"More columns: call datasets_inspect with column_offset={next_offset}."
             if more
-            else f"Query it with datasets_query(dataset={dataset!r}, config={config!r}, "
+            else f"Query it with datasets_inspect(dataset={dataset!r}, config={config!r}, "
             f"split={split!r}, sql='SELECT ... FROM data')."
         ),
     )

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from server.budget import clip_value
+from server.output_caps import clip_value
 from toolkits.datasets.models import ChatFormat
 
 CELL_CHARS = 300

@@ -3,7 +3,7 @@
 Endpoints used: /is-valid, /splits, /info, /size, /first-rows, /statistics and /parquet, as
 documented at https://huggingface.co/docs/dataset-viewer. HF_TOKEN is sent (the viewer needs
 it for gated and private datasets) only because the viewer is a Hugging Face host; see
-``toolkits._hf.hf_http_client``.
+``toolkits._hf.client.hf_http_client``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ from typing import Any
 
 from server.errors import NotFoundError, UserError
 from server.redact import redact
+from server.retry import MAX_ATTEMPTS
 from server.settings import Settings
-from toolkits._hf import (
-    MAX_ATTEMPTS,
-    hf_http_client,
-    http_get_with_retries,
-    hub_token,
-    missing_repo_message,
-)
+from toolkits._hf.client import hf_http_client, http_get_with_retries, hub_token
+from toolkits._hf.suggestions import missing_repo_message
 
 
 class ViewerError(UserError):

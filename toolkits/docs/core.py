@@ -15,8 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from server.budget import page_text
 from server.errors import NotFoundError, UserError
+from server.output_caps import page_text
 from server.settings import Settings
 from server.untrusted import strip_invisible
 from toolkits._remote import ServiceUnavailable

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from server.budget import clip_value
 from server.errors import NotFoundError, UserError
+from server.output_caps import clip_value
 from server.settings import Settings
 from server.untrusted import UntrustedContent, strip_invisible
 from toolkits.github.client import Progress, is_not_found, no_progress, open_github

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from server.budget import clip_value
 from server.errors import NotFoundError, UserError
+from server.output_caps import clip_value
 from server.settings import Settings
 from toolkits.github.client import Progress, is_not_found, no_progress, open_github
 

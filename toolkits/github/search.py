@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from server.budget import clip_value
 from server.errors import MissingCredentialError, UserError
+from server.output_caps import clip_value
 from server.settings import Settings
 from server.untrusted import UntrustedContent, strip_invisible
 from toolkits.github.client import Progress, github_token, no_progress, open_github

@@ -1,7 +1,7 @@
 """Read-only Hub operations: search, repository details, file listings and file contents.
 
 Plain functions over the official ``huggingface_hub`` client (no MCP here). Every client call
-goes through ``toolkits._hf.call_hub`` for the time limit, bounded retries and clear errors.
+goes through ``toolkits._hf.calls.call_hub`` for the time limit, bounded retries and clear errors.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from server.budget import clip_value, page_text
 from server.errors import NotFoundError, UserError
+from server.output_caps import clip_value, page_text
 from server.settings import Settings
 from server.untrusted import strip_invisible
-from toolkits._hf import call_hub, hub_api, missing_repo_message, repo_lister, repo_url
+from toolkits._hf.calls import call_hub
+from toolkits._hf.client import hub_api, repo_url
+from toolkits._hf.suggestions import missing_repo_message, repo_lister
 from toolkits.hub.models import (
     FileContent,
     FileListing,
@@ -296,7 +298,7 @@ def list_files(
         offset=offset,
         truncated=more,
         next_offset=next_offset,
-        hint=f"More entries: call hub_list_files with offset={next_offset}." if more else None,
+        hint=f"More entries: call hub_repo(op='list') with offset={next_offset}." if more else None,
     )
 
 
@@ -325,15 +327,15 @@ def read_file(
     entry = found[0]
     if isinstance(entry, RepoFolder):
         raise UserError(
-            f"{path!r} is a folder. List it with hub_list_files(repo_id={repo_id!r}, path={path!r})."
+            f"{path!r} is a folder. List it with hub_repo(repo_id={repo_id!r}, op='list', path={path!r})."
         )
     base = {"repo_id": repo_id, "kind": kind, "path": path, "revision": revision or "main"}
     if Path(path).suffix.lower() in BINARY_SUFFIXES:
         return _binary(base, entry.size)
     if entry.size is not None and entry.size > MAX_READ_BYTES:
         raise UserError(
-            f"{path} is {entry.size:,} bytes; hub_read_file reads text files up to "
-            f"{MAX_READ_BYTES:,} bytes. For data files use datasets_inspect or datasets_query; "
+            f"{path} is {entry.size:,} bytes; hub_repo reads text files up to "
+            f"{MAX_READ_BYTES:,} bytes. For data files use datasets_inspect; "
             f"otherwise download it where you need it (e.g. in a sandbox)."
         )
     data = _download_bytes(settings, api, repo_id, path, kind, revision)
@@ -344,7 +346,7 @@ def read_file(
         strip_invisible(text),
         offset=offset,
         max_chars=max_chars,
-        continue_with=f"hub_read_file(repo_id={repo_id!r}, path={path!r}, kind={kind!r})",
+        continue_with=f"hub_repo(repo_id={repo_id!r}, op='read', path={path!r}, kind={kind!r})",
     )
     return FileContent(**base, size=len(data), **page.model_dump())
 
@@ -362,7 +364,7 @@ def _as_text(data: bytes) -> str | None:
 def _binary(base: dict[str, Any], size: int | None) -> FileContent:
     hint = (
         "Binary file: inspect data files with datasets_inspect, model weights with "
-        "hub_repo_info (parameter count), or download it in a sandbox."
+        "hub_repo(op='info') (parameter count), or download it in a sandbox."
     )
     return FileContent(
         **base, size=size, binary=True, text="", offset=0, total_chars=0, truncated=False, hint=hint
@@ -393,4 +395,4 @@ def _missing_file_message(
     message = f"No file {path!r} in {kind} {repo_id} at {revision or 'main'}."
     if close:
         message += f" Did you mean: {', '.join(close)}?"
-    return message + f" List files with hub_list_files(repo_id={repo_id!r}, path={parent!r})."
+    return message + f" List files with hub_repo(repo_id={repo_id!r}, op='list', path={parent!r})."

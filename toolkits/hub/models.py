@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from server.budget import TextPage
+from server.output_caps import TextPage
 from server.untrusted import UntrustedContent
 
 Kind = Literal["model", "dataset", "space"]

@@ -1,4 +1,4 @@
-"""What hub_upload may send: inline content, a local file or folder, or a file in a sandbox.
+"""What hub_write(op='upload') may send: inline text, a local file or folder, or a sandbox file.
 
 Two guards live here because an upload is the one way data leaves this machine through the hub
 toolkit: a sandbox path must stay inside its workspace, and nothing that holds a credential

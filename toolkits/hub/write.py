@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
-from toolkits._hf import call_hub, hub_api, hub_token, repo_url, require_token
+from toolkits._hf.calls import call_hub
+from toolkits._hf.client import hub_api, hub_token, repo_url, require_token
 from toolkits.hub.browse import missing_repo_message
 from toolkits.hub.models import CommitResult, Kind, RepoCreated
 from toolkits.hub.upload_source import (
@@ -126,7 +127,7 @@ def upload(
         write=True,
         not_found=lambda: (
             missing_repo_message(settings, repo_id, kind)
-            + f" Create it first with hub_create_repo(repo_id={repo_id!r}, kind={kind!r})."
+            + f" Create it first with hub_write(repo_id={repo_id!r}, op='create', kind={kind!r})."
         ),
     )
     return CommitResult(
@@ -203,7 +204,7 @@ def delete(
         # Delete all or nothing: a partial delete from a mistyped list is worse than none.
         raise NotFoundError(
             f"Not in {kind} {repo_id} at {revision or 'main'}: {', '.join(missing)}. Nothing was "
-            f"deleted. Check the paths with hub_list_files(repo_id={repo_id!r})."
+            f"deleted. Check the paths with hub_repo(repo_id={repo_id!r}, op='list')."
         )
     operations = [
         CommitOperationDelete(path_in_repo=p, is_folder=isinstance(by_path[p], RepoFolder))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.budget import clip_value
+from server.output_caps import clip_value
 from server.text_search import TextMatcher
 
 LOG_FILE = "output.log"

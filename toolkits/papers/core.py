@@ -12,8 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from server.budget import page_text
 from server.errors import NotFoundError, UserError
+from server.output_caps import page_text
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.papers import arxiv, hub_papers
@@ -40,6 +40,27 @@ def _page(found: list, offset: int, limit: int) -> tuple[list, int | None]:
     window = found[offset : offset + limit]
     more = len(found) > offset + limit
     return window, (offset + limit if more else None)
+
+
+def find_papers(
+    settings: Settings,
+    query: str = "",
+    date_from: str | None = None,
+    date_to: str | None = None,
+    limit: int = 10,
+    offset: int = 0,
+) -> PaperList:
+    """Papers matching ``query`` (published between the dates), or without a query the daily
+    trending papers of the day ``date_from`` (default: the latest). Raises UserError for a date
+    range without a query, and what the Hub calls raise."""
+    if query.strip():
+        return search_papers(settings, query, date_from, date_to, limit, offset)
+    if date_to and date_to != date_from:
+        raise UserError(
+            "Without a query this lists one day's trending papers: give that day as date_from, "
+            "or add a query to search a date range."
+        )
+    return trending_papers(settings, date_from, limit, offset)
 
 
 def search_papers(
@@ -83,7 +104,7 @@ def trending_papers(
     if not found:
         note = (
             f"No daily papers for {date}: none are featured on weekends, holidays or future "
-            "dates. Try another date, or omit date for the latest."
+            "dates. Try another date_from, or omit it for the latest."
             if date
             else "The Hub returned no daily papers; try again later."
         )
@@ -92,7 +113,7 @@ def trending_papers(
         papers=papers,
         offset=offset,
         next_offset=next_offset,
-        hint=_more_hint(f"papers_trending(date={date!r}, ...)", next_offset),
+        hint=_more_hint(f"papers_search(date_from={date!r}, ...)", next_offset),
         note=note,
     )
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from server.errors import UserError
 from server.settings import Settings
-from toolkits._hf import call_hub, hub_api
+from toolkits._hf.calls import call_hub
+from toolkits._hf.client import hub_api
 from toolkits.papers.models import LinkedRepo, PaperSummary, clip_summary
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from server.budget import clip_value
+from server.output_caps import clip_value
 
 
 class PaperSummary(BaseModel):

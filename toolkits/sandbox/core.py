@@ -179,7 +179,7 @@ class SandboxService:
         if sum(len(data) for data in initial.values()) > MAX_CREATE_BYTES:
             raise UserError(
                 f"`files` holds more than {MAX_CREATE_BYTES // 2**20} MiB; write large files "
-                f"with sandbox_write or fetch them from inside the sandbox."
+                f"with sandbox_files(op='write') or fetch them from inside the sandbox."
             )
         return initial
 

@@ -119,7 +119,7 @@ def saved_hint(sandbox_id: str, name: str, stream: StreamOutput, capture: Output
     if stream.saved_to:
         return (
             f"{name} was {stream.total_bytes} bytes; the full text is in {stream.saved_to}: "
-            f"sandbox_read(sandbox_id='{sandbox_id}', path='{stream.saved_to}', "
+            f"sandbox_files(sandbox_id='{sandbox_id}', path='{stream.saved_to}', "
             f"offset={stream.tail_start_line or 1})."
         )
     why = capture.spill_error or "it was too large to keep"

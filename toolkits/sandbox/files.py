@@ -1,4 +1,4 @@
-"""sandbox_read, sandbox_write and sandbox_edit over any backend's byte-level file access."""
+"""Reading, writing and editing sandbox files over any backend's byte-level file access."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ async def read(target: Target, *, offset: int, limit: int, max_chars: int) -> Fi
     if entry.kind == "missing":
         raise NotFoundError(
             f"No file {shown!r} in {sandbox_id}. See what is there with "
-            f"sandbox_read(sandbox_id='{sandbox_id}', path='.')."
+            f"sandbox_files(sandbox_id='{sandbox_id}', path='.')."
         )
     if entry.kind == "dir":
         entries = await backend.list_dir(ref, target.path)
@@ -68,7 +68,7 @@ async def read(target: Target, *, offset: int, limit: int, max_chars: int) -> Fi
     if page.more:
         view.next_offset = page.end_line + 1
         view.hint = (
-            f"More lines follow: sandbox_read(sandbox_id='{sandbox_id}', path='{shown}', "
+            f"More lines follow: sandbox_files(sandbox_id='{sandbox_id}', path='{shown}', "
             f"offset={view.next_offset})."
         )
     elif page.total_lines is not None and offset > page.total_lines > 0:
@@ -95,7 +95,7 @@ async def edit(target: Target, old: str, new: str, replace_all: bool) -> EditRes
     entry = await target.backend.stat(target.ref, target.path)
     if entry.kind != "file":
         raise NotFoundError(
-            f"No file {shown!r} to edit in {target.sandbox_id}; create it with sandbox_write."
+            f"No file {shown!r} to edit in {target.sandbox_id}; create it with op='write'."
         )
     reader = await target.backend.open_reader(target.ref, target.path)
     try:

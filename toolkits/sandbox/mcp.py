@@ -10,24 +10,15 @@ from pydantic import Field
 from server.toolkit import Toolkit, ToolkitContext
 from toolkits.sandbox import models
 from toolkits.sandbox.core import SandboxService
+from toolkits.sandbox.file_ops import FileOp, file_op
 
 INSTRUCTIONS = (
-    "Isolated places to run code: create a sandbox, write files into it, run bash or python "
-    "there (sandbox_exec), read and edit its files, destroy it when done."
+    "Isolated places to run code: create a sandbox, write, read and edit its files "
+    "(sandbox_files), run bash or python there (sandbox_exec), destroy it when done."
 )
 
-SandboxId = Annotated[
-    str,
-    Field(min_length=1, max_length=64, description="The id sandbox_create returned (sbx-...)."),
-]
-WorkspacePath = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=1024,
-        description="Path inside the workspace, relative to it (e.g. 'train.py', 'data/x.csv').",
-    ),
-]
+SandboxId = Annotated[str, Field(min_length=1, max_length=64)]
+WorkspacePath = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -52,43 +43,19 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=True,
     )
     async def create(
-        backend: Annotated[
-            Literal["local", "e2b"],
-            Field(description="'local' (this machine, bubblewrap) or 'e2b' (E2B cloud VM)."),
-        ] = "local",
-        network: Annotated[
-            bool,
-            Field(
-                description="Allow network access (needed for pip install from PyPI). Local "
-                "sandboxes reach the internet through slirp4netns but not this machine's "
-                "loopback services; without slirp4netns they share the machine's network (the "
-                "result warns)."
-            ),
-        ] = False,
-        idle_timeout_s: Annotated[
-            int, Field(ge=60, le=86_400, description="Destroyed after this long unused.")
-        ] = 1800,
-        memory_mb: Annotated[
-            int, Field(ge=128, le=262_144, description="Memory limit of each command, MiB.")
-        ] = 4096,
-        cpu_s: Annotated[
-            int, Field(ge=1, le=86_400, description="CPU seconds each command may use.")
-        ] = 600,
+        backend: Literal["local", "e2b"] = "local",
+        network: bool = False,
+        idle_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = 1800,
+        memory_mb: Annotated[int, Field(ge=128, le=262_144)] = 4096,
+        cpu_s: Annotated[int, Field(ge=1, le=86_400)] = 600,
         files: Annotated[
             dict[str, Annotated[str, Field(max_length=5_000_000)]] | None,
-            Field(max_length=200, description="Initial files: {relative path: text content}."),
+            Field(max_length=200, description="{path: text} written first"),
         ] = None,
     ) -> models.SandboxInfo:
-        """Create an isolated sandbox to try code in, and return its sandbox_id.
-
-        The local backend (default) gives a private workspace directory with Python and the
-        host's installed ML packages (torch etc.) available read-only; commands run under
-        bubblewrap with memory/CPU limits and no network unless network=True (then `pip
-        install` works into the sandbox's own venv). backend='e2b' uses an E2B cloud VM and
-        needs E2B_API_KEY. Optional `files` are written into the workspace first. The result
-        states the isolation level actually in force and the limits. Sandboxes and their
-        files persist across server restarts until sandbox_destroy or the idle timeout.
-        """
+        """Create an isolated sandbox; returns its sandbox_id. local: bubblewrap, the host's
+        Python and ML packages, memory/CPU limits, network only if network=true (pip needs
+        it). e2b: a cloud VM (E2B_API_KEY). Kept until sandbox_destroy or idle timeout."""
         return await sandboxes().create(
             backend=backend,
             network=network,
@@ -109,37 +76,20 @@ def build(ctx: ToolkitContext) -> FastMCP:
     async def exec_(
         sandbox_id: SandboxId,
         command: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=100_000,
-                description="Bash command line, or Python source when language='python'.",
-            ),
+            str, Field(min_length=1, max_length=100_000, description="bash, or Python source")
         ],
         ctx: Context,
-        language: Annotated[
-            Literal["bash", "python"], Field(description="How to run `command`.")
-        ] = "bash",
-        timeout_s: Annotated[
-            float, Field(ge=1, le=3600, description="Wall-clock limit; then everything is killed.")
-        ] = 120,
-        stdin: Annotated[
-            str | None, Field(max_length=1_000_000, description="Text fed to standard input.")
-        ] = None,
+        language: Literal["bash", "python"] = "bash",
+        timeout_s: Annotated[float, Field(ge=1, le=3600)] = 120,
+        stdin: Annotated[str | None, Field(max_length=1_000_000)] = None,
         env: Annotated[
             dict[str, Annotated[str, Field(max_length=4096)]] | None,
-            Field(max_length=64, description="Extra environment variables (no credentials)."),
+            Field(max_length=64),
         ] = None,
     ) -> models.ExecResult:
-        """Run a bash command (or Python source with language='python') in a sandbox.
-
-        The working directory and HOME are the workspace; `python`/`pip` are the sandbox's
-        venv. Returns exit_code, stdout and stderr (long output keeps its head and tail; the
-        full text is saved in the workspace and the result says where to sandbox_read it),
-        the duration, and killed/killed_reason when the timeout or a memory/CPU limit ended
-        it. Nothing the command started keeps running afterwards. Reports progress while
-        running. For jobs longer than an hour, use jobs_submit instead.
-        """
+        """Run a command in a sandbox's workspace (its venv's python/pip): exit_code,
+        stdout/stderr (long output keeps head and tail), killed_reason on timeout or limit.
+        Nothing it started outlives it. Runs over an hour: jobs_submit."""
         return await sandboxes().exec(
             sandbox_id,
             command,
@@ -151,78 +101,41 @@ def build(ctx: ToolkitContext) -> FastMCP:
         )
 
     @toolkit.tool(
-        name="read",
-        title="Read a sandbox file",
-        read_only=True,
+        name="files",
+        title="Read, write or edit sandbox files",
+        # A read-only server keeps the reading operation (writes are refused), so the tool is.
+        read_only=ctx.read_only,
         destructive=False,
-        idempotent=True,
+        idempotent=ctx.read_only,
         open_world=False,
     )
-    async def read(
+    async def files(
         sandbox_id: SandboxId,
+        op: FileOp = "read",
         path: WorkspacePath = ".",
-        offset: Annotated[
-            int, Field(ge=1, le=1_000_000_000, description="First line to show (1-based).")
-        ] = 1,
-        limit: Annotated[int, Field(ge=1, le=2000, description="Most lines to show.")] = 400,
-    ) -> models.FileView:
-        """Read a text file of a sandbox with line numbers, or list a directory.
-
-        Shows at most `limit` lines from line `offset`; when more follow, the result gives
-        next_offset and the exact call for the next page. Binary files are detected and not
-        dumped. A directory path (default '.') lists its entries. Line numbers and the tab
-        after them are not part of the file (leave them out of sandbox_edit's `old`).
-        """
-        return await sandboxes().read(sandbox_id, path, offset=offset, limit=limit)
-
-    @toolkit.tool(
-        name="write",
-        title="Write a sandbox file",
-        read_only=False,
-        destructive=False,
-        idempotent=True,
-        open_world=False,
-    )
-    async def write(
-        sandbox_id: SandboxId,
-        path: WorkspacePath,
-        content: Annotated[
-            str, Field(max_length=5_000_000, description="The whole new file content (text).")
-        ],
-    ) -> models.WriteResult:
-        """Create or overwrite a text file in a sandbox's workspace (parent folders are made).
-
-        Use it for scripts, configs and small data files; for a change inside an existing file
-        prefer sandbox_edit. Paths must stay inside the workspace.
-        """
-        return await sandboxes().write(sandbox_id, path, content)
-
-    @toolkit.tool(
-        name="edit",
-        title="Edit a sandbox file",
-        read_only=False,
-        destructive=False,
-        idempotent=False,
-        open_world=False,
-    )
-    async def edit(
-        sandbox_id: SandboxId,
-        path: WorkspacePath,
-        old: Annotated[
-            str, Field(min_length=1, max_length=200_000, description="Exact text to replace.")
-        ],
-        new: Annotated[str, Field(max_length=1_000_000, description="Replacement text.")],
-        replace_all: Annotated[
-            bool, Field(description="Replace every occurrence instead of exactly one.")
-        ] = False,
-    ) -> models.EditResult:
-        """Replace an exact piece of text in a sandbox file and show the lines around it.
-
-        `old` must match the file exactly (whitespace included) and, unless replace_all=true,
-        occur exactly once: when it is missing or ambiguous the edit fails with the line
-        numbers of the matches and nothing changes.
-        """
-        return await sandboxes().edit(sandbox_id, path, old, new, replace_all)
+        content: Annotated[str | None, Field(max_length=5_000_000)] = None,
+        old: Annotated[str | None, Field(max_length=200_000)] = None,
+        new: Annotated[str | None, Field(max_length=1_000_000)] = None,
+        replace_all: bool = False,
+        offset: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1,
+        limit: Annotated[int, Field(ge=1, le=2000)] = 400,
+    ) -> models.FileView | models.WriteResult | models.EditResult:
+        """Files in a sandbox's workspace. read: a text file with line numbers (not part of
+        the file) from line offset, or a folder listing. write: path gets content. edit:
+        replace old (exact, unique unless replace_all) by new."""
+        return await file_op(
+            sandboxes(),
+            sandbox_id,
+            op,
+            path,
+            content=content,
+            old=old,
+            new=new,
+            replace_all=replace_all,
+            offset=offset,
+            limit=limit,
+            writable=not ctx.read_only,
+        )
 
     @toolkit.tool(
         name="list",
@@ -233,15 +146,10 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=False,
     )
     async def list_(
-        limit: Annotated[int, Field(ge=1, le=100, description="Most sandboxes to show.")] = 50,
-        include_destroyed: Annotated[
-            bool, Field(description="Also show destroyed and reaped sandboxes.")
-        ] = False,
+        limit: Annotated[int, Field(ge=1, le=100)] = 50,
+        include_destroyed: bool = False,
     ) -> models.SandboxList:
-        """List sandboxes (newest first) with backend, isolation, workspace and last use.
-
-        Sandboxes idle past their idle timeout are reaped before listing.
-        """
+        """List sandboxes, newest first: backend, isolation, workspace, last use."""
         return await sandboxes().list(limit=limit, include_destroyed=include_destroyed)
 
     @toolkit.tool(
@@ -253,10 +161,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=False,
     )
     async def destroy(sandbox_id: SandboxId) -> models.DestroyResult:
-        """Stop everything running in a sandbox and delete it with all its files.
-
-        Destroying an already destroyed sandbox is harmless and says so.
-        """
+        """Stop everything running in a sandbox and delete it with all its files."""
         return await sandboxes().destroy(sandbox_id)
 
     return toolkit.mcp

@@ -97,7 +97,7 @@ class SandboxInfo(BaseModel):
         if self.status == "active":
             lines.append(
                 f"Next: sandbox_exec(sandbox_id='{self.sandbox_id}', command='...'); "
-                f"sandbox_write / sandbox_read / sandbox_edit for files."
+                f"sandbox_files for files."
             )
         return "\n".join(lines)
 

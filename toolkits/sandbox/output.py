@@ -4,7 +4,7 @@ A command may print 100 MB; the server must not hold it. Up to ``cap_bytes`` the
 kept in memory whole. Past the cap only its head and tail stay in memory (what a model reads
 first: how it started and how it ended), and the full text goes to a spill file on the
 server's disk, up to ``spill_limit`` bytes, which the caller then moves into the workspace
-so the rest can be paged with sandbox_read.
+so the rest can be paged with sandbox_files.
 """
 
 from __future__ import annotations

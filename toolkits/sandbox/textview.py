@@ -1,4 +1,4 @@
-"""Text handling for sandbox_read and sandbox_edit: binary detection, line paging, exact edits."""
+"""Text handling for reading and editing sandbox files: binary detection, line paging, exact edits."""
 
 from __future__ import annotations
 
@@ -89,14 +89,14 @@ def apply_edit(text: str, old: str, new: str, replace_all: bool, path: str) -> t
     """Replace ``old`` by ``new``; return (new text, replacements, offset of the first one)."""
     if not old:
         raise UserError(
-            "`old` is empty: give the exact text to replace (copy it from sandbox_read)."
+            "`old` is empty: give the exact text to replace (copy it from sandbox_files)."
         )
     if old == new:
         raise UserError("`old` and `new` are identical; nothing would change.")
     count = text.count(old)
     if count == 0:
         raise UserError(
-            f"The text to replace was not found in {path}. Read the file with sandbox_read and "
+            f"The text to replace was not found in {path}. Read the file with sandbox_files and "
             f"copy the exact text, including indentation and line breaks (line numbers and the "
             f"tab after them are not part of the file)."
         )

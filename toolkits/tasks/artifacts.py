@@ -70,11 +70,11 @@ def collect_artifacts(events: list[StoredEvent]) -> Artifacts:
             _add(found.journals, *JOURNAL_ENTRY.findall(output))
         if tool == "experiments_journal" and args.get("action") == "append":
             _add(found.journals, args.get("experiment"))
-        if tool in ("hub_create_repo", "hub_upload"):
+        if tool == "hub_write" and args.get("op") in ("create", "upload"):
             _add(found.repo_ids, args.get("repo_id"))
         if tool == "sandbox_create":
             _add(found.sandbox_ids, *SANDBOX_ID.findall(output))
-        if tool in ("sandbox_write", "sandbox_edit") and args.get("path"):
+        if tool == "sandbox_files" and args.get("op") in ("write", "edit") and args.get("path"):
             _add(found.files, f"{args.get('sandbox_id')}:{args['path']}")
         if tool == "experiments_plot":
             _add(found.plots, args.get("source"))

@@ -25,8 +25,8 @@ from mcp.types import (
 )
 
 from agent.approvals import ApprovalRequest, Decision
-from server.budget import clip_value
 from server.errors import UserError
+from server.output_caps import clip_value
 from toolkits.tasks.models import ApprovalAnswer, RunReport
 from toolkits.tasks.run_events import progress_message
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from server.budget import clip_value
+from server.output_caps import clip_value
 from server.toolkit import ToolOutput
 from toolkits.tasks.artifacts import Artifacts, DeclinedAction
 

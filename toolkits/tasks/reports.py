@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from server.budget import clip_value
+from server.output_caps import clip_value
 from toolkits.tasks.artifacts import Artifacts, collect_artifacts, collect_declined
 from toolkits.tasks.models import EventLine, PendingApproval, RunReport, RunStatusView
 

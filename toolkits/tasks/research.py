@@ -40,10 +40,10 @@ def source_of(tool: str, arguments: dict[str, Any]) -> ResearchSource | None:
 
     if tool in ("papers_get", "papers_citations"):
         return src("paper", arguments.get("arxiv_id"))
-    if tool in ("hub_repo_info", "hub_read_file", "hub_list_files"):
+    if tool == "hub_repo":
         kind = "dataset" if arguments.get("kind") == "dataset" else "model"
         return src(kind, arguments.get("repo_id"))
-    if tool in ("datasets_inspect", "datasets_query"):
+    if tool == "datasets_inspect":
         return src("dataset", arguments.get("dataset"))
     if tool == "docs_fetch":
         return src("docs", arguments.get("url"))

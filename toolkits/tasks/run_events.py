@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.budget import clip_value
+from server.output_caps import clip_value
 from server.redact import redact, redact_data
 
 MAX_FIELD_CHARS = 2_000

@@ -2,7 +2,7 @@
 
 A quota checked after the fact lets one ``dd`` fill the host's disk first; RLIMIT_FSIZE caps
 one file, not a thousand. A filesystem of the quota's size cannot be overfilled by anyone:
-writes from the sandbox, from sandbox_write and from jobs run in the workspace all get
+writes from the sandbox, from sandbox_files and from jobs run in the workspace all get
 ENOSPC at the limit, and its inode count caps the number of files the same way. The image is
 sparse (it takes on the host only what the workspace holds) and lives beside the workspace,
 so it survives a server restart; a workspace found unmounted (after a reboot) is mounted

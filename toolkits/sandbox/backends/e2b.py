@@ -273,7 +273,7 @@ class E2BBackend:
         entry = await self.stat(sandbox, path)
         if entry.size > MAX_READ_BYTES:
             raise UserError(
-                f"{path} is {entry.size} bytes, more than sandbox_read fetches from E2B "
+                f"{path} is {entry.size} bytes, more than sandbox_files reads from E2B "
                 f"({MAX_READ_BYTES // 2**20} MiB); look at parts of it with sandbox_exec "
                 f"(head, tail, sed -n)."
             )

@@ -10,19 +10,19 @@ access. Without working namespaces nothing runs unless the operator opted in.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import os
 import secrets
-import signal
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from server import cgroups
 from server.errors import UserError
 from server.settings import Settings
-from toolkits.sandbox.backends import bwrap, disk_quota, local_workspace, usernet
+from toolkits.sandbox.backends import bwrap, disk_quota, local_exec, local_workspace, usernet
 from toolkits.sandbox.backends.base import (
     EntryInfo,
     ExecOutcome,
@@ -37,7 +37,6 @@ from toolkits.sandbox.backends.limits import (
     PROCESSES,
     ExecLimits,
     check_memory,
-    kill_marked,
     launcher,
     tasks_of_uid,
 )
@@ -47,8 +46,6 @@ from toolkits.sandbox.output import OutputCapture
 log = logging.getLogger(__name__)
 
 SANDBOX_UID = 65534  # "nobody": owns nothing on the host
-CHUNK = 64 * 1024
-DRAIN_S = 2.0  # how long to wait for pipes to close once every process is gone
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -173,7 +170,7 @@ class LocalBackend:
 
     async def destroy(self, sandbox: SandboxRef) -> None:
         for proc in list(self._running.get(sandbox.sandbox_id, ())):
-            _kill_group(proc)
+            local_exec.kill_group(proc)
         limiter = await asyncio.to_thread(cgroups.detect)
         await asyncio.to_thread(limiter.remove, sandbox.sandbox_id)
         await asyncio.to_thread(local_workspace.remove, self.sandbox_dir(sandbox.sandbox_id))
@@ -193,7 +190,6 @@ class LocalBackend:
         probe = await self._current_probe()
         self._require(probe)
         token = secrets.token_hex(8)
-        argv = self._command(sandbox, request)
         limiter = await self._limiter(probe)
         group = await asyncio.to_thread(self._enter_group, limiter, sandbox)
         oom_before = limiter.oom_kills(sandbox.sandbox_id)
@@ -202,6 +198,56 @@ class LocalBackend:
             if probe.usable
             else None
         )
+        argv, limit_in_child = await self._argv(sandbox, request, probe, limiter, group, network)
+        options: dict = {}
+        if not probe.usable and self.drop_to is not None:
+            options = {"user": self.drop_to[0], "group": self.drop_to[1], "extra_groups": []}
+        started = time.monotonic()
+        proc = await local_exec.spawn(
+            sandbox,
+            argv,
+            env=self._env(sandbox, request, token, isolated=probe.usable),
+            with_stdin=request.stdin is not None,
+            preexec=limit_in_child,
+            network=network,
+            options=options,
+        )
+        timed_out, notes = await local_exec.supervise(
+            proc,
+            request,
+            stdout,
+            stderr,
+            running=self._running.setdefault(sandbox.sandbox_id, set()),
+            marker=None if probe.usable else token,
+            network=network,
+        )
+        if limiter.oom_kills(sandbox.sandbox_id) > oom_before:
+            notes.append(
+                f"The kernel killed a process of this sandbox at its memory limit "
+                f"(memory_mb={sandbox.memory_mb}, for all its processes together)."
+            )
+        exit_code, sig = decode_exit_status(proc.returncode)
+        return ExecOutcome(
+            exit_code=exit_code,
+            signal=sig,
+            timed_out=timed_out,
+            duration_s=time.monotonic() - started,
+            isolation="bubblewrap" if probe.usable else "rlimits-only",
+            notes=notes,
+        )
+
+    async def _argv(
+        self,
+        sandbox: SandboxRef,
+        request: ExecRequest,
+        probe: bwrap.Probe,
+        limiter: cgroups.Cgroups,
+        group: list[str],
+        network: usernet.ExecGate | None,
+    ) -> tuple[list[str], Callable[[], Any] | None]:
+        """The full command line (bubblewrap, the limits launcher, the command) and the
+        function that sets the limits in the child."""
+        argv = self._command(sandbox, request)
         if probe.usable:
             argv = [
                 *bwrap.bwrap_argv(
@@ -221,80 +267,7 @@ class LocalBackend:
         prefix, limit_in_child = launcher(ExecLimits(sandbox.memory_mb, sandbox.cpu_s), extra)
         # Under bubblewrap the gate enters the cgroup; without it, the command itself does.
         argv = [*prefix, *argv] if probe.usable else limiter.wrap(group, [*prefix, *argv])
-        options: dict = {}
-        if not probe.usable and self.drop_to is not None:
-            options = {"user": self.drop_to[0], "group": self.drop_to[1], "extra_groups": []}
-        started = time.monotonic()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE
-                if request.stdin is not None
-                else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=self._env(sandbox, request, token, isolated=probe.usable),
-                cwd=sandbox.workspace,
-                start_new_session=True,
-                preexec_fn=limit_in_child,
-                pass_fds=network.pass_fds() if network else (),
-                **options,
-            )
-        except FileNotFoundError:
-            if network:
-                await network.stop()
-            if await asyncio.to_thread(os.path.isdir, sandbox.workspace):
-                raise
-            raise UserError(
-                f"The workspace of {sandbox.sandbox_id} is gone from disk ({sandbox.workspace}). "
-                f"Destroy it with sandbox_destroy and create a new one with sandbox_create."
-            ) from None
-        if network:
-            await usernet.attach(network, proc, _kill_group)
-        running = self._running.setdefault(sandbox.sandbox_id, set())
-        running.add(proc)
-        assert proc.stdout is not None and proc.stderr is not None
-        tasks = [
-            asyncio.create_task(_pump(proc.stdout, stdout)),
-            asyncio.create_task(_pump(proc.stderr, stderr)),
-        ]
-        if request.stdin is not None and proc.stdin is not None:
-            tasks.append(asyncio.create_task(_feed(proc.stdin, request.stdin)))
-        timed_out = False
-        notes: list[str] = []
-        try:
-            try:
-                await asyncio.wait_for(proc.wait(), request.timeout_s)
-            except TimeoutError:
-                timed_out = True
-                _kill_group(proc)
-                await proc.wait()
-        finally:
-            # Runs on cancellation too: nothing of the command may keep running.
-            if proc.returncode is None:
-                _kill_group(proc)
-            if not probe.usable:
-                leftovers = await asyncio.to_thread(kill_marked, token)
-                if leftovers:
-                    notes.append(f"killed {leftovers} background process(es) it left behind")
-            await _drain(tasks)
-            running.discard(proc)
-            if network:
-                await network.stop()
-        if limiter.oom_kills(sandbox.sandbox_id) > oom_before:
-            notes.append(
-                f"The kernel killed a process of this sandbox at its memory limit "
-                f"(memory_mb={sandbox.memory_mb}, for all its processes together)."
-            )
-        exit_code, sig = decode_exit_status(proc.returncode)
-        return ExecOutcome(
-            exit_code=exit_code,
-            signal=sig,
-            timed_out=timed_out,
-            duration_s=time.monotonic() - started,
-            isolation="bubblewrap" if probe.usable else "rlimits-only",
-            notes=notes,
-        )
+        return argv, limit_in_child
 
     async def _limiter(self, probe: bwrap.Probe) -> cgroups.Cgroups:
         if not probe.usable and self.drop_to is not None:
@@ -364,35 +337,6 @@ class LocalBackend:
 
     async def deliver_file(self, sandbox: SandboxRef, source: Path, path: PurePosixPath) -> None:
         await asyncio.to_thread(self._fs(sandbox).deliver, source, path)
-
-
-async def _pump(reader: asyncio.StreamReader, capture: OutputCapture) -> None:
-    while chunk := await reader.read(CHUNK):
-        capture.feed(chunk)
-
-
-async def _feed(writer: asyncio.StreamWriter, data: bytes) -> None:
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        writer.write(data)
-        await writer.drain()
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        writer.close()
-
-
-async def _drain(tasks: list[asyncio.Task]) -> None:
-    """Let the pipes empty; give up on any still held open by a process we could not reach."""
-    done, pending = await asyncio.wait(tasks, timeout=DRAIN_S)
-    for task in pending:
-        task.cancel()
-    for task in done:
-        with contextlib.suppress(Exception):
-            task.result()
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    # The leader is not reaped yet, so its pid still names this group and no other.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def create(settings: Settings) -> LocalBackend:

@@ -1,4 +1,4 @@
-"""Output budgets: no tool returns unbounded text.
+"""Output caps: no tool returns unbounded text.
 
 ``page_text`` cuts a long text at a character offset and says exactly how to get the rest, in
 the style of the MCP fetch server ("call X with offset=N for more").
