@@ -58,7 +58,7 @@ class ShareResult:
 
 def resolve_token(settings: Settings) -> str:
     """The Hub token: HF_TOKEN / MLINTERN_HF_TOKEN, else the one ``hf auth login`` stored."""
-    from toolkits._hf import hub_token, hub_url
+    from toolkits._hf.client import hub_token, hub_url
 
     token = hub_token(settings)
     if not token:
@@ -96,7 +96,8 @@ def share_session(
     from pydantic import SecretStr
 
     from server.settings import Settings
-    from toolkits._hf import call_hub, hub_api, hub_url
+    from toolkits._hf.calls import call_hub
+    from toolkits._hf.client import hub_api, hub_url
 
     if request.public and not request.repo:
         raise UserError(
