@@ -11,6 +11,7 @@ full run's wall time, and the real full run timed as a plain subprocess in the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
+from server.roots import Roots, in_force  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from toolkits.jobs.preflight_advice import run_preflight  # noqa: E402
 
@@ -54,9 +56,11 @@ def main() -> None:
         f"{'full steps':>10} {'preflight s':>12} {'overhead':>9} {'estimate s':>11} "
         f"{'real s':>8} {'error':>7}"
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
-        settings = Settings(home=workdir / "home", _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(home=workdir / "home", roots=[workdir], _env_file=None)  # type: ignore[call-arg]
+        # The preflight resolves paths through the roots, as in a tool call.
+        stack.enter_context(in_force(Roots.for_settings(settings)))
         for full in args.full:
             config = workdir / f"config-{full}.yaml"
             config.write_text(

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from server.errors import UserError
+from server.notify import notify
 from server.roots import current as current_roots
 from server.settings import Settings
 from server.state import StateStore
@@ -114,6 +115,21 @@ def restart(
             notes.append(f"could not stop {old.job_id}: {exc}; stop it with jobs_cancel")
     entry = journal.append(
         settings, store, name, _journal_input(old, new, changes, reason, old_status)
+    )
+    notify(
+        settings,
+        store,
+        "restart",
+        old.job_id,
+        f"{name}: {entry.decision}",
+        {
+            "experiment": name,
+            "reason": reason,
+            "old_job_id": old.job_id,
+            "new_job_id": new.job_id,
+            "old_job_status": old_status,
+        },
+        once=True,
     )
     return RestartResult(
         old_job_id=old.job_id,

@@ -20,7 +20,7 @@ from server.errors import UserError
 from server.toolkit import ToolkitContext
 from toolkits.tasks import agent_setup, reports
 from toolkits.tasks.models import ApprovalDecisionInput, ApprovalMode, RunReport
-from toolkits.tasks.run_events import event_record
+from toolkits.tasks.run_events import event_record, notify_approvals
 from toolkits.tasks.store import LIVE_STATUSES, RunStore, process_alive
 
 log = logging.getLogger(__name__)
@@ -311,6 +311,7 @@ class RunManager:
         status = "awaiting_approval" if waiting else "running"
         self.store.update(live.run_id, status=status, pending=waiting)
         live.pulse()
+        notify_approvals(self.ctx.settings, self.ctx.store, live.run_id, live.pending())
 
     def _live_or_explain(self, run_id: str, doing: str) -> LiveRun:
         live = self.live.get(run_id)
