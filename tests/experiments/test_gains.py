@@ -9,20 +9,13 @@ import math
 import pytest
 import yaml
 from experiments_world import experiments_server as make_server
+from experiments_world import finished
 from experiments_world import mcp_client as client
 from training_runs import TRAIN
 
 from toolkits.experiments.gains import better, pick_metric
 
 pytestmark = pytest.mark.slow
-
-
-async def _finished(c, job_id: str) -> dict:
-    for _ in range(10):
-        result = await c.call_tool("jobs_wait", {"job_id": job_id, "timeout_s": 55})
-        if result.structured_content["status"] not in ("queued", "running"):
-            return result.structured_content
-    raise AssertionError(f"{job_id} did not finish")
 
 
 async def test_a_chain_shows_what_each_restart_gained(settings, tmp_path) -> None:
@@ -34,7 +27,7 @@ async def test_a_chain_shows_what_each_restart_gained(settings, tmp_path) -> Non
             "jobs_submit", {"script": str(TRAIN), "config_file": str(config), "name": "gains"}
         )
         first = submitted.structured_content["job_id"]
-        assert (await _finished(c, first))["exit_code"] == 3  # diverged to NaN
+        assert (await finished(c, first))["exit_code"] == 3  # diverged to NaN
         ids = [first]
         for lr in (0.1, 0.05):
             restarted = await c.call_tool(
@@ -42,7 +35,7 @@ async def test_a_chain_shows_what_each_restart_gained(settings, tmp_path) -> Non
                 {"job_id": ids[-1], "config_changes": {"optimizer.lr": lr}, "reason": "try"},
             )
             ids.append(restarted.structured_content["new_job_id"])
-            assert (await _finished(c, ids[-1]))["status"] == "completed"
+            assert (await finished(c, ids[-1]))["status"] == "completed"
         compared = await c.call_tool("experiments_compare", {"sources": [first]})
         journal = await c.call_tool("experiments_journal", {"experiment": "gains"})
         pair = await c.call_tool("experiments_compare", {"sources": [ids[0], ids[2]]})

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from experiments_world import experiments_server as make_server
+from experiments_world import finished
 from experiments_world import mcp_client as client
 from fakes.loopback import run_fake
 from fakes.webhook import WebhookReceiver
@@ -50,14 +51,6 @@ def _config(tmp_path: Path, name: str, **values) -> Path:
     return path
 
 
-async def _finished(c, job_id: str) -> dict:
-    for _ in range(10):
-        result = await c.call_tool("jobs_wait", {"job_id": job_id, "timeout_s": 55})
-        if result.structured_content["status"] not in ("queued", "running"):
-            return result.structured_content
-    raise AssertionError(f"{job_id} did not finish")
-
-
 async def test_job_ends_are_sent_once_with_exact_fields_and_no_secret(settings, tmp_path) -> None:
     receiver = WebhookReceiver()
     with run_fake(receiver) as fake:
@@ -77,8 +70,8 @@ async def test_job_ends_are_sent_once_with_exact_fields_and_no_secret(settings, 
                 "jobs_submit", {"command": failing, "working_dir": str(tmp_path)}
             )
             ok_id, fail_id = ok.structured_content["job_id"], fail.structured_content["job_id"]
-            assert (await _finished(c, ok_id))["status"] == "completed"
-            assert (await _finished(c, fail_id))["status"] == "failed"
+            assert (await finished(c, ok_id))["status"] == "completed"
+            assert (await finished(c, fail_id))["status"] == "failed"
             bodies = receiver.wait_for(2)
             # Whoever looks again (tools, another process's service) sends nothing more.
             await c.call_tool("jobs_status", {"job_id": ok_id})
@@ -131,7 +124,7 @@ async def test_verdict_and_restart_in_slack_format_rate_limited(settings, tmp_pa
                 {"script": str(TRAIN), "config_file": str(config)},
             )
             job_id = job.structured_content["job_id"]
-            await _finished(c, job_id)
+            await finished(c, job_id)
             first = await c.call_tool(
                 "experiments_check", {"source": job_id, "preferences": str(prefs)}
             )
@@ -240,7 +233,7 @@ async def test_a_dead_receiver_never_holds_up_a_job(settings, tmp_path, caplog) 
             "job_id"
         ]
         # Bounded: the tool answers although every delivery attempt fails behind it.
-        done = await asyncio.wait_for(_finished(c, job_id), timeout=60)
+        done = await asyncio.wait_for(finished(c, job_id), timeout=60)
     assert done["status"] == "completed"
     assert notify.flush(20)
     assert (
