@@ -95,7 +95,10 @@ def notify(
         if not claim(store, kind, key, 0 if once else settings.notify_min_interval_s, once):
             return False
         event = Event(kind, key, summary, dict(fields or {}))
-        return _sender(settings).put(event)
+        if _sender(settings).put(event):
+            return True
+        unclaim(store, kind, key)  # dropped: whoever sees it next may send it
+        return False
     except Exception:
         log.exception("notification %s for %s not sent", kind, key)
         return False
@@ -122,6 +125,11 @@ def claim(store: StateStore, kind: str, key: str, interval_s: float, once: bool)
             (kind, key, now),
         )
     return True
+
+
+def unclaim(store: StateStore, kind: str, key: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM notify_sent WHERE kind = ? AND key = ?", (kind, key))
 
 
 def already_sent(store: StateStore, kind: str, keys: list[str]) -> set[str]:

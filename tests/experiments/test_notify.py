@@ -267,6 +267,8 @@ def test_a_full_queue_drops_with_a_log_line_and_secrets_by_value_are_hidden(
     # The first is being delivered (stalled), the second waits, the third finds the queue full.
     assert sent == [True, True, False]
     assert "notification stuck for j-2 dropped: 1 already waiting" in caplog.text
+    # The dropped one was not counted as sent: the next look sends it.
+    assert notify.already_sent(store, "stuck", ["j-0", "j-1", "j-2"]) == {"j-0", "j-1"}
     details = [body["detail"] for _p, body in receiver.bodies]
     assert details == ["leaked [REDACTED:SECRET] and [REDACTED:SECRET] here"] * 2
 
