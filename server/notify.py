@@ -59,7 +59,7 @@ FLUSH_AT_EXIT_S = 5.0
 @dataclass(frozen=True)
 class Event:
     kind: str
-    key: str = field(metadata={"doc": "What the rate limit counts per, e.g. a job id."})
+    key: str  # what the rate limit counts per: a job id, a run's request
     summary: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
