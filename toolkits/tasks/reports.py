@@ -3,6 +3,7 @@ the live agent. Works for runs of any process, live or long finished."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING
 
 from server.budget import clip_value
@@ -108,7 +109,7 @@ def interventions(manager: RunManager, job_ids: list[str]) -> list[str]:
     for job_id in job_ids:
         try:
             chain = chain_of(store, job_id).job_ids
-        except NotFoundError:
+        except (NotFoundError, sqlite3.OperationalError):  # gone, or no jobs table here
             continue
         if len(chain) < 2 or chain[0] in seen or len(seen) >= MAX_CHAINS:
             continue
