@@ -57,7 +57,7 @@ class LiveRun:
         self.manager = manager
         self.run_id = run_id
         self.secrets = secrets
-        self.broker = PendingApprovals(on_request=self._on_request)
+        self.broker = PendingApprovals(on_request=lambda _request: manager.save_pending(self))
         self.agent: Any = None
         self.task: asyncio.Task[None] | None = None
         self.cancel_requested = False
@@ -84,9 +84,6 @@ class LiveRun:
             self.manager.store.add_event, self.run_id, kind, summary, data, event.at
         )
         self.pulse()
-
-    def _on_request(self, request: ApprovalRequest) -> None:
-        self.manager.save_pending(self)
 
     def pending(self) -> list[ApprovalRequest]:
         return [r for r in self.broker.pending if r.call_id not in self.decided]
