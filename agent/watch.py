@@ -253,9 +253,12 @@ def journal_gains(settings: Any, chain: JobChain, experiment: str) -> str | None
         job_ids=gains.job_ids[-20:],
         numbers=gain_numbers(gains),
     )
-    # Next to the restarts' own entries, wherever they were journaled.
+    # Next to the restarts' own entries, wherever they were journaled; once (cron watches
+    # that find the chain over again print the line but add nothing).
     name = journal.experiment_of_job(chain.store, chain.current) or experiment
-    journal.append(settings, chain.store, name, entry)
+    last = journal.last_entry(chain.store, name)
+    if last is None or (last.action, last.job_ids) != (entry.action, entry.job_ids):
+        journal.append(settings, chain.store, name, entry)
     return gains.line()
 
 
