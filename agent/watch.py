@@ -222,13 +222,44 @@ async def watch(args: argparse.Namespace, config: Any, out: Any = None) -> int:
             print(line, file=out, flush=True)
             if result.reason in STOPPING:
                 return STOPPING[result.reason]
-            if done or (args.max_ticks and tick >= args.max_ticks):
+            if done:
+                gained = await asyncio.to_thread(journal_gains, settings, chain, experiment)
+                if gained:
+                    print(f"interventions: {gained}", file=out, flush=True)
+                return 0
+            if args.max_ticks and tick >= args.max_ticks:
                 return 0
             wait = max(0.0, every - (time.monotonic() - started))
             due = datetime.now() + timedelta(seconds=wait)
             # On stderr: stdout stays one line per tick for whoever parses it.
             print(f"next tick at {due:%Y-%m-%d %H:%M:%S} (in {wait:.0f}s)", file=sys.stderr)
             await asyncio.sleep(wait)
+
+
+def journal_gains(settings: Any, chain: JobChain, experiment: str) -> str | None:
+    """When a restarted chain has ended: what its restarts gained, as the journal's last entry
+    (the metric before and after each change, wall time and cost, better than the first run?)."""
+    from toolkits.experiments import journal
+    from toolkits.experiments.gains import gain_numbers, gains_so_far
+
+    gains = gains_so_far(settings, chain.store, chain.current)
+    if gains is None or len(gains.job_ids) < 2:
+        return None
+    ended = {True: "better than", False: "no better than", None: "not comparable with"}
+    entry = journal.JournalInput(
+        observation=gains.render()[:4000],
+        decision=f"the chain ended {ended[gains.better_than_first]} its first run",
+        action="watch: every job of the chain has ended; nothing left to watch",
+        job_ids=gains.job_ids[-20:],
+        numbers=gain_numbers(gains),
+    )
+    # Next to the restarts' own entries, wherever they were journaled; once (cron watches
+    # that find the chain over again print the line but add nothing).
+    name = journal.experiment_of_job(chain.store, chain.current) or experiment
+    last = journal.last_entry(chain.store, name)
+    if last is None or (last.action, last.job_ids) != (entry.action, entry.job_ids):
+        journal.append(settings, chain.store, name, entry)
+    return gains.line()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,9 @@
 For the example MLP (examples/train.py) at a few full-run lengths: a preflight of ``--steps``
 steps (its overhead: wall time, and that time as a share of the full run), its estimate of the
 full run's wall time, and the real full run timed as a plain subprocess in the same session
-(the baseline). Goal: the estimate within 20 % of the real run.
+(the baseline). Goal: the estimate within 20 % of the real run. ``load`` is the machine's
+1-minute load average after each row: other work on a shared machine slows both runs unevenly,
+so only rows measured at a load below the core count say much about the estimator.
 
     python benchmarks/preflight.py [--steps 50] [--full 300 1000 3000] [--runs 3]
 """
@@ -11,6 +13,8 @@ full run's wall time, and the real full run timed as a plain subprocess in the s
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +27,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
+from server.roots import Roots, in_force  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from toolkits.jobs.preflight_advice import run_preflight  # noqa: E402
 
@@ -52,11 +57,13 @@ def main() -> None:
     base = yaml.safe_load((TRAIN.parent / "config.yaml").read_text())
     print(
         f"{'full steps':>10} {'preflight s':>12} {'overhead':>9} {'estimate s':>11} "
-        f"{'real s':>8} {'error':>7}"
+        f"{'real s':>8} {'error':>7} {'load':>5}"
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
-        settings = Settings(home=workdir / "home", _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(home=workdir / "home", roots=[workdir], _env_file=None)  # type: ignore[call-arg]
+        # The preflight resolves paths through the roots, as in a tool call.
+        stack.enter_context(in_force(Roots.for_settings(settings)))
         for full in args.full:
             config = workdir / f"config-{full}.yaml"
             config.write_text(
@@ -83,7 +90,7 @@ def main() -> None:
             cost, estimate, real = (statistics.median(x) for x in (costs, estimates, reals))
             print(
                 f"{full:>10} {cost:>12.2f} {cost / real:>8.0%} {estimate:>11.2f} {real:>8.2f} "
-                f"{(estimate - real) / real:>+7.1%}"
+                f"{(estimate - real) / real:>+7.1%} {os.getloadavg()[0]:>5.1f}"
             )
 
 

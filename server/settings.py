@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The events server/notify.py sends (kept here: settings imports nothing of the server).
+NOTIFY_KINDS = ("verdict_failed", "stalled", "stuck", "restart", "job_end", "approval_waiting")
 
 TOOLSET_NAMES_HELP = "comma-separated toolkit names, e.g. 'hub,jobs,plan'"
 
@@ -198,6 +201,37 @@ class Settings(BaseSettings):
         le=30 * 86400,
         description="A job queued (or waiting for the backend to schedule it) longer is stuck.",
     )
+    notify_webhooks: SecretStr | None = Field(
+        default=None,
+        description="Webhook URL(s), comma-separated, told about failed verdicts, stalled or "
+        "stuck jobs, restarts, job ends and runs waiting for approval. A secret: Slack and "
+        "Discord URLs carry their token. Unset: no notifications.",
+    )
+    notify_format: Literal["auto", "slack", "discord", "json"] = Field(
+        default="auto",
+        description="Payload style: slack ({text, blocks}), discord ({content}) or json (the "
+        "event's fields); auto picks by each URL's host (hooks.slack.com, discord.com), else json.",
+    )
+    notify_events: CommaList = Field(
+        default_factory=lambda: list(NOTIFY_KINDS),
+        description="Which events to send (comma-separated): " + ", ".join(NOTIFY_KINDS) + ".",
+    )
+    notify_min_interval_s: float = Field(
+        default=900.0,
+        ge=0,
+        le=7 * 86400,
+        description="Least time between two notifications of one kind about one job or run "
+        "(a job's end is sent once).",
+    )
+    notify_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Time limit of one webhook delivery attempt."
+    )
+    notify_queue_max: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Notifications waiting for delivery; beyond it new ones are dropped (logged).",
+    )
     ray_address: str = Field(
         default="http://127.0.0.1:8265", description="Ray Jobs API (dashboard) address."
     )
@@ -247,7 +281,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, description="Time limit of one datasets_inspect SQL statement."
     )
 
-    @field_validator("toolsets", "allowed_hosts", "allowed_origins", "roots", mode="before")
+    @field_validator(
+        "toolsets", "allowed_hosts", "allowed_origins", "roots", "notify_events", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """'a,b', ' a , b ' and '["a", "b"]' all mean the list [a, b]."""
@@ -259,6 +295,14 @@ class Settings(BaseSettings):
                 except ValueError:
                     pass  # not JSON after all: split it like any other list
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("notify_events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        unknown = [kind for kind in value if kind not in NOTIFY_KINDS]
+        if unknown:
+            raise ValueError(f"unknown events {unknown}: choose from {', '.join(NOTIFY_KINDS)}")
         return value
 
     @field_validator("path")

@@ -157,12 +157,17 @@ def test_the_examples_walkthrough(tmp_path: Path) -> None:
             f"job of its chain, {second}"
         )
         assert f"tick 1 · {second} completed · val/loss under 0.5: passed." in lines[1]
-        assert lines[1].endswith("done: nothing left to watch") and len(lines) == 2
+        assert lines[1].endswith("done: nothing left to watch") and len(lines) == 3
+        assert lines[2].startswith(f"interventions: chain {first} → {second}: val/loss NaN → ")
+        assert lines[2].endswith(", $0.0000; better than its first run")
 
     settings = Settings(home=home, _env_file=None)  # type: ignore[call-arg]
     jobs = JobService(settings, StateStore(settings.state_path))
     assert [j.parent_job_id for j in jobs.list()].count(first) == 1  # never forked again
     assert (jobs.get(second).status, jobs.get(second).exit_code) == ("completed", 0)
+    # Both watches saw the chain end; its result is journaled once.
+    ended = journal_md.read_text().count("**Decision:** the chain ended better than its first")
+    assert ended == 1
 
 
 def test_train_py_missing_config_exits_2(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ real jobs and experiments toolkits; examples/train.py really runs."""
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
@@ -128,7 +129,7 @@ def test_watch_ticks_restarts_once_and_stops_when_the_successor_is_done(
     dialogue.check()
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 3, proc.stdout
+    assert len(lines) == 4, proc.stdout
     [second] = [job.job_id for job in jobs.list() if job.parent_job_id == first]
     assert f"tick 1 · {first} running" in lines[0] and "waiting" in lines[0]
     assert f"tick 2 · {first} running → restarted as {second}" in lines[1]
@@ -136,7 +137,20 @@ def test_watch_ticks_restarts_once_and_stops_when_the_successor_is_done(
     assert jobs.get(first).status == "cancelled"  # the restart stopped the diverging run
     assert (jobs.get(second).status, jobs.get(second).exit_code) == ("completed", 0)
     page = read_journal(jobs.settings, jobs.jobs.state, EXPERIMENT, None, 20)
-    assert [entry.job_ids for entry in page.entries] == [[first, second], [second]]
+    assert [entry.job_ids for entry in page.entries] == [[first, second], [second], [first, second]]
+    # What the restart gained: the first run's figure in the restart's entry, the chain's in
+    # the last entry and on the last line.
+    restart_entry, _, result = page.entries
+    assert f"val/loss ({first})" in restart_entry.numbers
+    assert restart_entry.numbers["cost_usd (chain)"] == 0.0
+    assert result.decision == "the chain ended better than its first run"
+    final = result.numbers[f"val/loss ({second})"]
+    assert isinstance(final, float) and math.isfinite(final)
+    assert lines[3].startswith(f"interventions: chain {first} → {second}: val/loss ")
+    assert lines[3].endswith(", $0.0000; better than its first run")
+    assert f"{second} completed after optimizer.lr 10.0 -> 0.1, step_sleep 0.5 -> 0.0: " in (
+        result.observation
+    )
 
 
 def test_every_takes_human_durations_and_refuses_nonsense() -> None:

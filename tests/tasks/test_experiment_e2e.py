@@ -53,6 +53,12 @@ def assert_experiment_done(report: dict, entries: list[dict], second: dict, play
     assert [e["job_ids"] for e in entries] == [[first, restarted], [restarted]]
     assert entries[0]["decision"].startswith(f"restart {first} as {restarted}")
     assert entries[1]["decision"] == "keep the lower learning rate"
+    # What the restart gained, in the final report.
+    [gained] = report["interventions"]
+    assert gained.startswith(f"chain {first} → {restarted}: val/loss NaN → ")
+    assert " over 1 restart(s), " in gained and gained.endswith(
+        ", $0.0000; better than its first run"
+    )
 
 
 async def test_the_experiment_end_to_end_over_http(

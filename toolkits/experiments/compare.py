@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from server.errors import UserError
+from server.errors import NotFoundError, UserError
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.experiments.config_edit import flatten, load_config
+from toolkits.experiments.gains import ChainGains, chain_gains
 from toolkits.experiments.sources import Located, Snapshot, locate, read, trackio_store
 from toolkits.experiments.sources.jobs import config_path
 from toolkits.experiments.summary import TagSummary, Value, summarize
 from toolkits.experiments.tag_select import select_tags
 
 MAX_TAGS = 20
+MAX_CHAIN_RUNS = 8  # what experiments_compare takes at once; the gains cover the whole chain
 MAX_DIFFERENCES = 100
 CONFIG_NAMES = ("config.yaml", "config.yml", "config.json", "hparams.yaml", "hparams.json")
 # Spec fields that differ between any two jobs and say nothing about the experiment.
@@ -66,13 +69,17 @@ class Comparison(BaseModel):
     truncated: bool = False
     hint: str | None = None
     problems: list[str] = Field(default_factory=list)
+    chain: ChainGains | None = Field(
+        default=None,
+        description="When the runs are one restart chain: what each restart gained, wall time "
+        "and cost spent, and whether the chain ended better than its first run.",
+    )
 
 
 def compare(
     settings: Settings, store: StateStore, sources: list[str], tags: list[str] | None
 ) -> Comparison:
-    if len(sources) < 2:
-        raise UserError("Give at least two sources to compare (job ids, log dirs, files).")
+    sources, gains = _chain_sources(settings, store, sources)
     located = [locate(source, settings, store) for source in sources]
     snapshots = [read(one) for one in located]
     available = sorted(
@@ -82,7 +89,7 @@ def compare(
     chosen, problems = select_tags(available, tags)
     truncated = len(chosen) > MAX_TAGS
     rows = [_row(tag, snapshots) for tag in chosen[:MAX_TAGS]]
-    configs = [_config(one) for one in located]
+    configs = [run_config(one) for one in located]
     differences, same = _differences([config for config, _origin in configs])
     hint = None
     if truncated or len(differences) > MAX_DIFFERENCES:
@@ -102,7 +109,36 @@ def compare(
         truncated=truncated,
         hint=hint,
         problems=problems + [p for snap in snapshots for p in snap.problems[:3]],
+        chain=gains,
     )
+
+
+def _chain_sources(
+    settings: Settings, store: StateStore, sources: list[str]
+) -> tuple[list[str], ChainGains | None]:
+    """One job id stands for its restart chain; jobs of one chain get the chain's gains."""
+    chains = [_chain(store, source.strip()) for source in sources]
+    first = chains[0]
+    if len(sources) == 1 and first is not None and len(first) > 1:
+        return first[-MAX_CHAIN_RUNS:], chain_gains(settings, store, first[-1])
+    if len(sources) < 2:
+        raise UserError(
+            "Give at least two sources to compare (job ids, log dirs, files), or one job id "
+            "that was restarted (its whole restart chain is compared)."
+        )
+    if first is not None and all(chain == first for chain in chains):
+        return sources, chain_gains(settings, store, first[-1])
+    return sources, None
+
+
+def _chain(store: StateStore, source: str) -> list[str] | None:
+    """The restart chain of a job id (root → newest), None when ``source`` is no job."""
+    from toolkits.jobs.chains import chain_of
+
+    try:
+        return chain_of(store, source).job_ids
+    except (NotFoundError, sqlite3.OperationalError):  # not a job, or no jobs table yet
+        return None
 
 
 def _header(snapshot: Snapshot, origin: str | None) -> RunHeader:
@@ -146,7 +182,7 @@ def _cell(summary: TagSummary | None) -> RunCell | None:
     )
 
 
-def _config(located: Located) -> tuple[dict[str, Any] | None, str | None]:
+def run_config(located: Located) -> tuple[dict[str, Any] | None, str | None]:
     """The run's configuration, flattened to dotted keys, and where it came from."""
     if located.job is not None:
         flat: dict[str, Any] = {}

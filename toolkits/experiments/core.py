@@ -118,7 +118,26 @@ def check(
     checked = attach(report(snap, prefs, facts), diagnose(snap, given), given is not None)
     if chain_note:
         checked.warnings.insert(0, chain_note)
+    if checked.status == "action_needed":
+        _announce_failed(settings, store, checked)
     return checked
+
+
+def _announce_failed(settings: Settings, store: StateStore, checked: CheckReport) -> None:
+    from server.notify import notify
+
+    fired = [rule.name for rule in checked.rules if rule.fired]
+    action = checked.actions[0] if checked.actions else None
+    fields = {
+        "source": checked.source,
+        "job_id": checked.job_id,
+        "job_status": checked.job_status,
+        "experiment": checked.experiment,
+        "fired_rules": ", ".join(fired) or None,
+        "suggested": (action.call or action.action) if action else None,
+    }
+    key = checked.job_id or checked.source
+    notify(settings, store, "verdict_failed", key, checked.summary, fields)
 
 
 class PlotSummary(BaseModel):

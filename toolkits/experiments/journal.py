@@ -222,6 +222,11 @@ def experiment_of_job(store: StateStore, job_id: str) -> str | None:
     return row["experiment"] if row else None
 
 
+def last_entry(store: StateStore, experiment: str) -> JournalEntry | None:
+    entries = _all_entries(store, experiment)
+    return entries[-1] if entries else None
+
+
 def _all_entries(store: StateStore, experiment: str) -> list[JournalEntry]:
     store.migrate(COMPONENT, MIGRATIONS)
     with store.reading() as conn:

@@ -214,9 +214,10 @@ def build(ctx: ToolkitContext) -> FastMCP:
         sources: Annotated[
             list[Source],
             Field(
-                min_length=2,
+                min_length=1,
                 max_length=8,
-                description="Two to eight sources (job ids, log dirs, files, trackio runs).",
+                description="Two to eight sources (job ids, log dirs, files, trackio runs), or "
+                "one restarted job id: its restart chain, with what each restart gained.",
             ),
         ],
         ctx: Context,

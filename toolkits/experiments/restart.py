@@ -16,11 +16,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from server.errors import UserError
+from server.notify import notify
 from server.roots import current as current_roots
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.experiments import journal
 from toolkits.experiments.config_edit import edit_config, flatten, load_config
+from toolkits.experiments.gains import ChainGains, gain_numbers, gains_so_far
 from toolkits.experiments.journal import JournalEntry, JournalInput
 from toolkits.experiments.sources.jobs import JobInfo, config_path, job_info, job_service
 
@@ -99,6 +101,7 @@ def restart(
                 f"Cannot write the new config next to the old one ({new_config}): "
                 f"{exc.strerror}. Make that directory writable."
             ) from None
+    so_far = gains_so_far(settings, store, old.job_id)  # before the new job joins the chain
     try:
         new = job_info(service.submit(spec, parent_job_id=old.job_id))
     except Exception:
@@ -113,7 +116,22 @@ def restart(
         except UserError as exc:  # the new job runs regardless; the journal must still say so
             notes.append(f"could not stop {old.job_id}: {exc}; stop it with jobs_cancel")
     entry = journal.append(
-        settings, store, name, _journal_input(old, new, changes, reason, old_status)
+        settings, store, name, _journal_input(old, new, changes, reason, old_status, so_far)
+    )
+    notify(
+        settings,
+        store,
+        "restart",
+        old.job_id,
+        f"{name}: {entry.decision}",
+        {
+            "experiment": name,
+            "reason": reason,
+            "old_job_id": old.job_id,
+            "new_job_id": new.job_id,
+            "old_job_status": old_status,
+        },
+        once=True,
     )
     return RestartResult(
         old_job_id=old.job_id,
@@ -134,17 +152,24 @@ def restart(
 
 
 def _journal_input(
-    old: JobInfo, new: JobInfo, changes: list[ConfigChange], reason: str, old_status: str
+    old: JobInfo,
+    new: JobInfo,
+    changes: list[ConfigChange],
+    reason: str,
+    old_status: str,
+    so_far: ChainGains | None,
 ) -> JournalInput:
     changed = ", ".join(f"{c.key} {c.old} -> {c.new}" for c in changes) or "no config change"
     numbers: dict[str, Any] = {c.key: c.new for c in changes if _is_figure(c.new)}
     numbers.update({f"{c.key} (before)": c.old for c in changes if _is_figure(c.old)})
+    numbers.update(gain_numbers(so_far) if so_far else {})
+    gained = f"; so far: {so_far.line()}" if so_far and len(so_far.job_ids) > 1 else ""
     return JournalInput(
         observation=reason,
         decision=f"restart {old.job_id} as {new.job_id} with {changed}",
         action=(
             f"experiments_restart: submitted {new.job_id} on {new.backend} "
-            f"(parent {old.job_id}); {old.job_id} is {old_status}"
+            f"(parent {old.job_id}); {old.job_id} is {old_status}{gained}"
         ),
         job_ids=[old.job_id, new.job_id],
         numbers=numbers,

@@ -129,6 +129,8 @@ class ComparisonView(ToolOutput, Comparison):
             lines.append(f"Configs: no differences ({self.same_config_keys} keys equal)")
         else:
             lines.append("Configs: none found for these sources")
+        if self.chain is not None:
+            lines.append("Interventions: " + self.chain.render())
         lines += [f"note: {p}" for p in self.problems]
         if self.hint:
             lines.append(self.hint)

@@ -22,6 +22,7 @@ from server.private import private_dir
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.jobs import logs as joblogs
+from toolkits.jobs.announce import announce_ends, announce_progress
 from toolkits.jobs.backends import BACKENDS
 from toolkits.jobs.backends.base import Backend, load_backend
 from toolkits.jobs.credentials import redact_job_text, resolve_secrets
@@ -128,10 +129,11 @@ class JobService:
     def refresh(self, job_id: str) -> JobRecord:
         """The job with its status reconciled from its backend."""
         job = self.get(job_id)
-        if job.is_terminal:
-            return job
-        changed, _ = self._refresh_batch(job.backend, [job], tolerate_errors=False)
-        return changed.get(job_id) or job
+        if not job.is_terminal:
+            changed, _ = self._refresh_batch(job.backend, [job], tolerate_errors=False)
+            job = changed.get(job_id) or job
+        announce_ends(self.settings, self.jobs)
+        return job
 
     def _refresh_batch(
         self, backend_name: str, jobs: list[JobRecord], tolerate_errors: bool
@@ -190,6 +192,7 @@ class JobService:
             if jobs:
                 _, note = self._refresh_batch(name, jobs, tolerate_errors=True)
                 notes += [note] if note else []
+        announce_ends(self.settings, self.jobs)
         return notes
 
     def health(self, job: JobRecord) -> Health:
@@ -211,7 +214,9 @@ class JobService:
             metrics_dir=job.log_dir,
             idle_s=idle,
         )
-        return with_progress(self.settings, job, health)
+        health = with_progress(self.settings, job, health)
+        announce_progress(self.settings, self.jobs, job, health)
+        return health
 
     # --- logs -----------------------------------------------------------------------------
     def logs(

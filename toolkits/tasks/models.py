@@ -61,6 +61,11 @@ class RunReport(ToolOutput):
         default_factory=list, description="Approvals the run waits for."
     )
     cost_usd: float = Field(description="LLM cost (plus estimated paid-job cost) so far.")
+    interventions: list[str] = Field(
+        default_factory=list,
+        description="Per restart chain the run drove (final report): the metric before and "
+        "after, wall time and cost spent, and whether it ended better than its first run.",
+    )
     iterations: int
     model: str | None = None
     session_id: str | None = None
@@ -77,6 +82,7 @@ class RunReport(ToolOutput):
             lines.append(
                 "Artifacts: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in produced.items())
             )
+        lines += [f"Interventions: {line}" for line in self.interventions]
         for refusal in self.declined:
             why = f": {refusal.feedback}" if refusal.feedback else ""
             lines.append(f"Declined ({refusal.by}): {refusal.tool}{why}")

@@ -3,8 +3,10 @@ the live agent. Works for runs of any process, live or long finished."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING
 
+from server.errors import NotFoundError
 from server.output_caps import clip_value
 from toolkits.tasks.artifacts import Artifacts, collect_artifacts, collect_declined
 from toolkits.tasks.models import EventLine, PendingApproval, RunReport, RunStatusView
@@ -16,6 +18,8 @@ REPORT_KINDS = ("iteration", "tool_call", "tool_output", "approval_decided")
 # Bounds on what a report carries, whatever a long run produced.
 MAX_SUMMARY_CHARS = 12_000
 MAX_LISTED = 50
+MAX_CHAINS = 5  # restart chains summed up in a final report (each reads its runs' metrics)
+LIVE = ("running", "awaiting_approval")
 KNOWN_STATUSES = (
     "running",
     "awaiting_approval",
@@ -73,6 +77,7 @@ def build_report(manager: RunManager, run_id: str) -> RunReport:
         cost = float(result.get("cost_usd") or 0.0)
         status = record.status
     iterations = sum(1 for e in events if e.kind == "iteration")
+    artifacts = _bounded(collect_artifacts(events))
     return RunReport(
         run_id=run_id,
         status=status if status in KNOWN_STATUSES else "error",  # type: ignore[arg-type]
@@ -80,7 +85,8 @@ def build_report(manager: RunManager, run_id: str) -> RunReport:
         summary=clip_value(result["final_text"], MAX_SUMMARY_CHARS)
         if result.get("final_text")
         else None,
-        artifacts=_bounded(collect_artifacts(events)),
+        artifacts=artifacts,
+        interventions=[] if status in LIVE else interventions(manager, artifacts.job_ids),
         declined=collect_declined(events)[-MAX_LISTED:],
         pending=pending,
         cost_usd=round(cost, 6),
@@ -89,6 +95,28 @@ def build_report(manager: RunManager, run_id: str) -> RunReport:
         session_id=record.session_id,
         hint=next_step(run_id, status),
     )
+
+
+def interventions(manager: RunManager, job_ids: list[str]) -> list[str]:
+    """One line per restart chain among the run's jobs: what its restarts gained."""
+    try:
+        from toolkits.experiments.gains import gains_so_far
+        from toolkits.jobs.chains import chain_of
+    except ImportError:  # a server without the experiments toolkit's extras
+        return []
+    settings, store = manager.ctx.settings, manager.ctx.store
+    lines, seen = [], set()
+    for job_id in job_ids:
+        try:
+            chain = chain_of(store, job_id).job_ids
+        except (NotFoundError, sqlite3.OperationalError):  # gone, or no jobs table here
+            continue
+        if len(chain) < 2 or chain[0] in seen or len(seen) >= MAX_CHAINS:
+            continue
+        seen.add(chain[0])
+        gains = gains_so_far(settings, store, chain[-1])
+        lines += [gains.line()] if gains else []
+    return lines
 
 
 def _bounded(artifacts: Artifacts) -> Artifacts:

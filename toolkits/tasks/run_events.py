@@ -55,3 +55,29 @@ def progress_message(kind: str, summary: str, data: dict[str, Any], step: int | 
         text = json.dumps(arguments, default=str) if isinstance(arguments, dict) else ""
         return f"{prefix}calling {data.get('tool')}({clip_value(text, 100)})"
     return prefix + summary
+
+
+def notify_approvals(settings: Any, store: Any, run_id: str, pending: list[Any]) -> None:
+    """Tell the webhooks (server/notify.py) a delegated run waits for a person: once per
+    request, however often the pending list is saved."""
+    from server.notify import notify
+
+    for request in pending:
+        arguments = json.dumps(request.arguments, default=str)
+        fields = {
+            "run_id": run_id,
+            "tool": request.tool,
+            "arguments": arguments,
+            "reason": request.reason,
+            "answer_with": f"ml_task_approve(run_id={run_id!r})",
+        }
+        summary = f"run {run_id} waits for approval of {request.tool}"
+        notify(
+            settings,
+            store,
+            "approval_waiting",
+            f"{run_id}:{request.call_id}",
+            summary,
+            fields,
+            once=True,
+        )

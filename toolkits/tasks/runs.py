@@ -20,7 +20,7 @@ from server.errors import UserError
 from server.toolkit import ToolkitContext
 from toolkits.tasks import agent_setup, reports
 from toolkits.tasks.models import ApprovalDecisionInput, ApprovalMode, RunReport
-from toolkits.tasks.run_events import event_record
+from toolkits.tasks.run_events import event_record, notify_approvals
 from toolkits.tasks.store import LIVE_STATUSES, RunStore, process_alive
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class LiveRun:
         self.manager = manager
         self.run_id = run_id
         self.secrets = secrets
-        self.broker = PendingApprovals(on_request=self._on_request)
+        self.broker = PendingApprovals(on_request=lambda _request: manager.save_pending(self))
         self.agent: Any = None
         self.task: asyncio.Task[None] | None = None
         self.cancel_requested = False
@@ -84,9 +84,6 @@ class LiveRun:
             self.manager.store.add_event, self.run_id, kind, summary, data, event.at
         )
         self.pulse()
-
-    def _on_request(self, request: ApprovalRequest) -> None:
-        self.manager.save_pending(self)
 
     def pending(self) -> list[ApprovalRequest]:
         return [r for r in self.broker.pending if r.call_id not in self.decided]
@@ -311,6 +308,7 @@ class RunManager:
         status = "awaiting_approval" if waiting else "running"
         self.store.update(live.run_id, status=status, pending=waiting)
         live.pulse()
+        notify_approvals(self.ctx.settings, self.ctx.store, live.run_id, live.pending())
 
     def _live_or_explain(self, run_id: str, doing: str) -> LiveRun:
         live = self.live.get(run_id)

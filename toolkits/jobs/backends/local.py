@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from server.errors import UserError
+from toolkits.jobs.announce import announce_ends
 from toolkits.jobs.backends import local_runner
 from toolkits.jobs.backends.base import Backend
 from toolkits.jobs.backends.local_placement import check_installed, placement
@@ -275,6 +276,7 @@ class LocalBackend(Backend):
             time.sleep(SUPERVISOR_PERIOD_S)
             try:
                 self.pump()
+                announce_ends(self.settings, self.jobs)  # detached jobs end unobserved
                 with self.jobs.reading() as conn:
                     if not self.jobs.count_active(conn, self.name):
                         break
