@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from server.toolkit import ToolOutput
 from toolkits.jobs.models import (
@@ -92,6 +92,11 @@ class JobView(ToolOutput, JobRecord):
     reached: bool | None = Field(
         default=None, description="After a wait: the awaited condition happened in time."
     )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def name(self) -> str | None:  # what jobs_list and the job view call it
+        return self.spec.name
 
     def render(self) -> str:
         lines = [

@@ -1,6 +1,6 @@
 """Turning the agent's events into what a run keeps: a short summary and bounded, redacted data.
 
-The event log is what ml_task_status pages through and what the report's artifacts are read
+The event log is what ml_task pages through and what the report's artifacts are read
 from, so tool outputs are kept (cut to a few thousand characters: ids and verdicts come first
 in every mlintern rendering) while streamed text fragments are not kept at all.
 """
