@@ -5,7 +5,7 @@ outside world (paid jobs, Hub uploads) asks; a mutating tool that only changes l
 bookkeeping (the plan) does not. Config patterns refine that (``deny`` > ``ask`` > ``allow``).
 Who answers is an ``Approver``: the terminal prompt, the headless rule (refuse unless
 ``--yolo`` or ``--approve``), or ``PendingApprovals``, a broker whose requests someone else
-decides later (``run_ml_task``'s host, ``ml_task_approve``). An approver may also *defer*: the
+decides later (``run_ml_task``'s host, ``ml_task(action='approve')``). An approver may also *defer*: the
 run then stops in the ``awaiting_approval`` state and is resumed from its session once the
 decision is known.
 """

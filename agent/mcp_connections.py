@@ -215,7 +215,7 @@ def _render(result: Any) -> str:
         if kind == "text":
             parts.append(block.text)
         elif kind in ("image", "audio"):
-            saved = (result.structured_content or {}).get("path")
+            saved = _saved_path(result.structured_content or {})
             parts.append(
                 f"[{kind} saved to {saved}]"  # a terminal user can open the file
                 if isinstance(saved, str) and saved
@@ -229,6 +229,15 @@ def _render(result: Any) -> str:
     if not parts and result.structured_content is not None:
         parts.append(json.dumps(result.structured_content, indent=1))
     return "\n".join(parts) or "(no output)"
+
+
+def _saved_path(structured: dict[str, Any]) -> Any:
+    """Where a tool says it saved its image: a top-level ``path``, or one a level down
+    (experiments_metrics(plot=true) puts the chart's under ``plot``)."""
+    if "path" in structured:
+        return structured["path"]
+    nested = (v.get("path") for v in structured.values() if isinstance(v, dict))
+    return next((p for p in nested if isinstance(p, str) and p), None)
 
 
 def _transport(config: ServerConfig) -> Any:

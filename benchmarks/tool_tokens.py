@@ -62,7 +62,9 @@ def _toolkit_of(name: str) -> str:
     for toolkit in TOOLKITS:
         if name.startswith(f"{toolkit}_"):
             return toolkit
-    return "tasks"  # run_ml_task, ml_task_*, research
+    if name.startswith("views_"):
+        return "views"  # the MCP Apps' app-only tools (server/views)
+    return "tasks"  # run_ml_task, ml_task, research: listed without a prefix
 
 
 def measure(tools: list[dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -44,7 +44,7 @@ async def toolsets_listed(server: FastMCP) -> list[dict[str, Any]]:
     tools = await server.list_tools()
     kits: dict[str, dict[str, Any]] = {}
     for tool in tools:
-        kit = next((k for k in TOOLKITS if tool.name.startswith(f"{k}_")), "agent")
+        kit = next((k for k in TOOLKITS if tool.name.startswith(f"{k}_")), "tasks")
         entry = kits.setdefault(kit, {"name": kit, "purpose": TOOLKITS[kit].purpose, "tools": []})
         entry["tools"].append({"name": tool.name, "title": tool.title or tool.name})
     return list(kits.values())

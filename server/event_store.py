@@ -1,6 +1,6 @@
 """Resumable SSE streams: every event the HTTP transport sends is kept, briefly, in the state DB.
 
-A client that loses its stream during a long call (run_ml_task, jobs_wait, sandbox_exec)
+A client that loses its stream during a long call (run_ml_task, jobs_status with wait_s, sandbox_exec)
 reconnects with ``Last-Event-ID`` and is sent what it missed. The SDK mints a priming event
 (an id and a ``retry`` interval, no data) when a stream opens, so even a stream that drops
 before its first message can be resumed. Events are kept in SQLite, not in memory, so they

@@ -52,18 +52,19 @@ TOOLKITS: dict[str, ToolkitEntry] = {
     "jobs": ToolkitEntry(
         "toolkits.jobs",
         "run training jobs that outlive the conversation (locally, on Hugging Face Jobs or a "
-        "Ray cluster): submit, status with health, wait, logs, list, cancel, hardware",
+        "Ray cluster): preflight, submit, status with health (and waiting), logs, list, cancel, "
+        "hardware",
     ),
     "experiments": ToolkitEntry(
         "toolkits.experiments",
         "watch training runs without a person: read metrics (TensorBoard, trackio, JSONL/CSV, "
-        "job ids), judge them against the user's preferences.md, plot, compare, restart a job "
+        "job ids) and plot them, judge them against the user's preferences.md, compare, restart a job "
         "with a changed config, and keep a journal of every decision",
     ),
-    "agent": ToolkitEntry(
+    "tasks": ToolkitEntry(
         "toolkits.tasks",
         "hand a whole ML task to mlintern's own agent and get a report (run_ml_task; detached "
-        "runs: ml_task_status, ml_task_approve, ml_task_cancel), or get a cited answer from a "
+        "runs: ml_task with action status, approve or cancel), or get a cited answer from a "
         "read-only research sub-agent (research)",
         namespace="",
     ),

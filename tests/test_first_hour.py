@@ -75,7 +75,7 @@ def test_the_examples_walkthrough(tmp_path: Path) -> None:
     def wait(key: str) -> Step:
         def step(body: dict[str, Any]) -> Reply:
             ids.setdefault(key, job_ids(last_tool_result(body))[-1])
-            return calls(call("jobs_wait", {"job_id": ids[key], "timeout_s": 55}))
+            return calls(call("jobs_status", {"job_id": ids[key], "wait_s": 55}))
 
         return step
 
@@ -131,7 +131,7 @@ def test_the_examples_walkthrough(tmp_path: Path) -> None:
     # 5. a plot: the path is printed and the file is there
     done = run_step(
         tmp_path,
-        [calls(call("experiments_plot", {"source": second})), say("Plotted.")],
+        [calls(call("experiments_metrics", {"source": second, "plot": True})), say("Plotted.")],
         "--no-stream", f"Plot job {second}",
     )  # fmt: skip
     [plot_line] = [line for line in done.stderr.splitlines() if line.startswith("  plot: ")]

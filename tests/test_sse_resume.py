@@ -92,8 +92,8 @@ def test_a_dropped_stream_resumes_with_last_event_id(http_server: tuple[str, Pat
             "id": 2,
             "method": "tools/call",
             "params": {
-                "name": "jobs_wait",
-                "arguments": {"job_id": job_id, "timeout_s": 30},
+                "name": "jobs_status",
+                "arguments": {"job_id": job_id, "wait_s": 30},
                 "_meta": {"progressToken": "wait-1"},
             },
         }

@@ -1,7 +1,7 @@
 """HTTP routes of the dashboard. Everything but /healthz needs the bearer token or a session.
 
 Reads go through the same tools a model calls (server/views/models.py); the two actions a
-person takes here (cancel a job, answer an approval) call jobs_cancel and ml_task_approve in
+person takes here (cancel a job, answer an approval) call jobs_cancel and ml_task(action='approve') in
 this process, so a delegated run this server drives resumes exactly as if its host answered.
 """
 
@@ -35,7 +35,8 @@ from server.views.calls import in_process
 if TYPE_CHECKING:
     from fastmcp import FastMCP
 
-ACTIONS = frozenset({"jobs_cancel", "ml_task_approve"})  # all a page may do; reads are GETs
+# All a page may do (reads are GETs): each tool, with the one action it may take, if it has actions.
+ACTIONS: dict[str, str | None] = {"jobs_cancel": None, "ml_task": "approve"}
 STATIC = {
     "chart.js": "views",
     "views.js": "views",
@@ -169,6 +170,8 @@ class Dashboard:
         arguments = body.get("arguments")
         if not isinstance(arguments, dict):
             return JSONResponse({"error": "arguments must be an object"}, status_code=400)
+        if ACTIONS[tool] is not None and arguments.get("action") != ACTIONS[tool]:
+            return JSONResponse({"error": f"{tool} may only {ACTIONS[tool]} here"}, 400)
         return JSONResponse(await self.call(tool, arguments))
 
     async def events(self, request: Request) -> Response:

@@ -1,7 +1,7 @@
 """MCP Apps (io.modelcontextprotocol/ui): the experiment, job and approval views.
 
 Three ``ui://`` resources hold the views' HTML; the tools a person would want to look at
-(experiments_metrics, jobs_status, ml_task_status, ...) name them in ``_meta.ui.resourceUri``,
+(experiments_metrics, jobs_status, ml_task, ...) name them in ``_meta.ui.resourceUri``,
 added as tools are listed so no toolkit changes. A view asks for its model through the host
 with the app-only tools ``views_*``; hosts without the extension ignore all of it and keep the
 tools' text and structured results.
@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastmcp import FastMCP
-from fastmcp.apps import UI_MIME_TYPE, AppConfig
+from fastmcp.apps import UI_MIME_TYPE, AppConfig, app_config_to_meta_dict
 from fastmcp.exceptions import ToolError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from server import schema_slim
 from server.errors import UserError
 from server.views import models
 from server.views.calls import in_process
@@ -41,16 +42,14 @@ VIEW_OF_TOOL: dict[str, ViewKind] = {
     "experiments_restart": "experiment",
     "jobs_submit": "job",
     "jobs_status": "job",
-    "jobs_wait": "job",
     "jobs_logs": "job",
-    "ml_task_status": "approval",
-    "ml_task_approve": "approval",
+    "ml_task": "approval",
     "run_ml_task": "approval",
 }
 NEEDS_TOOL: dict[ViewKind, str] = {
     "experiment": "experiments_metrics",
     "job": "jobs_status",
-    "approval": "ml_task_status",
+    "approval": "ml_task",
 }
 
 
@@ -90,7 +89,7 @@ def attach_views(server: FastMCP, ctx: ToolkitContext, toolsets: Sequence[str]) 
     served: dict[ViewKind, bool] = {
         "experiment": "experiments" in toolsets and "jobs" in toolsets,
         "job": "jobs" in toolsets,
-        "approval": "agent" in toolsets,
+        "approval": "tasks" in toolsets,
     }
     kinds: list[ViewKind] = [kind for kind in VIEW_KINDS if served[kind]]
     if not kinds:
@@ -106,20 +105,18 @@ def attach_views(server: FastMCP, ctx: ToolkitContext, toolsets: Sequence[str]) 
         ] = None,
         preferences: Annotated[str | None, Field(max_length=100_000)] = None,
     ) -> ViewModel:
-        """For the experiment view (app-only): curves of a run or restart chain with the
-        preferences' thresholds, NaN marks, restarts and the verdict."""
+        """App-only: what the experiment view renders (a run's curves, verdict)."""
         model = models.experiment_model(call, source, tags, preferences, ctx.store)
         return ViewModel(view="experiment", model=await _as_tool_error(model))
 
     async def views_job(job_id: Annotated[str, Field(min_length=1, max_length=64)]) -> ViewModel:
-        """For the job view (app-only): status, health, last log lines and a sparkline."""
+        """App-only: what the job view renders (status, health, log tail)."""
         return ViewModel(view="job", model=await _as_tool_error(models.job_model(call, job_id)))
 
     async def views_approval(
         run_id: Annotated[str, Field(min_length=1, max_length=64)],
     ) -> ViewModel:
-        """For the approval view (app-only): what a delegated run waits to do, and its
-        timeline."""
+        """App-only: what the approval view renders (pending calls, timeline)."""
         model = models.approval_model(call, run_id)
         return ViewModel(view="approval", model=await _as_tool_error(model))
 
@@ -127,13 +124,18 @@ def attach_views(server: FastMCP, ctx: ToolkitContext, toolsets: Sequence[str]) 
     # Mounted after the toolkits so these list last, after every tool a model uses.
     tools = FastMCP("views", mask_error_details=True)
     for kind in kinds:
-        tools.tool(
+        ui = AppConfig(resource_uri=view_uri(kind), visibility=["app"])
+        tool = Tool.from_function(
             builders[kind],
             name=f"views_{kind}",
             title=f"{kind.capitalize()} view model",
             annotations=READ_ONLY,
-            app=AppConfig(resource_uri=view_uri(kind), visibility=["app"]),
+            meta={"ui": app_config_to_meta_dict(ui)},
         )
+        tool.parameters = schema_slim.slim_schema(
+            tool.parameters
+        )  # hosts without the extension list it
+        tools.add_tool(tool)
     server.mount(tools)
 
 

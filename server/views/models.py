@@ -1,7 +1,7 @@
 """View-models: one JSON object per view, composed from what the tools themselves return.
 
 Every builder takes ``call(tool, arguments) -> structured result`` and asks the real tools
-(experiments_metrics, jobs_status, ml_task_status, ...), so the MCP Apps views and the
+(experiments_metrics, jobs_status, ml_task, ...), so the MCP Apps views and the
 dashboard show exactly the data a model reads, with no second source of truth. The series come
 already downsampled by experiments_metrics (spikes and extremes kept), so a 1M-point run
 reaches the browser as a few hundred points per tag.
@@ -87,7 +87,7 @@ async def approval_model(call: ToolCall, run_id: str) -> dict[str, Any]:
     """What a delegated run wants to do and waits for a person to allow, plus its timeline."""
     from toolkits.tasks.store import LIVE_STATUSES
 
-    status = await call("ml_task_status", {"run_id": run_id, "since": 0, "limit": 50})
+    status = await call("ml_task", {"run_id": run_id, "since": 0, "limit": 50})
     return {
         "view": "approval",
         "run_id": run_id,

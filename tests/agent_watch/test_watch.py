@@ -81,7 +81,7 @@ def restart(body: dict[str, Any]) -> Reply:
 def wait_for_successor(body: dict[str, Any]) -> Reply:
     number, job = tick_and_job(body)
     assert number == 3
-    return calls(call("jobs_wait", {"job_id": job, "timeout_s": 55}))
+    return calls(call("jobs_status", {"job_id": job, "wait_s": 55}))
 
 
 def journal(body: dict[str, Any]) -> Reply:

@@ -31,9 +31,9 @@ def mcp_client(server: FastMCP, era: str = "2026-07-28") -> Client:
 
 
 async def finished(c: Client, job_id: str) -> dict:
-    """A job's status once it ended, waited for with jobs_wait (55 s per call, 10 calls)."""
+    """A job's status once it ended, waited for with jobs_status (55 s per call, 10 calls)."""
     for _ in range(10):
-        result = await c.call_tool("jobs_wait", {"job_id": job_id, "timeout_s": 55})
+        result = await c.call_tool("jobs_status", {"job_id": job_id, "wait_s": 55})
         if result.structured_content["status"] not in ("queued", "running"):
             return result.structured_content
     raise AssertionError(f"{job_id} did not finish")

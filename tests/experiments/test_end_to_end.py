@@ -30,7 +30,7 @@ def diverging_config(work: Path) -> Path:
 async def wait_finished(c, job_id: str, limit_s: float = 180) -> dict:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        waited = await c.call_tool("jobs_wait", {"job_id": job_id, "timeout_s": 30})
+        waited = await c.call_tool("jobs_status", {"job_id": job_id, "wait_s": 30})
         if waited.structured_content["status"] in ("completed", "failed", "cancelled", "lost"):
             return waited.structured_content
     raise AssertionError(f"{job_id} did not finish in {limit_s}s")

@@ -74,7 +74,7 @@ async def test_plot_returns_a_bounded_png_and_two_lines(settings, tmp_path, era)
         },
     )
     async with client(make_server(settings), era) as c:
-        result = await c.call_tool("experiments_plot", {"source": str(tmp_path)})
+        result = await c.call_tool("experiments_metrics", {"source": str(tmp_path), "plot": True})
     image, text = result.content
     assert image.type == "image" and image.mime_type == "image/png"
     png = base64.b64decode(image.data)
@@ -82,13 +82,14 @@ async def test_plot_returns_a_bounded_png_and_two_lines(settings, tmp_path, era)
     assert len(png) < 300_000
     decoded = Image.open(io.BytesIO(png))
     decoded.verify()
-    assert decoded.size == (result.structured_content["width"], result.structured_content["height"])
+    plotted = result.structured_content["plot"]
+    assert decoded.size == (plotted["width"], plotted["height"])
     assert decoded.size[0] <= 1000 and decoded.size[1] <= 1400
-    lines = text.text.splitlines()
-    assert len(lines) == 3
+    assert text.text.startswith(f"{tmp_path} (tensorboard): 2 tag(s)")  # the metrics, then
+    lines = text.text.splitlines()[-3:]  # what the chart shows
     assert lines[0] == f"{tmp_path}: 2 of 2 tags plotted, up to step 3000"
     assert "train/loss last NaN" in lines[1] and "(1 NaN/Inf)" in lines[1]
-    saved = Path(result.structured_content["path"])  # the same PNG, kept as a file
+    saved = Path(plotted["path"])  # the same PNG, kept as a file
     assert lines[2] == f"saved to {saved}"
     assert saved.parent == settings.home / "plots"
     assert await anyio.Path(saved).read_bytes() == png

@@ -97,7 +97,9 @@ async def test_compare_across_trackers_and_plot(settings, runs, monkeypatch) -> 
     sources = [str(runs["tb"]), str(root / "mlruns"), str(exploded_wandb), f"{root / 'mlflow.db'}"]
     async with client(make_server(settings)) as c:
         compared = await c.call_tool("experiments_compare", {"sources": sources})
-        plot = await c.call_tool("experiments_plot", {"source": str(healthy_wandb)})
+        plot = await c.call_tool(
+            "experiments_metrics", {"source": str(healthy_wandb), "plot": True}
+        )
     data = compared.structured_content
     assert [r["kind"] for r in data["runs"]] == ["tensorboard", "mlflow", "wandb", "mlflow"]
     loss = next(row for row in data["tags"] if row["tag"] == "val/loss")
@@ -116,7 +118,7 @@ async def test_compare_across_trackers_and_plot(settings, runs, monkeypatch) -> 
         PLANTED not in compared.content[0].text
         and "[REDACTED:HF_TOKEN]" in compared.content[0].text
     )
-    assert plot.structured_content["tags"] == ["train/loss", "val/accuracy", "val/loss"]
+    assert plot.structured_content["plot"]["tags"] == ["train/loss", "val/accuracy", "val/loss"]
     assert plot.content[0].type == "image"
 
 

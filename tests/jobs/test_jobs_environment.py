@@ -37,7 +37,7 @@ async def test_a_job_sees_no_credential_unless_it_names_it(
             },
         )
         job_id = submitted["job_id"]
-        waited = await call(c, "jobs_wait", {"job_id": job_id, "timeout_s": 55})
+        waited = await call(c, "jobs_status", {"job_id": job_id, "wait_s": 55})
         assert waited["status"] == "completed"
         logs = await c.call_tool("jobs_logs", {"job_id": job_id})
     text = logs.content[0].text

@@ -59,7 +59,7 @@ def leftover_job_dirs(settings: Settings) -> list[Path]:
     return list((settings.home / "jobs").glob("*"))
 
 
-@pytest.mark.parametrize("tool", ["jobs_status", "jobs_wait", "jobs_logs", "jobs_cancel"])
+@pytest.mark.parametrize("tool", ["jobs_status", "jobs_status", "jobs_logs", "jobs_cancel"])
 async def test_unknown_job_id_points_to_jobs_list(settings: Settings, tool: str) -> None:
     message = await error_of(settings, tool, {"job_id": "j-12"})
     assert "No job 'j-12'" in message and "jobs_list" in message
@@ -73,7 +73,7 @@ async def test_bad_log_and_list_filters_say_what_to_pass(settings: Settings, wor
         assert "not a valid regular expression" in bad_grep
         bad_label = await call_error(c, "jobs_list", {"label": "a b"})
         assert "'key' or 'key=value'" in bad_label
-        long_wait = await call_error(c, "jobs_wait", {**ref, "timeout_s": 600})
+        long_wait = await call_error(c, "jobs_status", {**ref, "wait_s": 600})
         assert "less than or equal to 55" in long_wait
 
 

@@ -30,7 +30,7 @@ def tensorboard_files(log_dir: str) -> list[Path]:
 async def wait_finished(client: Client, job_id: str, budget_s: float = 120) -> dict:
     deadline = time.monotonic() + budget_s
     while True:
-        result = await call(client, "jobs_wait", {"job_id": job_id, "timeout_s": 55})
+        result = await call(client, "jobs_status", {"job_id": job_id, "wait_s": 55})
         if result["reached"] or time.monotonic() > deadline:
             return result
 
@@ -128,16 +128,16 @@ async def test_wait_sends_progress_and_returns_when_the_job_ends(
 
     async with mcp_client(jobs_server(settings), progress_handler=on_progress) as c:
         job = await call(c, "jobs_submit", {"script": str(workdir / "nap.py")})
-        short = await c.call_tool("jobs_wait", {**job_ref(job), "timeout_s": 1})
+        short = await c.call_tool("jobs_status", {**job_ref(job), "wait_s": 1})
         view = short.structured_content or {}
         assert (view["reached"], view["status"]) == (False, "running")
         assert "Still running" in text_of(short)
         started = time.monotonic()
-        long = await call(c, "jobs_wait", {**job_ref(job), "timeout_s": 30})
+        long = await call(c, "jobs_status", {**job_ref(job), "wait_s": 30})
         assert long["reached"] is True
         assert long["status"] == "completed"
         assert time.monotonic() - started < 10  # returned when the job ended, not at 30 s
-    assert progress, "jobs_wait sent no progress notification"
+    assert progress, "jobs_status(wait_s) sent no progress notification"
     assert {total for _, total, _ in progress} <= {1.0, 30.0}
     assert all(message and job["job_id"] in message for _, _, message in progress)
 
@@ -152,7 +152,7 @@ async def test_status_change_wait_returns_on_the_first_change(
         second = await call(c, "jobs_submit", {"script": str(workdir / "short.py")})
         assert second["status"] == "queued"
         changed = await call(
-            c, "jobs_wait", {**job_ref(second), "timeout_s": 20, "until": "status_change"}
+            c, "jobs_status", {**job_ref(second), "wait_s": 20, "until": "status_change"}
         )
         assert changed["reached"] is True
         assert changed["status"] in ("running", "completed")

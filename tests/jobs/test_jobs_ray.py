@@ -44,7 +44,7 @@ async def test_example_training_script_completes_on_ray_with_logs(
         assert job["url"] == f"{ray_settings.ray_address}/#/jobs/{job['job_id']}"
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            done = await call(c, "jobs_wait", {"job_id": job["job_id"], "timeout_s": 55})
+            done = await call(c, "jobs_status", {"job_id": job["job_id"], "wait_s": 55})
             if done["reached"]:
                 break
         assert (done["status"], done["exit_code"]) == ("completed", 0), done

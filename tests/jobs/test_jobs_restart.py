@@ -78,7 +78,7 @@ async def test_jobs_outlive_a_killed_server_and_are_reported_after_restart(
             lost = await call(c, "jobs_status", {"job_id": sleeper})
             assert lost["status"] == "lost"
             assert "no exit record" in lost["message"]
-            done = await call(c, "jobs_wait", {"job_id": ticker, "timeout_s": 30})
+            done = await call(c, "jobs_status", {"job_id": ticker, "wait_s": 30})
             assert (done["status"], done["exit_code"]) == ("failed", 7)
             logs = (await call(c, "jobs_logs", {"job_id": ticker, "grep": "^tick", "regex": True}))[
                 "text"

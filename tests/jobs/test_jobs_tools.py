@@ -17,7 +17,6 @@ TOOLS = {
     # name: (read_only, destructive, idempotent, open_world)
     "jobs_submit": (False, True, False, True),
     "jobs_status": (True, False, True, True),
-    "jobs_wait": (True, False, True, True),
     "jobs_logs": (True, False, True, True),
     "jobs_list": (True, False, True, True),
     "jobs_cancel": (False, True, True, True),
@@ -47,7 +46,7 @@ async def test_tools_carry_the_annotations_the_contract_names(settings: Settings
     submit = tools["jobs_submit"].input_schema["properties"]
     assert submit["backend"]["enum"] == ["local", "hf", "ray"]
     assert submit["timeout"]["minimum"] == 1 and submit["timeout"]["type"] == "integer"
-    assert tools["jobs_wait"].input_schema["properties"]["timeout_s"]["maximum"] == 55
+    assert tools["jobs_status"].input_schema["properties"]["wait_s"]["maximum"] == 55
     assert "paid" in (tools["jobs_submit"].description or "")
 
 
@@ -69,7 +68,7 @@ async def main():
     built = set(sys.modules)
     async with Client(server) as c:
         job = (await c.call_tool("jobs_submit", {"command": "echo hi"})).structured_content
-        await c.call_tool("jobs_wait", {"job_id": job["job_id"], "timeout_s": 20})
+        await c.call_tool("jobs_status", {"job_id": job["job_id"], "wait_s": 20})
         await c.call_tool("jobs_hardware", {})
     print(json.dumps({"built": sorted(built), "used": sorted(sys.modules)}))
 

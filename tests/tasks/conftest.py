@@ -36,6 +36,6 @@ def agent_config(tmp_path: Path, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPat
 def task_settings(tmp_path: Path, agent_config: Path) -> Settings:
     return Settings(
         home=tmp_path / "home",
-        toolsets=["plan", "jobs", "experiments", "agent"],
+        toolsets=["plan", "jobs", "experiments", "tasks"],
         _env_file=None,  # type: ignore[call-arg]
     )

@@ -60,7 +60,7 @@ class ExperimentDialogue:
         if len(found) != 1:
             self._fail("jobs_submit did not return one job id", body)
         self.first = found[0]
-        return calls(call("jobs_wait", {"job_id": self.first, "timeout_s": 55}))
+        return calls(call("jobs_status", {"job_id": self.first, "wait_s": 55}))
 
     def check(self, body: dict[str, Any]) -> Reply:
         if "failed" not in last_tool_result(body):
@@ -84,7 +84,7 @@ class ExperimentDialogue:
         if len(found) != 1:
             self._fail("experiments_restart did not name one new job", body)
         self.second = found[0]
-        return calls(call("jobs_wait", {"job_id": self.second, "timeout_s": 55}))
+        return calls(call("jobs_status", {"job_id": self.second, "wait_s": 55}))
 
     def journal(self, body: dict[str, Any]) -> Reply:
         if "completed" not in last_tool_result(body):

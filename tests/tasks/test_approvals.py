@@ -62,7 +62,7 @@ async def test_a_host_without_elicitation_gets_refusals_the_model_is_told_about(
         calls(SUBMIT),
         say(
             "Nobody could approve the submission.",
-            expect=expect_in_last_result("cannot ask its user", "ml_task_approve"),
+            expect=expect_in_last_result("cannot ask its user", "ml_task(action='approve')"),
         ),
     )
     async with Client(build_server(task_settings), mode=era) as c:
@@ -100,9 +100,7 @@ async def test_an_approval_nobody_answers_is_refused_when_its_sealed_state_expir
         with StateStore(settings.state_path).reading() as db:
             [(run_id,)] = db.execute("SELECT run_id FROM agent_runs").fetchall()
         deadline = time.monotonic() + 30
-        while (status := await use(c, "ml_task_status", run_id=run_id)).data[
-            "status"
-        ] != "completed":
+        while (status := await use(c, "ml_task", run_id=run_id)).data["status"] != "completed":
             assert time.monotonic() < deadline, status.text
             await asyncio.sleep(0.2)
         assert await jobs_listed(c) == []
@@ -144,11 +142,11 @@ async def test_bad_requests_say_what_to_do(task_settings: Settings) -> None:
         with pytest.raises(ToolError, match="Give the task"):
             await c.call_tool("run_ml_task", {})
         with pytest.raises(ToolError, match="Choose from: plan, jobs, experiments"):
-            await c.call_tool("run_ml_task", {"task": "x", "toolsets": ["agent"]})
+            await c.call_tool("run_ml_task", {"task": "x", "toolsets": ["tasks"]})
         with pytest.raises(ToolError, match="No run 'run-nope'"):
-            await c.call_tool("ml_task_status", {"run_id": "run-nope"})
+            await c.call_tool("ml_task", {"run_id": "run-nope"})
         tools = {tool.name for tool in await c.list_tools()}
-    assert {"run_ml_task", "ml_task_status", "ml_task_approve", "ml_task_cancel"} <= tools
+    assert {"run_ml_task", "ml_task"} <= tools
     assert "research" in tools and not any(name.startswith("agent_") for name in tools)
 
 
@@ -159,7 +157,7 @@ def offered(body: dict) -> set[str]:
 async def test_the_agent_gets_this_servers_tools_but_never_the_delegation_ones(
     task_settings: Settings, llm: ScriptedLLM
 ) -> None:
-    delegation = {"run_ml_task", "ml_task_status", "ml_task_approve", "ml_task_cancel", "research"}
+    delegation = {"run_ml_task", "ml_task", "research"}
 
     def all_but_delegation(body: dict) -> bool | str:
         tools = offered(body)

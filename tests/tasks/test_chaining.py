@@ -65,12 +65,12 @@ async def test_a_run_uses_another_servers_tools_and_keeps_credentials_apart(
             expect=heard_every_server,
         ),
     )
-    settings = Settings(home=tmp_path / "home", toolsets=["plan", "agent"], _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(home=tmp_path / "home", toolsets=["plan", "tasks"], _env_file=None)  # type: ignore[call-arg]
     with running(echo_cmd, echo_env, stderr=sys.stderr) as proc:
         wait_for_http(f"http://127.0.0.1:{port}/up", timeout=60, proc=proc)
         async with Client(build_server(settings)) as c:
             result = await use(c, "run_ml_task", task="Shout hello, plan it, check the env.")
-            status = await use(c, "ml_task_status", run_id=result.data["run_id"])
+            status = await use(c, "ml_task", run_id=result.data["run_id"])
     assert result.data["status"] == "completed"
 
     # The echo server got its own token on every request, and nothing else of ours.

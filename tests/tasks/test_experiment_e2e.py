@@ -1,7 +1,7 @@
 """The agent-driven experiment end to end, through an MCP client over real HTTP calling
 run_ml_task on a real mlintern-server: real jobs run examples/train.py, the approvals reach the
 client (pushed elicitation on 2025-11-25, input-required rounds on 2026-07-28), and the report
-names both jobs. The same again with detach=True, driven only by ml_task_status/approve."""
+names both jobs. The same again with detach=True, driven only by ml_task (status, approve)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     root = tmp_path_factory.mktemp("e2e")
     config = root / "agent.json"
     with http_server(
-        root / "home", "plan,jobs,experiments,agent", MLINTERN_AGENT_CONFIG=str(config)
+        root / "home", "plan,jobs,experiments,tasks", MLINTERN_AGENT_CONFIG=str(config)
     ) as (url, _):
         yield url, config
 
@@ -84,23 +84,23 @@ async def test_the_experiment_end_to_end_over_http(
     assert "jobs_submit" in desk.messages[0]
     assert "experiments_restart" in desk.messages[1] and '"optimizer.lr": 0.1' in desk.messages[1]
     # The host saw the run step by step.
-    for tool in ("jobs_submit", "jobs_wait", "experiments_check", "experiments_restart"):
+    for tool in ("jobs_submit", "jobs_status", "experiments_check", "experiments_restart"):
         assert any(f"calling {tool}" in m for m in progress.messages), (tool, progress.messages)
     assert any(m.startswith("step 7/50") for m in progress.messages)
 
 
 async def poll_until_ended(c: Client, run_id: str, limit_s: float = 240) -> tuple[dict, Any]:
-    """Drive a detached run with ml_task_status / ml_task_approve only, approving every ask."""
+    """Drive a detached run with ml_task only (status, approve), approving every ask."""
     since, seen, approved = 0, [], []
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        page = (await use(c, "ml_task_status", run_id=run_id, since=since)).data
+        page = (await use(c, "ml_task", run_id=run_id, since=since)).data
         seen += page["events"]
         since = page["next_since"]
         if page["pending"]:
             decisions = [{"call_id": p["call_id"], "action": "approve"} for p in page["pending"]]
             approved += [p["tool"] for p in page["pending"]]
-            await use(c, "ml_task_approve", run_id=run_id, decisions=decisions)
+            await use(c, "ml_task", run_id=run_id, action="approve", decisions=decisions)
         elif page["status"] not in ("running", "awaiting_approval"):
             return page, (seen, approved)
         await asyncio.sleep(0.3)
@@ -118,10 +118,10 @@ async def test_the_experiment_detached_driven_by_status_and_approve(
     async with Client(url, mode="2026-07-28", timeout=120) as c:  # no elicitation at all
         started = (await use(c, "run_ml_task", task=TASK, detach=True)).data
         run_id = started["run_id"]
-        assert started["status"] == "running" and "ml_task_status" in started["hint"]
+        assert started["status"] == "running" and "ml_task(" in started["hint"]
         report, (events, approved) = await poll_until_ended(c, run_id)
         entries, second = await finish(c, played)
-        page = await use(c, "ml_task_status", run_id=run_id, since=2, limit=3)
+        page = await use(c, "ml_task", run_id=run_id, since=2, limit=3)
     dialogue.check()
     assert_experiment_done(report, entries, second, played)
     assert approved == ["jobs_submit", "experiments_restart"]

@@ -40,7 +40,7 @@ async def test_a_run_waiting_for_approval_is_posted_once(
     assert body["key"].startswith(f"{run_id}:")
     assert body["summary"] == f"run {run_id} waits for approval of jobs_submit"
     assert body["tool"] == "jobs_submit" and body["run_id"] == run_id
-    assert body["answer_with"] == f"ml_task_approve(run_id={run_id!r})"
+    assert body["answer_with"] == f"ml_task(run_id={run_id!r}, action='approve')"
     # Positive control: the arguments arrived; only the token was hidden.
     assert '"command": "echo pushing with [REDACTED:github-token]"' in body["arguments"]
     assert PLANTED not in str(receiver.bodies)

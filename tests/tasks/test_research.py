@@ -48,7 +48,7 @@ async def test_research_cites_the_papers_it_read_and_keeps_its_steps_to_itself(
 ) -> None:
     settings = Settings(
         home=tmp_path / "home",
-        toolsets=["plan", "jobs", "papers", "agent"],
+        toolsets=["plan", "jobs", "papers", "tasks"],
         hf_endpoint=papers_fakes["hub"].url,
         arxiv_url=papers_fakes["arxiv"].url,
         semantic_scholar_url=papers_fakes["s2"].url,
@@ -95,7 +95,7 @@ async def test_research_refuses_clearly_without_research_toolkits(
 ) -> None:
     from fastmcp.exceptions import ToolError
 
-    settings = Settings(home=tmp_path / "home", toolsets=["plan", "agent"], _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(home=tmp_path / "home", toolsets=["plan", "tasks"], _env_file=None)  # type: ignore[call-arg]
     async with Client(build_server(settings)) as c:
         with pytest.raises(ToolError, match="--toolsets papers,docs"):
             await c.call_tool("research", {"question": QUESTION})

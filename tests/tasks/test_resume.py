@@ -50,19 +50,19 @@ async def test_a_killed_server_leaves_the_run_interrupted_and_resume_continues_i
         say("Plan recorded; finished after the restart.", expect=continues_the_saved_conversation),
     )
     home, env = tmp_path / "home", {"MLINTERN_AGENT_CONFIG": str(agent_config)}
-    with http_server(home, "plan,agent", **env) as (url, proc):
+    with http_server(home, "plan,tasks", **env) as (url, proc):
         async with Client(url, mode="2026-07-28") as c:
             started = await use(c, "run_ml_task", task=TASK, detach=True)
             run_id = started.data["run_id"]
             await wait_for(lambda: len(llm.requests) == 2, "the second model call")
-            before = (await use(c, "ml_task_status", run_id=run_id)).data
+            before = (await use(c, "ml_task", run_id=run_id)).data
             assert before["status"] == "running" and before["session_id"]
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
-    with http_server(home, "plan,agent", **env) as (url, _):
+    with http_server(home, "plan,tasks", **env) as (url, _):
         async with Client(url, mode="legacy") as c:
-            status = await use(c, "ml_task_status", run_id=run_id)
+            status = await use(c, "ml_task", run_id=run_id)
             assert status.data["status"] == "interrupted"
             assert f"run_ml_task(resume='{run_id}')" in status.text
             resumed = await use(c, "run_ml_task", resume=run_id)
@@ -76,7 +76,7 @@ async def test_a_killed_server_leaves_the_run_interrupted_and_resume_continues_i
 async def test_a_cancelled_run_stops_at_once_and_can_take_a_follow_up(
     tmp_path: Path, llm: ScriptedLLM, agent_config: Path
 ) -> None:
-    settings = Settings(home=tmp_path / "home", toolsets=["plan", "agent"], _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(home=tmp_path / "home", toolsets=["plan", "tasks"], _env_file=None)  # type: ignore[call-arg]
     llm.add(
         Reply(text="too slow", delay_s=20, label="cancelled while waiting"),
         say(
@@ -87,15 +87,19 @@ async def test_a_cancelled_run_stops_at_once_and_can_take_a_follow_up(
         run_id = (await use(c, "run_ml_task", task=TASK, detach=True)).data["run_id"]
         await wait_for(lambda: len(llm.requests) == 1, "the first model call")
         began = time.monotonic()
-        cancelled = await use(c, "ml_task_cancel", run_id=run_id)
+        cancelled = await use(c, "ml_task", run_id=run_id, action="cancel")
         assert time.monotonic() - began < 10  # not held until the model answers
         assert cancelled.data["status"] == "cancelled"
-        again = await use(c, "ml_task_cancel", run_id=run_id)  # idempotent
+        again = await use(c, "ml_task", run_id=run_id, action="cancel")  # idempotent
         assert again.data["status"] == "cancelled"
         with pytest.raises(ToolError, match="not working right now"):
             await c.call_tool(
-                "ml_task_approve",
-                {"run_id": run_id, "decisions": [{"call_id": "x", "action": "approve"}]},
+                "ml_task",
+                {
+                    "run_id": run_id,
+                    "action": "approve",
+                    "decisions": [{"call_id": "x", "action": "approve"}],
+                },
             )
         followed = await use(c, "run_ml_task", resume=run_id, task="go on")
     assert followed.data["status"] == "completed"

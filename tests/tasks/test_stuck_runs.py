@@ -23,7 +23,7 @@ async def test_research_with_a_degenerate_model_ends_stuck(
 ) -> None:
     settings = Settings(
         home=tmp_path / "home",
-        toolsets=["plan", "papers", "agent"],
+        toolsets=["plan", "papers", "tasks"],
         hf_endpoint=papers_fakes["hub"].url,
         arxiv_url=papers_fakes["arxiv"].url,
         semantic_scholar_url=papers_fakes["s2"].url,

@@ -55,7 +55,7 @@ def http_server(home: Path, log: Path, **env: str) -> Iterator[tuple[str, str]]:
     """Yields (base_url, login_link) of ``mlintern-server --transport http``."""
     port = free_port()
     cmd = server_cmd(
-        "--transport", "http", "--port", str(port), "--toolsets", "plan,jobs,experiments,agent"
+        "--transport", "http", "--port", str(port), "--toolsets", "plan,jobs,experiments,tasks"
     )
     environment = test_env(
         home, MLINTERN_AUTH_TOKEN=TOKEN, LITELLM_LOCAL_MODEL_COST_MAP="True", **env

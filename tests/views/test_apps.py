@@ -94,7 +94,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
     monkeypatch.setenv("MLINTERN_AGENT_CONFIG", str(write_agent_config(tmp_path / "a.json", llm)))
     settings = Settings(
         home=tmp_path / "home",
-        toolsets=["plan", "jobs", "experiments", "agent"],
+        toolsets=["plan", "jobs", "experiments", "tasks"],
         _env_file=None,  # type: ignore[call-arg]
     )
     script = tmp_path / "curves.py"
@@ -103,7 +103,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
     config.write_text('{"lr": 10.0}')
     async with Client(build_server(settings)) as c:
         first = await tool(c, "jobs_submit", command=f"python3 {script}", config_file=str(config))
-        await tool(c, "jobs_wait", job_id=first["job_id"], timeout_s=55)
+        await tool(c, "jobs_status", job_id=first["job_id"], wait_s=55)
         restart = await tool(
             c,
             "experiments_restart",
@@ -113,7 +113,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
             experiment="views-test",
         )
         curves = restart["new_job_id"]
-        await tool(c, "jobs_wait", job_id=curves, timeout_s=55)
+        await tool(c, "jobs_status", job_id=curves, wait_s=55)
         sleeper = (await tool(c, "jobs_submit", command="sleep 300", name="sleeper"))["job_id"]
         run_id = (await tool(c, "run_ml_task", task="Run `echo hi`.", detach=True))["run_id"]
         driver = await asyncio.to_thread(chromium)
@@ -142,7 +142,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
 
             await host.until(lambda: True, "nothing")
             await run_reaches(c, run_id, "awaiting_approval")
-            await host.show("ml_task_status", {"run_id": run_id})
+            await host.show("ml_task", {"run_id": run_id})
             await host.until(lambda: host.css("[data-role=approve]"), "the approve button")
             assert "approved-in-view" in host.css(".pending pre")[0].text
             driver.switch_to.default_content()
@@ -156,7 +156,7 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
         finally:
             driver.quit()
         assert errors == []
-        assert host.forwarded.count("ml_task_approve") == 1
+        assert host.forwarded.count("ml_task") == 1  # the approval, through the host
         assert (await tool(c, "jobs_status", job_id=sleeper))["status"] == "cancelled"
-        status = await tool(c, "ml_task_status", run_id=run_id)
+        status = await tool(c, "ml_task", run_id=run_id)
         assert status["status"] == "completed" and status["summary"] == "Done after the approval."

@@ -47,7 +47,7 @@ async def tool(c: Client, tool_name: str, **arguments: Any) -> dict[str, Any]:
 
 async def run_reaches(c: Client, run_id: str, status: str, patience_s: float = 60) -> dict:
     deadline = time.monotonic() + patience_s
-    while (report := await tool(c, "ml_task_status", run_id=run_id))["status"] != status:
+    while (report := await tool(c, "ml_task", run_id=run_id))["status"] != status:
         assert time.monotonic() < deadline, f"run {run_id} never reached {status}: {report}"
         await asyncio.sleep(0.1)
     return report
@@ -93,7 +93,7 @@ async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
             script.write_text(METRICS_JOB)
             submitted = await tool(c, "jobs_submit", command=f"python3 {script}", name="curves")
             metrics_job = submitted["job_id"]
-            await tool(c, "jobs_wait", job_id=metrics_job, timeout_s=55)
+            await tool(c, "jobs_status", job_id=metrics_job, wait_s=55)
             sleeper = (await tool(c, "jobs_submit", command="sleep 300", name="sleeper"))["job_id"]
             entry: dict[str, Any] = {"observation": "train/loss NaN from step 150"}
             entry |= {"decision": "lower the lr", "job_ids": [metrics_job]}

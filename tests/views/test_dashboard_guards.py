@@ -16,8 +16,10 @@ from server.settings import Settings
 from views.browser import wait_until
 
 
-def dashboard_client(tmp_path: Path) -> tuple[TestClient, Dashboard]:
-    settings = Settings(home=tmp_path / "home", toolsets=["jobs"], _env_file=None)  # type: ignore[call-arg]
+def dashboard_client(
+    tmp_path: Path, toolsets: tuple[str, ...] = ("jobs",)
+) -> tuple[TestClient, Dashboard]:
+    settings = Settings(home=tmp_path / "home", toolsets=list(toolsets), _env_file=None)  # type: ignore[call-arg]
     dashboard = Dashboard(build_server(settings), settings)
     from starlette.applications import Starlette
 
@@ -40,7 +42,7 @@ def test_a_login_key_works_once_and_only_a_session_or_the_token_reads(tmp_path: 
 
 
 def test_a_page_may_only_cancel_or_approve_and_only_with_json(tmp_path: Path) -> None:
-    client, dashboard = dashboard_client(tmp_path)
+    client, dashboard = dashboard_client(tmp_path, ("jobs", "tasks"))
     key = dashboard.login_link("http://x").rsplit("=", 1)[1]
     client.get(f"/login?key={key}")
     submit = {"tool": "jobs_submit", "arguments": {"command": "touch /tmp/pwned"}}
@@ -53,6 +55,16 @@ def test_a_page_may_only_cancel_or_approve_and_only_with_json(tmp_path: Path) ->
     # Positive control: an allowed tool runs, and its own error comes back as the message.
     cancel = client.post("/api/call", json={"tool": "jobs_cancel", "arguments": {"job_id": "j-0000000000"}})  # fmt: skip
     assert cancel.status_code == 400 and "jobs_list" in cancel.json()["error"]
+    # ml_task serves the approval only: a page may not cancel a run or page through it.
+    for action in ("cancel", "status", None):
+        arguments = {"run_id": "run-x"} | ({"action": action} if action else {})
+        other = client.post("/api/call", json={"tool": "ml_task", "arguments": arguments})
+        assert other.status_code == 400
+        assert other.json()["error"] == "ml_task may only approve here", action
+    approve = {"run_id": "run-x", "action": "approve", "decisions": [{"call_id": "c", "action": "approve"}]}  # fmt: skip
+    passed = client.post("/api/call", json={"tool": "ml_task", "arguments": approve})
+    assert passed.status_code == 400  # positive control: the tool itself ran, and answered
+    assert "No run 'run-x'" in passed.json()["error"]
     page = client.get("/")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert '<script src="/static/dashboard.js">' in page.text

@@ -80,7 +80,7 @@ async def test_decline_with_feedback_and_live_pages(tmp_path: Path, llm: Scripte
                 (first["run_id"], DASHBOARD_FEEDBACK, "Skipped the job."),
                 (second["run_id"], APP_FEEDBACK, "Will ask after the eval."),
             ):
-                status = await tool(c, "ml_task_status", run_id=run_id)
+                status = await tool(c, "ml_task", run_id=run_id)
                 assert status["status"] == "completed" and status["summary"] == answer
                 assert status["declined"] == [
                     {"tool": "jobs_submit", "by": "user", "feedback": feedback}
@@ -143,7 +143,7 @@ def attached(driver: Any, element: Any) -> bool:
 
 
 async def in_the_approval_view(host: Host, tmp_path: Path, run_id: str) -> None:
-    await host.show("ml_task_status", {"run_id": run_id})
+    await host.show("ml_task", {"run_id": run_id})
     await host.until(lambda: host.css("[data-role=decline]"), "the decline button")
     host.css("[data-role=feedback]")[0].send_keys(APP_FEEDBACK)
     host.driver.switch_to.default_content()
@@ -151,6 +151,6 @@ async def in_the_approval_view(host: Host, tmp_path: Path, run_id: str) -> None:
     host.driver.switch_to.frame(host.driver.find_element(By.ID, "view"))
     host.css("[data-role=decline]")[0].click()
     await host.until_badge("completed", "the run to end", 60)
-    assert host.forwarded.count("ml_task_approve") == 1  # through the host, once
+    assert host.forwarded.count("ml_task") == 1  # the decline, through the host, once
     shown = " ".join(e.text for e in host.css(".view.approval"))
     assert APP_FEEDBACK in shown and "Will ask after the eval." in shown

@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -52,25 +52,13 @@ JobId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class JournalInput(BaseModel):
-    """What to record. Numbers make an entry useful later: quote them."""
+    """What to record, with numbers."""
 
-    observation: str = Field(
-        min_length=1,
-        max_length=4000,
-        description="What was seen, with numbers (e.g. 'val/loss NaN from step 40').",
-    )
-    decision: str = Field(min_length=1, max_length=1000, description="What was decided and why.")
-    action: str | None = Field(
-        default=None,
-        max_length=1000,
-        description="What was done (a tool call, a restart, nothing).",
-    )
-    job_ids: list[JobId] = Field(
-        default_factory=list, max_length=20, description="Jobs this entry concerns, oldest first."
-    )
-    numbers: dict[str, Number] = Field(
-        default_factory=dict, max_length=30, description="Key figures, e.g. {'val/loss': 0.41}."
-    )
+    observation: str = Field(min_length=1, max_length=4000)
+    decision: str = Field(min_length=1, max_length=1000, description="And why.")
+    action: str | None = Field(default=None, max_length=1000)
+    job_ids: list[JobId] = Field(default_factory=list, max_length=20)
+    numbers: dict[str, Number] = Field(default_factory=dict, max_length=30)
 
 
 class JournalEntry(JournalInput):
@@ -197,6 +185,29 @@ def read(
         truncated=bool(hints),
         hint=hint,
     )
+
+
+def read_or_append(
+    settings: Settings,
+    store: StateStore,
+    experiment: str,
+    action: Literal["read", "append"],
+    entry: JournalInput | None,
+    offset: int | None,
+    limit: int,
+) -> JournalPage:
+    """experiments_journal: append ``entry`` and show it, or read a window of entries.
+
+    Raises UserError when ``entry`` and ``action`` disagree, NotFoundError for an unknown
+    experiment on read."""
+    if action == "append":
+        if entry is None:
+            raise UserError("action='append' needs entry={observation, decision, ...}.")
+        append(settings, store, experiment, entry)
+        return read(settings, store, experiment, None, 1)
+    if entry is not None:
+        raise UserError("entry is only used with action='append'; pass it with that.")
+    return read(settings, store, experiment, offset, limit)
 
 
 def known_experiments(store: StateStore, limit: int = 30) -> list[str]:

@@ -1,4 +1,4 @@
-"""MCP layer of the experiments toolkit: schemas, annotations, progress, rendering."""
+"""MCP layer of the experiments toolkit: a thin tool over each core function."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from fastmcp.tools import ToolResult
 from mcp.types import ImageContent, TextContent
 from pydantic import Field
 
-from server.errors import UserError
 from server.toolkit import Toolkit, ToolkitContext
 from toolkits.experiments import compare as compare_runs
 from toolkits.experiments import core, journal
@@ -24,39 +23,28 @@ from toolkits.experiments.views import (
     ComparisonView,
     JournalView,
     MetricsView,
-    PlotView,
     RestartView,
 )
 
 INSTRUCTIONS = (
     "Read training metrics (TensorBoard, trackio, MLflow, W&B offline, JSONL/CSV, or a job_id), "
-    "diagnose them and judge them against "
-    "the user's preferences.md, plot and compare runs, restart a job with a changed config, "
-    "and keep a journal of every decision."
+    "diagnose them and judge them against the user's preferences.md, plot and compare runs, "
+    "restart a job with a changed config, and keep a journal of every decision."
 )
 
 T = TypeVar("T")
 
+SourceId = Annotated[str, Field(min_length=1, max_length=1024)]
 Source = Annotated[
-    str,
+    SourceId,
     Field(
-        min_length=1,
-        max_length=1024,
-        description="A job_id, a TensorBoard log dir or event file, a .jsonl/.csv metrics file, "
-        "'trackio:<project>[/<run>]', an MLflow mlruns/ dir or mlflow.db, or a W&B wandb/ "
-        "offline dir (newest run; '<path>#<run>' names one).",
+        description="job_id, TensorBoard dir, .jsonl/.csv, trackio:<project>[/<run>], "
+        "mlruns/, wandb/ ('<path>#<run>' picks a run)."
     ),
 ]
 Tags = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=256)]] | None,
-    Field(
-        max_length=50,
-        description="Tags to include, by name or glob (e.g. 'val/*'). Default: all tags.",
-    ),
-]
-Experiment = Annotated[
-    str,
-    Field(min_length=1, max_length=64, description="Experiment name (letters, digits, . _ -)."),
+    Field(max_length=50, description="Globs like 'val/*'."),
 ]
 ConfigValue = (
     bool
@@ -80,9 +68,12 @@ def build(ctx: ToolkitContext) -> FastMCP:
     toolkit = Toolkit("experiments", ctx, INSTRUCTIONS)
     settings = ctx.settings
 
+    def store() -> Any:
+        return toolkit.ctx.store  # opened on first use
+
     @toolkit.tool(
         name="metrics",
-        title="Read run metrics",
+        title="Read (and plot) run metrics",
         read_only=True,
         destructive=False,
         idempotent=True,
@@ -92,49 +83,42 @@ def build(ctx: ToolkitContext) -> FastMCP:
         source: Source,
         ctx: Context,
         tags: Tags = None,
-        max_points: Annotated[
-            int,
-            Field(
-                ge=10,
-                le=2000,
-                description="Points per tag in the downsampled series (spikes and extremes kept).",
-            ),
-        ] = 200,
-        since_step: Annotated[
-            int | None,
-            Field(
-                ge=0,
-                le=10**15,
-                description="Only series points after this step (summaries still cover the "
-                "whole run).",
-            ),
-        ] = None,
-        tag_offset: Annotated[
-            int,
-            Field(ge=0, le=100_000, description="Skip this many matching tags (for more than 20)."),
-        ] = 0,
+        max_points: Annotated[int, Field(ge=10, le=2000)] = 200,
+        since_step: Annotated[int | None, Field(ge=0, le=10**15)] = None,
+        tag_offset: Annotated[int, Field(ge=0, le=100_000)] = 0,
+        plot: bool = False,
     ) -> MetricsView:
-        """Summarise a training run's scalar metrics without reading raw logs.
-
-        For each tag (up to 20 per call): last, min, max and best values with their steps, the
-        trend over the recent window, NaN/Inf counts, steps per second, when it last updated,
-        and a downsampled series that keeps spikes. Works on a job_id, a TensorBoard log dir,
-        trackio ('trackio:<project>/<run>'), or JSONL/CSV files. Calling again on a growing log
-        reads only what was added, so polling is cheap; use since_step to get only new points.
-        """
+        """A run's scalar metrics without raw logs: per tag (20 per call) last, min, max,
+        best, trend, NaN/Inf counts, steps/s and a downsampled series with spikes kept.
+        Polling is cheap (only new data is read). plot=true adds a PNG chart to show a
+        person."""
         report = await _in_thread(
             ctx,
             f"reading {source}",
             core.metrics,
             settings,
-            toolkit.ctx.store,
+            store(),
             source,
             tags,
             max_points,
             since_step,
             tag_offset,
         )
-        return MetricsView.model_validate(report.model_dump())
+        view = MetricsView(**dict(report))
+        if not plot:
+            return view
+        png, view.plot = await _in_thread(
+            ctx, f"plotting {source}", core.plot, settings, store(), source, tags
+        )
+        return ToolResult(  # type: ignore[return-value]  # image + text; schema is MetricsView's
+            content=[
+                ImageContent(
+                    type="image", data=base64.b64encode(png).decode(), mime_type="image/png"
+                ),
+                TextContent(type="text", text=view.render()),
+            ],
+            structured_content=view.model_dump(mode="json"),
+        )
 
     @toolkit.tool(
         name="check",
@@ -149,58 +133,16 @@ def build(ctx: ToolkitContext) -> FastMCP:
         ctx: Context,
         preferences: Annotated[
             str | None,
-            Field(
-                min_length=1,
-                max_length=100_000,
-                description="Path to the user's preferences.md, or its Markdown text. "
-                "Omit for the default judgment.",
-            ),
+            Field(min_length=1, max_length=100_000, description="Path or text."),
         ] = None,
     ) -> CheckView:
-        """Judge a run (against the user's preferences.md, if given) and say what to do.
-
-        Always diagnoses each metric with evidence and a next action: improving, converged,
-        plateaued, diverging, nan, overfitting (with the step the train/val gap opened),
-        lr_too_low, noisy.
-
-        preferences.md is Markdown with ```yaml blocks: metrics to watch (goal, threshold,
-        patience), health limits (max_minutes_without_step) and rules pairing a condition with
-        an action (lower_lr, restart, stop, notify, set_config). Returns a verdict per metric
-        (ok, nan_inf, diverged, plateau, threshold, missing) and for the run (stale, crashed),
-        which rules fired and why, and the exact call that applies the first fired rule (e.g.
-        experiments_restart with the new learning rate). Deterministic; changes nothing.
-        """
+        """Judge a run: each metric's state (plateaued, diverging, nan, overfitting, ...)
+        with evidence and a next action; with the user's preferences.md (yaml: metrics,
+        thresholds, rules), the verdicts, rules fired and the exact call to apply."""
         report = await _in_thread(
-            ctx, f"checking {source}", core.check, settings, toolkit.ctx.store, source, preferences
+            ctx, f"checking {source}", core.check, settings, store(), source, preferences
         )
-        return CheckView.model_validate(report.model_dump())
-
-    @toolkit.tool(
-        name="plot",
-        title="Plot run metrics",
-        read_only=True,
-        destructive=False,
-        idempotent=True,
-        open_world=True,
-    )
-    async def plot(source: Source, ctx: Context, tags: Tags = None) -> PlotView:
-        """Draw a PNG chart of a run's metrics (one panel per tag, up to 6; NaN/Inf marked in
-        red) and return it as an image, with a two-line text summary for hosts that show no
-        images. Prefer experiments_metrics when you need numbers; use this to show a person.
-        """
-        png, summary = await _in_thread(
-            ctx, f"plotting {source}", core.plot, settings, toolkit.ctx.store, source, tags
-        )
-        view = PlotView.model_validate(summary.model_dump())
-        return ToolResult(  # type: ignore[return-value]  # image + text; schema is PlotView's
-            content=[
-                ImageContent(
-                    type="image", data=base64.b64encode(png).decode(), mime_type="image/png"
-                ),
-                TextContent(type="text", text=view.render()),
-            ],
-            structured_content=view.model_dump(mode="json"),
-        )
+        return CheckView(**dict(report))
 
     @toolkit.tool(
         name="compare",
@@ -212,26 +154,23 @@ def build(ctx: ToolkitContext) -> FastMCP:
     )
     async def compare(
         sources: Annotated[
-            list[Source],
+            list[SourceId],
             Field(
                 min_length=1,
                 max_length=8,
-                description="Two to eight sources (job ids, log dirs, files, trackio runs), or "
-                "one restarted job id: its restart chain, with what each restart gained.",
+                description="2-8 sources, or one restarted job_id: its chain and what each "
+                "restart gained.",
             ),
         ],
         ctx: Context,
         tags: Tags = None,
     ) -> ComparisonView:
-        """Put runs side by side: final and best value of each tag per run (and which run is
-        best), plus the configuration keys whose values differ between the runs (from each
-        job's config file and submission, trackio's run config, or a config.yaml/json in the
-        log dir).
-        """
+        """Runs side by side: last and best value of each tag per run, the best run, and the
+        config keys whose values differ."""
         result = await _in_thread(
-            ctx, "comparing runs", compare_runs.compare, settings, toolkit.ctx.store, sources, tags
+            ctx, "comparing runs", compare_runs.compare, settings, store(), sources, tags
         )
-        return ComparisonView.model_validate(result.model_dump())
+        return ComparisonView(**dict(result))
 
     @toolkit.tool(
         name="restart",
@@ -242,62 +181,26 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=True,
     )
     async def restart(
-        job_id: Annotated[
-            str, Field(min_length=1, max_length=64, description="The job to restart.")
-        ],
-        reason: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=2000,
-                description="Why, with the numbers (it goes into the journal).",
-            ),
-        ],
+        job_id: Annotated[str, Field(min_length=1, max_length=64)],
+        reason: Annotated[str, Field(min_length=1, max_length=2000, description="With numbers.")],
         ctx: Context,
         config_changes: Annotated[
             dict[Annotated[str, Field(max_length=200)], ConfigValue],
-            Field(
-                max_length=50,
-                description="Dotted config keys to new "
-                "values, e.g. {'optimizer.lr': 0.0003}. {} restarts "
-                "unchanged.",
-            ),
+            Field(max_length=50, description="e.g. {'optimizer.lr': 3e-4}"),
         ] = {},  # noqa: B006 - pydantic copies defaults
-        experiment: Annotated[
-            str | None,
-            Field(
-                max_length=64,
-                description="Journal to record "
-                "in. Default: the journal already following this job, else the "
-                "job's name.",
-            ),
-        ] = None,
-        allow_new_keys: Annotated[
-            bool,
-            Field(
-                description="Allow keys the config does not have "
-                "yet (refused by default to catch typos)."
-            ),
-        ] = False,
-        stop_old_job: Annotated[
-            bool,
-            Field(
-                description="Cancel the old job if it is still "
-                "running (after the new one is accepted)."
-            ),
-        ] = True,
+        experiment: Annotated[str | None, Field(max_length=64, description="Journal name.")] = None,
+        allow_new_keys: bool = False,
+        stop_old_job: bool = True,
     ) -> RestartView:
-        """Apply a fix and rerun: edit the job's YAML/JSON config (comments kept) into a new
-        file next to the old one, resubmit with the same backend and parameters, record the
-        new job's parent, stop the old job if it still runs, and append a journal entry with
-        both job ids. Use the call experiments_check suggests. Costs money on paid backends.
-        """
+        """Rerun a job with config_changes written into a copy of its YAML/JSON config,
+        stop the old one and journal both. Use the call experiments_check suggests. Paid on
+        hf."""
         result = await _in_thread(
             ctx,
             f"restarting {job_id}",
             restart_job.restart,
             settings,
-            toolkit.ctx.store,
+            store(),
             job_id,
             dict(config_changes),
             reason,
@@ -305,7 +208,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             allow_new_keys,
             stop_old_job,
         )
-        return RestartView.model_validate(result.model_dump())
+        return RestartView(**dict(result))
 
     @toolkit.tool(
         name="journal",
@@ -316,48 +219,28 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=False,
     )
     async def journal_tool(
-        experiment: Experiment,
+        experiment: Annotated[str, Field(min_length=1, max_length=64)],
         ctx: Context,
-        action: Annotated[
-            Literal["read", "append"], Field(description="read (default) or append.")
-        ] = "read",
-        entry: Annotated[
-            JournalInput | None,
-            Field(
-                description="For append: observation "
-                "(with numbers), decision, action, job_ids, numbers."
-            ),
-        ] = None,
-        offset: Annotated[
-            int | None,
-            Field(
-                ge=0,
-                le=1_000_000,
-                description="read: first entry to show (default: the latest ones).",
-            ),
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=50, description="read: entries to show.")] = 20,
+        action: Literal["read", "append"] = "read",
+        entry: JournalInput | None = None,
+        offset: Annotated[int | None, Field(ge=0, le=1_000_000)] = None,
+        limit: Annotated[int, Field(ge=1, le=50)] = 20,
     ) -> JournalView:
-        """Read or append to an experiment's journal: a Markdown log of observations (with
-        numbers), decisions, actions and job ids, kept in the state store and as a file a
-        person can open. Append after every decision you make about a run (experiments_restart
-        records its own entry); read to recall what was tried before.
-        """
-        store = toolkit.ctx.store
-        if action == "append":
-            if entry is None:
-                raise UserError("action='append' needs entry={observation, decision, ...}.")
-            await _in_thread(ctx, "appending", journal.append, settings, store, experiment, entry)
-            page = await _in_thread(
-                ctx, "reading", journal.read, settings, store, experiment, None, 1
-            )
-        else:
-            if entry is not None:
-                raise UserError("entry is only used with action='append'; pass it with that.")
-            page = await _in_thread(
-                ctx, "reading", journal.read, settings, store, experiment, offset, limit
-            )
-        return JournalView.model_validate(page.model_dump())
+        """An experiment's journal (also a Markdown file): append after each decision about
+        a run; read to recall what was tried."""
+        page = await _in_thread(
+            ctx,
+            f"journal {action}",
+            journal.read_or_append,
+            settings,
+            store(),
+            experiment,
+            action,
+            entry,
+            offset,
+            limit,
+        )
+        return JournalView(**dict(page))
 
-    del metrics, check, plot, compare, restart, journal_tool
+    del metrics, check, compare, restart, journal_tool
     return toolkit.mcp

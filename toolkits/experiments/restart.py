@@ -145,7 +145,7 @@ def restart(
         journal_entry=entry,
         notes=notes,
         hint=(
-            f"Follow it with jobs_wait(job_id={new.job_id!r}), then "
+            f"Follow it with jobs_status(job_id={new.job_id!r}, wait_s=55), then "
             f"experiments_check(source={new.job_id!r}, preferences=...)."
         ),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from server.toolkit import ToolOutput
 from toolkits.experiments import core
 from toolkits.experiments.compare import Comparison
@@ -14,6 +16,8 @@ SERIES_IN_TEXT_UP_TO_TAGS = 4
 
 
 class MetricsView(ToolOutput, core.MetricsReport):
+    plot: core.PlotSummary | None = Field(default=None, description="With plot=true.")
+
     def render(self) -> str:
         where = f"{self.source} ({self.kind}"
         where += f", job {self.job_id} {self.job_status}" if self.job_id else ""
@@ -29,6 +33,8 @@ class MetricsView(ToolOutput, core.MetricsReport):
         lines += [f"note: {p}" for p in self.problems]
         if self.hint:
             lines.append(self.hint)
+        if self.plot is not None:
+            lines.append(self.plot.text)  # its last lines: what the chart shows, where it is
         return "\n".join(lines)
 
 
@@ -91,11 +97,6 @@ class CheckView(ToolOutput, CheckReport):
             lines.append(f"      next: {found.next_action}")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-class PlotView(ToolOutput, core.PlotSummary):
-    def render(self) -> str:
-        return self.text
 
 
 class ComparisonView(ToolOutput, Comparison):

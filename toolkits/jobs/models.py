@@ -1,7 +1,8 @@
 """The data of the jobs toolkit: what a submission asks for and what the store remembers.
 
-The bounded ``Annotated`` aliases are shared by ``JobSpec`` and the MCP parameters, so a value
-the tool schema accepts is always a valid spec (and a direct caller gets the same limits).
+``JobSpec`` is the one definition of a submission: jobs_submit and jobs_preflight publish its
+fields as their parameters (server/model_params.py), so their descriptions are written for a
+model and kept short (every host pays for them on every request).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ BackendName = Annotated[
     Field(
         max_length=32,
         json_schema_extra={"enum": list(BACKENDS)},
-        description="Where to run: local (this machine, default), hf (Hugging Face Jobs, "
-        "paid), ray (the Ray cluster at MLINTERN_RAY_ADDRESS).",
     ),
 ]
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled", "lost"]
@@ -48,59 +47,52 @@ Script = Annotated[
     str | None,
     Field(
         max_length=2000,
-        description="Python script to run: a path (relative to working_dir, or absolute), or on "
-        "hf an https:// URL. Give either script or command.",
+        description="Python file (or https URL on hf).",
     ),
 ]
 Command = Annotated[
     str | None,
     Field(
         max_length=8000,
-        description="Shell command line to run instead of a script, e.g. 'bash run.sh --fast'.",
     ),
 ]
 ScriptArgs = Annotated[
     list[Annotated[str, Field(max_length=2000)]],
-    Field(max_length=200, description="Arguments passed to the script, e.g. ['--lr', '3e-4']."),
+    Field(max_length=200),
 ]
 Dependencies = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=200)]],
     Field(
         max_length=50,
-        description="pip requirements the job needs, e.g. ['transformers>=4.45']. hf installs "
-        "them with uv, ray through its runtime_env; local checks they are already installed.",
+        description="pip requirements.",
     ),
 ]
 WorkingDir = Annotated[
     str | None,
     Field(
         max_length=2000,
-        description="Directory the job runs in (uploaded on ray): a local path, or a sandbox_id "
-        "(sbx-...) to use that sandbox's workspace. Default: the script's directory.",
+        description="Or a sandbox_id.",
     ),
 ]
 ConfigFile = Annotated[
     str | None,
     Field(
         max_length=2000,
-        description="A config file (YAML/JSON) the job should read; its path reaches the job as "
-        "$MLINTERN_CONFIG_FILE.",
+        description="Passed as $MLINTERN_CONFIG_FILE.",
     ),
 ]
 Env = Annotated[
     dict[EnvName, Annotated[str, Field(max_length=8000)]],
     Field(
         max_length=50,
-        description="Plain environment variables for the job. Not for credentials: name those "
-        "in secrets.",
+        description="No credentials.",
     ),
 ]
 Secrets = Annotated[
     list[EnvName],
     Field(
         max_length=20,
-        description="Names of server-side secrets (environment variables of the server, e.g. "
-        "HF_TOKEN, WANDB_API_KEY) to pass to the job. Values never appear in outputs.",
+        description="Server variable names, e.g. HF_TOKEN.",
     ),
 ]
 Flavor = Annotated[
@@ -108,15 +100,14 @@ Flavor = Annotated[
     Field(
         max_length=64,
         pattern=r"^[a-z0-9-]+$",
-        description="hf only: hardware flavor, e.g. 'cpu-basic', 't4-small', 'a10g-large' (see "
-        "jobs_hardware(backend='hf') for the list and prices).",
+        description="hf hardware; see jobs_hardware.",
     ),
 ]
 Image = Annotated[
     str | None,
     Field(
         max_length=300,
-        description="hf only: Docker image (default: a Python 3.12 image with uv).",
+        description="hf only.",
     ),
 ]
 Timeout = Annotated[
@@ -124,24 +115,20 @@ Timeout = Annotated[
     Field(
         ge=1,
         le=MAX_TIMEOUT_S,
-        description="Stop the job after this many seconds (1 to 604800). Default: no limit "
-        "locally and on ray, the platform default on hf.",
+        description="Seconds.",
     ),
 ]
-JobName = Annotated[
-    str | None, Field(max_length=100, description="A short human name for the job.")
-]
+JobName = Annotated[str | None, Field(max_length=100)]
 Labels = Annotated[
     dict[Label, Label],
-    Field(max_length=20, description="Key/value tags to find the job later with jobs_list."),
+    Field(max_length=20),
 ]
 Namespace = Annotated[
     str | None,
     Field(
         max_length=96,
         pattern=r"^[A-Za-z0-9_.-]+$",
-        description="hf only: user or organisation that runs (and pays for) the job. Default: "
-        "MLINTERN_HF_JOBS_NAMESPACE, else the token's user.",
+        description="hf: who pays.",
     ),
 ]
 
@@ -149,9 +136,9 @@ Namespace = Annotated[
 class Resources(BaseModel):
     """Compute a job asks for (ray, local). On hf, pick a flavor instead."""
 
-    cpus: float | None = Field(default=None, gt=0, le=1024, description="CPU cores.")
-    gpus: float | None = Field(default=None, ge=0, le=64, description="GPUs.")
-    memory_gb: float | None = Field(default=None, gt=0, le=4096, description="Memory in GB.")
+    cpus: float | None = Field(default=None, gt=0, le=1024)
+    gpus: float | None = Field(default=None, ge=0, le=64)
+    memory_gb: float | None = Field(default=None, gt=0, le=4096)
 
     def describe(self) -> str:
         parts = []
@@ -177,7 +164,7 @@ class JobSpec(BaseModel):
     env: Env = Field(default_factory=dict)
     secrets: Secrets = Field(default_factory=list)
     flavor: Flavor = None
-    resources: Resources | None = None
+    resources: Annotated[Resources | None, Field(description="local/ray.")] = None
     image: Image = None
     timeout: Timeout = None
     name: JobName = None

@@ -104,7 +104,7 @@ def metric_cadence(log_dir: str | None) -> float | None:
 
 
 def with_progress(settings: Settings, job: Any, health: Any) -> Any:
-    """``health`` with its progress state filled in (jobs_status, jobs_wait, watch)."""
+    """``health`` with its progress state filled in (jobs_status, watch)."""
     import time
 
     usual = metric_cadence(job.log_dir) if job.status == "running" else None

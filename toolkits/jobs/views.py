@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from server.toolkit import ToolOutput
 from toolkits.jobs.models import (
@@ -43,6 +43,8 @@ def runtime_s(job: JobRecord) -> float | None:
 
 
 class JobSummary(ToolOutput):
+    """One line of jobs_list."""
+
     job_id: str
     name: str | None = None
     backend: str
@@ -54,29 +56,68 @@ class JobSummary(ToolOutput):
     labels: dict[str, str] = Field(default_factory=dict)
 
     def line(self) -> str:
-        code = f" exit={self.exit_code}" if self.exit_code is not None else ""
-        name = f" {self.name!r}" if self.name else ""
-        return (
-            f"{self.job_id}{name} [{self.backend}] {self.status}{code} · "
-            f"ran {span(self.runtime_s)} · created {self.created_at}"
+        return job_line(
+            self.job_id,
+            self.name,
+            self.backend,
+            self.status,
+            self.exit_code,
+            self.runtime_s,
+            self.created_at,
         )
 
 
-class JobView(JobSummary):
-    """A job's state, health and what to call next."""
+def job_line(
+    job_id: str,
+    name: str | None,
+    backend: str,
+    status: str,
+    exit_code: int | None,
+    runtime: float | None,
+    created: str | None,
+) -> str:
+    code = f" exit={exit_code}" if exit_code is not None else ""
+    label = f" {name!r}" if name else ""
+    return f"{job_id}{label} [{backend}] {status}{code} · ran {span(runtime)} · created {created}"
 
-    started_at: str | None = None
-    ended_at: str | None = None
-    hardware: str | None = None
-    url: str | None = None
-    working_dir: str | None = None
-    log_dir: str | None = Field(default=None, description="Where the job's metrics go.")
-    parent_job_id: str | None = None
+
+class JobView(ToolOutput, JobRecord):
+    """A job as the store knows it (times in seconds since the epoch), with its health, what
+    to call next and, after a wait, what the wait saw."""
+
+    runtime_s: float | None = None
     health: Health | None = None
     hint: str | None = None
+    waited_s: float | None = None
+    reached: bool | None = Field(
+        default=None, description="After a wait: the awaited condition happened in time."
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def name(self) -> str | None:  # what jobs_list and the job view call it
+        return self.spec.name
 
     def render(self) -> str:
-        lines = [self.line()]
+        lines = [
+            job_line(
+                self.job_id,
+                self.spec.name,
+                self.backend,
+                self.status,
+                self.exit_code,
+                self.runtime_s,
+                iso(self.created_at),
+            )
+        ]
+        if self.waited_s is not None:
+            what = "finished" if self.is_terminal else "changed status"
+            lines.insert(
+                0,
+                f"Job {what} after {self.waited_s:.0f}s of waiting."
+                if self.reached
+                else f"Still {self.status} after waiting {self.waited_s:.0f}s.",
+            )
         if self.message and self.message != self.status:
             lines.append(f"message: {self.message}")
         if self.hardware or self.url:
@@ -86,21 +127,6 @@ class JobView(JobSummary):
         if self.hint:
             lines.append(f"next: {self.hint}")
         return "\n".join(lines)
-
-
-class WaitView(JobView):
-    waited_s: float
-    reached: bool = Field(description="True when the awaited condition happened in time.")
-    until: str
-
-    def render(self) -> str:
-        what = "finished" if self.until == "finished" else "changed status"
-        head = (
-            f"Job {what} after {self.waited_s:.0f}s of waiting."
-            if self.reached
-            else f"Still {self.status} after waiting {self.waited_s:.0f}s."
-        )
-        return head + "\n" + super().render()
 
 
 def describe_health(health: Health) -> str:
@@ -120,18 +146,20 @@ def describe_health(health: Health) -> str:
     return "; ".join(parts) or "no output yet"
 
 
-def job_view(job: JobRecord, health: Health | None = None, hint: str | None = None) -> JobView:
+def job_view(
+    job: JobRecord,
+    health: Health | None = None,
+    hint: str | None = None,
+    waited_s: float | None = None,
+    reached: bool | None = None,
+) -> JobView:
     return JobView(
-        **summary(job).model_dump(),
-        started_at=iso(job.started_at),
-        ended_at=iso(job.ended_at),
-        hardware=job.hardware,
-        url=job.url,
-        working_dir=job.working_dir,
-        log_dir=job.log_dir,
-        parent_job_id=job.parent_job_id,
+        **dict(job),
+        runtime_s=runtime_s(job),
         health=health,
         hint=hint if hint is not None else next_steps(job),
+        waited_s=waited_s,
+        reached=reached,
     )
 
 
@@ -154,7 +182,7 @@ def next_steps(job: JobRecord) -> str:
     if job.status in TERMINAL_STATUSES:
         return f"read the output with jobs_logs({ref})"
     return (
-        f"jobs_wait({ref}, until='finished') to wait up to 55 s, jobs_logs({ref}) for output, "
+        f"jobs_status({ref}, wait_s=55) to wait, jobs_logs({ref}) for output, "
         f"jobs_cancel({ref}) to stop it"
     )
 

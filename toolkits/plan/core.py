@@ -27,11 +27,9 @@ MIGRATIONS = [
 
 
 class Todo(BaseModel):
-    id: str = Field(
-        min_length=1, max_length=64, description="Short unique id, e.g. '1' or 'train'."
-    )
-    content: str = Field(min_length=1, max_length=500, description="What to do, one line.")
-    status: Status = Field(default="pending", description="pending | in_progress | completed")
+    id: str = Field(min_length=1, max_length=64, description="Short, e.g. '1' or 'train'.")
+    content: str = Field(min_length=1, max_length=500)
+    status: Status = "pending"
 
 
 class Plan(BaseModel):

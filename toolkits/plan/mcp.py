@@ -13,12 +13,7 @@ from toolkits.plan.core import Todo
 
 INSTRUCTIONS = "Keep a visible todo plan for multi-step work (plan_update, plan_get)."
 
-PlanId = Annotated[
-    str,
-    Field(
-        min_length=1, max_length=64, description="Which plan; 'default' unless you keep several."
-    ),
-]
+PlanId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 def build(ctx: ToolkitContext) -> FastMCP:
@@ -33,18 +28,12 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=False,
     )
     def update(
-        todos: Annotated[
-            list[Todo],
-            Field(max_length=100, description="The whole plan, in order; replaces the old one."),
-        ],
+        todos: Annotated[list[Todo], Field(max_length=100)],
         plan_id: PlanId = "default",
     ) -> core.Plan:
-        """Replace the plan with the given todo list and return it rendered.
-
-        Send the complete list every time (not a diff). Keep exactly one item in_progress while
-        working, mark items completed as soon as they are done, and add items you discover.
-        Statuses: pending, in_progress, completed.
-        """
+        """Replace the plan with this whole todo list (every item, not a diff) and show it.
+        Keep one item in_progress while working, mark items completed as soon as they are
+        done, add items you discover. Keep several plans apart with plan_id."""
         return core.update_plan(ctx.store, plan_id, todos)
 
     @toolkit.tool(
@@ -56,7 +45,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         open_world=False,
     )
     def get(plan_id: PlanId = "default") -> core.Plan:
-        """Return the current plan with each todo's status and the counts per status."""
+        """The plan, with each todo's status and the counts per status."""
         return core.get_plan(ctx.store, plan_id)
 
     return toolkit.mcp

@@ -1,4 +1,5 @@
-"""Delegation toolkit: run_ml_task and its follow-up tools, and the research sub-agent."""
+"""The tasks toolkit (delegation): run_ml_task, ml_task to follow and steer a run, and the
+research sub-agent."""
 
 from toolkits.tasks.mcp import build
 

@@ -1,7 +1,7 @@
 """What an in-server agent run is built from: its config and the tools it may use.
 
 The agent works over a second FastMCP server built from the same settings, state store and
-toolkits as this one, minus the agent toolkit itself (no run_ml_task inside run_ml_task), plus
+toolkits as this one, minus the tasks toolkit itself (no run_ml_task inside run_ml_task), plus
 the extra MCP servers of the operator's agent config. Building it imports the toolkits but not
 the agent; the agent itself is imported only when a run starts.
 """
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from agent.config import AgentConfig
 
-AGENT_TOOLSET = "agent"
+TASKS_TOOLSET = "tasks"
 RESEARCH_TOOLSETS = ("papers", "docs", "hub", "datasets", "github")
 
 
@@ -50,7 +50,7 @@ def yolo_allowed(ctx: ToolkitContext, config: AgentConfig) -> bool:
 def delegable_toolsets(ctx: ToolkitContext) -> list[str]:
     from server.app import select_toolsets
 
-    return [name for name in select_toolsets(ctx.settings.toolsets) if name != AGENT_TOOLSET]
+    return [name for name in select_toolsets(ctx.settings.toolsets) if name != TASKS_TOOLSET]
 
 
 def choose_toolsets(
@@ -89,6 +89,6 @@ def research_toolsets(ctx: ToolkitContext) -> list[str]:
         raise UserError(
             "research needs at least one of the toolkits "
             f"{', '.join(RESEARCH_TOOLSETS)}, and this server mounts none of them. Start it "
-            "with e.g. --toolsets papers,docs,hub,datasets,github,agent."
+            "with e.g. --toolsets papers,docs,hub,datasets,github,tasks."
         )
     return chosen

@@ -76,7 +76,7 @@ def collect_artifacts(events: list[StoredEvent]) -> Artifacts:
             _add(found.sandbox_ids, *SANDBOX_ID.findall(output))
         if tool == "sandbox_files" and args.get("op") in ("write", "edit") and args.get("path"):
             _add(found.files, f"{args.get('sandbox_id')}:{args['path']}")
-        if tool == "experiments_plot":
+        if tool == "experiments_metrics" and args.get("plot"):
             _add(found.plots, args.get("source"))
     return found
 

@@ -60,7 +60,7 @@ def is_sessionless(ctx: Context) -> bool:
 def channel_for(ctx: Context, detach: bool) -> Channel:
     """Who can answer a new run's approvals while it works."""
     if detach:
-        return "detached"  # whoever calls ml_task_approve
+        return "detached"  # whoever calls ml_task(action='approve')
     if not can_elicit(ctx):
         return "nobody"
     return "input_required" if is_sessionless(ctx) else "elicit"
@@ -170,7 +170,7 @@ def parse_state(text: str) -> tuple[str, int]:
     except (ValueError, KeyError, TypeError):
         raise UserError(
             "This call carries a request state mlintern cannot read (from another version?). "
-            "Call run_ml_task again without it, or follow the run with ml_task_status."
+            "Call run_ml_task again without it, or follow the run with ml_task."
         ) from None
 
 

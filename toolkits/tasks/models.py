@@ -27,7 +27,7 @@ ApprovalMode = Literal["ask", "deny", "yolo"]
 
 
 class PendingApproval(BaseModel):
-    call_id: str = Field(description="Pass it to ml_task_approve.")
+    call_id: str = Field(description="Decide it with ml_task(action='approve').")
     tool: str
     arguments: dict[str, Any]
     reason: str = Field(description="Why the policy asks.")
@@ -106,14 +106,12 @@ class RunStatusView(RunReport):
 
 
 class ApprovalDecisionInput(BaseModel):
-    call_id: str = Field(min_length=1, max_length=200, description="A pending approval's call_id.")
+    call_id: str = Field(min_length=1, max_length=200)
     action: Literal["approve", "deny"]
-    feedback: str | None = Field(
-        default=None, max_length=2000, description="For deny: why, or what to do instead."
-    )
-    always: bool = Field(default=False, description="Approve this tool for the rest of the run.")
+    feedback: str | None = Field(default=None, max_length=2000, description="Why, to the agent.")
+    always: bool = Field(default=False, description="For the rest of the run.")
     new_budget_usd: float | None = Field(
-        default=None, ge=0, le=1_000_000, description="For a spending-cap request: the new cap."
+        default=None, ge=0, le=1_000_000, description="For a spending-cap request."
     )
 
 

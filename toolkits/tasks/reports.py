@@ -34,12 +34,13 @@ KNOWN_STATUSES = (
 
 
 def next_step(run_id: str, status: str) -> str:
-    follow = f"ml_task_status(run_id='{run_id}', since=N)"
+    follow = f"ml_task(run_id='{run_id}', since=N)"
+    cancel = f"ml_task(run_id='{run_id}', action='cancel')"
     return {
-        "running": f"Still working. Follow it with {follow}; stop it with ml_task_cancel.",
+        "running": f"Still working. Follow it with {follow}; stop it with {cancel}.",
         "awaiting_approval": (
-            f"Waiting for approval: decide with ml_task_approve(run_id='{run_id}', "
-            "decisions=[{call_id, action}]), or stop it with ml_task_cancel."
+            f"Waiting for approval: decide with ml_task(run_id='{run_id}', action='approve', "
+            f"decisions=[{{call_id, action}}]), or stop it with {cancel}."
         ),
         "completed": f"Done. Give it a follow-up with run_ml_task(resume='{run_id}', task=...).",
         "max_iterations": (

@@ -1,6 +1,6 @@
 """Turning the agent's events into what a run keeps: a short summary and bounded, redacted data.
 
-The event log is what ml_task_status pages through and what the report's artifacts are read
+The event log is what ml_task pages through and what the report's artifacts are read
 from, so tool outputs are kept (cut to a few thousand characters: ids and verdicts come first
 in every mlintern rendering) while streamed text fragments are not kept at all.
 """
@@ -69,7 +69,7 @@ def notify_approvals(settings: Any, store: Any, run_id: str, pending: list[Any])
             "tool": request.tool,
             "arguments": arguments,
             "reason": request.reason,
-            "answer_with": f"ml_task_approve(run_id={run_id!r})",
+            "answer_with": f"ml_task(run_id={run_id!r}, action='approve')",
         }
         summary = f"run {run_id} waits for approval of {request.tool}"
         notify(

@@ -1,11 +1,11 @@
 """Delegated agent runs inside the server: start, decide approvals, cancel, resume, report.
 
 A run is an asyncio task in the server's event loop driving the bundled agent. Its row and event
-log live in the state store, so ml_task_status works from any call, and a run whose process died
+log live in the state store, so ml_task works from any call, and a run whose process died
 is found (by its owner's pid and start time) and marked ``interrupted``; ``resume`` reopens its
 saved session in this process. Approvals asked while someone can answer go through
 ``PendingApprovals``: the run waits on the request until a host's elicitation answer or an
-ml_task_approve call decides it. Imported only when a delegation tool runs (it loads the agent).
+ml_task(action='approve') call decides it. Imported only when a delegation tool runs (it loads the agent).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ NO_ELICITATION = (
     "support elicitation), and this server does not allow unattended mutating calls. Do not "
     "retry it: finish what you can with read-only tools and say in your answer what you would "
     "have done. The user can rerun with run_ml_task(detach=True) and approve via "
-    "ml_task_approve."
+    "ml_task(action='approve')."
 )
 DENY_MODE = (
     "Refused: the task was delegated with approval='deny', so no call that changes anything "
@@ -106,8 +106,8 @@ class RunManager:
         if len(running) >= self.ctx.settings.tasks_max_running:
             raise UserError(
                 f"{len(running)} delegated runs are already working ({', '.join(running)}), the "
-                "limit (MLINTERN_TASKS_MAX_RUNNING). Wait for one (ml_task_status) or stop one "
-                "(ml_task_cancel)."
+                "limit (MLINTERN_TASKS_MAX_RUNNING). Wait for one (ml_task) or stop one "
+                "(ml_task(action='cancel'))."
             )
 
     def _check_approval(self, approval: ApprovalMode, config: Any) -> None:
@@ -171,7 +171,7 @@ class RunManager:
         record = self.store.get(run_id)
         if run_id in self.live:
             raise UserError(
-                f"Run {run_id} is still working; follow it with ml_task_status(run_id='{run_id}')."
+                f"Run {run_id} is still working; follow it with ml_task(run_id='{run_id}')."
             )
         if record.status in LIVE_STATUSES and process_alive(record.owner or ""):
             raise UserError(
@@ -332,7 +332,7 @@ class RunManager:
         if unknown:
             raise UserError(
                 f"Run {run_id} is not waiting for {', '.join(unknown)}. Pending: "
-                f"{', '.join(sorted(waiting)) or 'nothing'} (see ml_task_status)."
+                f"{', '.join(sorted(waiting)) or 'nothing'} (see ml_task(run_id, action='status'))."
             )
         for choice in decisions:
             self.apply(live, choice.call_id, _decision(choice))

@@ -133,8 +133,9 @@
       const decide = (action) => async () => {
         status.textContent = " sending…";
         try {
-          await actions.call("ml_task_approve", {
+          await actions.call("ml_task", {
             run_id: model.run_id,
+            action: "approve",
             decisions: [{ call_id: p.call_id, action, feedback: feedback.value || null }],
           });
           status.textContent = action === "approve" ? " approved" : " declined";
