@@ -145,7 +145,7 @@ class MCPConnections:
         if client.instructions:
             self.instructions[name] = client.instructions
         for tool in listed:
-            if _app_only(tool):
+            if app_only(tool):
                 continue  # an MCP Apps view's own tool: for the view, never the model
             if not tool_filter.admits(
                 tool.name, bool(tool.annotations and tool.annotations.read_only_hint)
@@ -265,7 +265,8 @@ def _describe(config: ServerConfig) -> str:
     return f"http: {config.url}"
 
 
-def _app_only(tool: Any) -> bool:
+def app_only(tool: Any) -> bool:
+    """MCP Apps: a tool whose `_meta.ui.visibility` leaves out "model" is for views alone."""
     ui = (tool.meta or {}).get("ui")
     audience = ui.get("visibility") if isinstance(ui, dict) else None
     return isinstance(audience, list) and "model" not in audience

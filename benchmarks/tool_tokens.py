@@ -1,7 +1,7 @@
 """What every host pays for our tool list, in tokens, per tool and per toolkit.
 
 Measured on what a model receives: each tool's name, description and inputSchema as JSON, counted
-with cl100k (the tokenizer litellm ships, so no download at run time), with every toolkit mounted.
+with cl100k (app-only tools of the views, which hosts keep from the model, are left out) (the tokenizer litellm ships, so no download at run time), with every toolkit mounted.
 The baseline is the same list as fastmcp/pydantic generate it before the server slims the schemas
 (server/schema_slim.py), measured in the same run, so the ratio says what slimming saves.
 
@@ -37,6 +37,7 @@ def _encoder():
 async def _tools(slim: bool) -> list[dict[str, Any]]:
     from fastmcp import Client
 
+    from agent.mcp_connections import app_only
     from server import schema_slim
     from server.app import build_server
     from server.settings import Settings
@@ -51,8 +52,9 @@ async def _tools(slim: bool) -> list[dict[str, Any]]:
     finally:
         schema_slim.slim_schema = original
     return [
-        {"name": t.name, "description": t.description or "", "inputSchema": t.inputSchema}
+        {"name": t.name, "description": t.description or "", "inputSchema": t.input_schema}
         for t in listed
+        if not app_only(t)  # kept from the model by hosts and by the bundled agent
     ]
 
 

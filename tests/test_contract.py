@@ -24,6 +24,8 @@ def unbounded(schema: dict[str, Any], path: str, defs: dict[str, Any]) -> list[s
     if "enum" in schema or "const" in schema:
         return []
     kind = schema.get("type")
+    if isinstance(kind, list):  # a merged union: each type's own bound must be there
+        return [p for k in kind for p in unbounded({**schema, "type": k}, path, defs)]
     problems: list[str] = []
     if kind == "string" and "maxLength" not in schema:
         problems.append(f"{path}: string without maxLength")

@@ -1,4 +1,4 @@
-"""docs_fetch: page markdown in chunks, only from allowed documentation hosts."""
+"""docs_search(url=...): page markdown in chunks, only from allowed documentation hosts."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ async def test_fetch_pages_through_markdown_with_next_offset(
 ) -> None:
     url = f"{docs_fake.url}/docs/trl/sft_trainer"
     async with Client(build_server(docs_settings), mode=era) as c:
-        first = await c.call_tool("docs_fetch", {"url": url, "max_chars": 600})
+        first = await c.call_tool("docs_search", {"url": url, "max_chars": 600})
         page = data(first)
         assert page["title"] == "SFT Trainer" and page["text"].startswith("# SFT Trainer")
         assert page["truncated"] and page["next_offset"] == 600
         assert "offset=600" in text(first)
-        rest = await c.call_tool("docs_fetch", {"url": url, "offset": 600, "max_chars": 15000})
+        rest = await c.call_tool("docs_search", {"url": url, "offset": 600, "max_chars": 15000})
     tail = data(rest)
     assert not tail["truncated"] and tail["next_offset"] is None
     # The second chunk came from the local cache, not from a second download.
@@ -98,7 +98,7 @@ async def test_a_missing_page_suggests_the_closest_indexed_one(
     core.search_docs(docs_settings, "sft", "trl")
     async with Client(build_server(docs_settings)) as c:
         with pytest.raises(ToolError, match=r"Did you mean: .*/docs/trl/sft_trainer"):
-            await c.call_tool("docs_fetch", {"url": "trl/sft_trainr"})
+            await c.call_tool("docs_search", {"url": "trl/sft_trainr"})
 
 
 def test_a_missing_page_of_an_unindexed_library_suggests_docs_search(

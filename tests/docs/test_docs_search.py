@@ -45,7 +45,7 @@ async def test_search_builds_the_index_with_progress_and_finds_the_page(
     assert hits[0]["title"] == "SFT Trainer" and hits[0]["section"] == "Trainers"
     assert "**SFTTrainer**" in hits[0]["snippet"]  # matched words are marked
     assert progress and progress[-1] == (3, 3)  # three trl pages read
-    assert "docs_fetch(url=...)" in text(result)
+    assert "docs_search(url=...)" in text(result)
 
 
 def test_only_sidebar_pages_of_the_library_are_indexed(

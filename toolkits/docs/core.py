@@ -134,7 +134,7 @@ def _ensure_indexed(
         if not listed:
             raise UserError(
                 f"The docs page of {library!r} ({site.library_url(library)}) lists no pages; "
-                "the site layout may have changed. Use docs_fetch on a known page URL instead."
+                "the site layout may have changed. Use docs_search(url=...) on a known page URL instead."
             )
         pages = _read_pages(site, library, listed, progress, budget_s)
         readable = pages[:MAX_PAGES_WITH_CONTENT]
@@ -188,7 +188,7 @@ def _try_markdown(site: DocsSite, url: str) -> str | None:
     try:
         return site.markdown(url, not_found="")
     except UserError:
-        return None  # indexed by title; docs_fetch will report the real error if asked
+        return None  # indexed by title; docs_search(url=...) will report the real error if asked
 
 
 def fetch_doc(
@@ -212,7 +212,7 @@ def fetch_doc(
             index.store_page(page_url, markdown)
     markdown = strip_invisible(markdown)
     window = page_text(
-        markdown, offset=offset, max_chars=max_chars, continue_with=f"docs_fetch(url={page_url!r})"
+        markdown, offset=offset, max_chars=max_chars, continue_with=f"docs_search(url={page_url!r})"
     )
     title = next(
         (line[2:].strip() for line in markdown.splitlines() if line.startswith("# ")), None

@@ -2,7 +2,7 @@
 
 It is a cache, not state: it lives apart from the state store, can be deleted at any time, and
 is rebuilt when its schema changes. Each library's pages are replaced together, so a search
-never sees half of an old index and half of a new one. Page markdown is kept too, so docs_fetch
+never sees half of an old index and half of a new one. Page markdown is kept too, so docs_search(url=...)
 pages through a long page without downloading it again.
 """
 

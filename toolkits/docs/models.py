@@ -11,7 +11,7 @@ class DocHit(BaseModel):
     library: str
     title: str
     section: str = Field(description="Sidebar section the page sits in.")
-    url: str = Field(description="Pass to docs_fetch to read the page.")
+    url: str = Field(description="Pass to docs_search(url=...) to read the page.")
     snippet: str = Field(description="Where the words matched, matches in **bold**.")
     score: float = Field(description="BM25 relevance; higher is better.")
 
@@ -39,7 +39,7 @@ class DocSearchResult(UntrustedContent):
             place = f"{hit.library} › {hit.section} › {hit.title}" if hit.section else hit.title
             lines.append(f"{number}. {place}\n   {hit.url}\n   {hit.snippet}")
         if self.hits:
-            lines.append("Read a page with docs_fetch(url=...).")
+            lines.append("Read a page with docs_search(url=...).")
         lines += self.notes + ([self.hint] if self.hint else [])
         return "\n".join(lines)
 

@@ -85,7 +85,7 @@ class DocsSite:
         if root is None or not (path == root or path.startswith(root + "/")) or ".." in path:
             allowed = ", ".join(f"{s}://{h}{r}/" for (s, h), r in self.allowed_roots.items())
             raise UserError(
-                f"{shown!r} is not a Hugging Face documentation page; docs_fetch only reads "
+                f"{shown!r} is not a Hugging Face documentation page; docs_search(url=...) only reads "
                 f"pages under {allowed}. Find a page with docs_search(query=...)."
             )
 

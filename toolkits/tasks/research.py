@@ -45,7 +45,7 @@ def source_of(tool: str, arguments: dict[str, Any]) -> ResearchSource | None:
         return src(kind, arguments.get("repo_id"))
     if tool == "datasets_inspect":
         return src("dataset", arguments.get("dataset"))
-    if tool == "docs_fetch":
+    if tool == "docs_search" and arguments.get("url"):
         return src("docs", arguments.get("url"))
     if tool == "github_read_file":
         repo, path = arguments.get("repo"), arguments.get("path")
