@@ -1,4 +1,4 @@
-"""papers_citations against the fake Semantic Scholar Graph API: contexts, paging, cache, 429."""
+"""papers_get(follow=...) against the fake Semantic Scholar Graph API: contexts, paging, cache, 429."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ async def test_references_carry_contexts_and_the_influential_flag(
     papers_settings: Settings, era: str
 ) -> None:
     async with Client(build_server(papers_settings), mode=era) as c:
-        result = await c.call_tool("papers_citations", {"arxiv_id": "2502.01234"})
+        result = await c.call_tool("papers_get", {"arxiv_id": "2502.01234", "follow": "references"})
     refs = data(result)
     assert refs["direction"] == "references" and refs["next_offset"] is None
     first, classic, journal, unresolved = refs["papers"]
@@ -83,7 +83,7 @@ async def test_persistent_429_is_reported_with_what_to_do(
     )
     async with Client(build_server(papers_settings)) as c:
         with pytest.raises(ToolError, match=r"rate-limiting.*SEMANTIC_SCHOLAR_API_KEY"):
-            await c.call_tool("papers_citations", {"arxiv_id": "2502.01234"})
+            await c.call_tool("papers_get", {"arxiv_id": "2502.01234", "follow": "references"})
     assert len(s2.requests_to("/graph/v1/paper/")) == 3
 
 

@@ -38,8 +38,8 @@ SourceId = Annotated[str, Field(min_length=1, max_length=1024)]
 Source = Annotated[
     SourceId,
     Field(
-        description="job_id, TensorBoard dir, .jsonl/.csv, trackio:<project>[/<run>], "
-        "mlruns/, wandb/ ('<path>#<run>' picks a run)."
+        description="job_id, log dir or file, trackio:<project>[/<run>], mlruns/ or wandb/ "
+        "('#<run>' picks one)"
     ),
 ]
 Tags = Annotated[

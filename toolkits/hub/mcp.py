@@ -58,7 +58,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
             list[Annotated[str, Field(max_length=100)]],
             Field(
                 max_length=10,
-                description="tags, all must match: 'library:peft', 'dataset:imdb', 'arxiv:2106.09685'",
+                description="all must match, e.g. 'library:peft', 'dataset:imdb'",
             ),
         ] = [],  # noqa: B006 - pydantic copies defaults; a list keeps the schema simple
         sort: Literal["downloads", "likes", "trending", "created", "modified"] = "downloads",

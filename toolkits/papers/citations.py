@@ -55,8 +55,8 @@ def paper_citations(
     hint = None
     if next_offset is not None:
         hint = (
-            f"More on Semantic Scholar: papers_citations(arxiv_id='{arxiv_id.base}', "
-            f"direction='{direction}', offset={next_offset})."
+            f"More on Semantic Scholar: papers_get(arxiv_id='{arxiv_id.base}', "
+            f"follow='{direction}', offset={next_offset})."
         )
     return CitationList(
         arxiv_id=arxiv_id.base,

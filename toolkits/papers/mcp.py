@@ -14,7 +14,7 @@ from toolkits.papers.models import CitationList, PaperDetails, PaperList
 INSTRUCTIONS = (
     "Find ML papers and read their recipes: papers_search finds papers (or lists trending ones), "
     "papers_get gives details, the section outline and linked Hub models/datasets, and with "
-    "section='4.1' the text of one section; papers_citations follows references and citations."
+    "section='4.1' the text of one section, and with follow= its references or citations."
 )
 
 ArxivIdParam = Annotated[str, Field(min_length=4, max_length=120)]
@@ -41,13 +41,13 @@ def build(ctx: ToolkitContext) -> FastMCP:
         offset: Annotated[int, Field(ge=0, le=500)] = 0,
     ) -> PaperList:
         """Search ML papers on Hugging Face papers (arXiv), best first; without query: the
-        trending papers of day date_from (default latest). Gives arXiv ids, titles, authors,
+        trending papers of day date_from (default latest). Gives ids, titles, authors,
         upvotes, short abstracts."""
         return core.find_papers(settings, query, date_from, date_to, limit, offset)
 
     @toolkit.tool(
         name="get",
-        title="Paper details or one section",
+        title="Paper details, a section, or its citations",
         read_only=True,
         destructive=False,
         idempotent=True,
@@ -59,12 +59,17 @@ def build(ctx: ToolkitContext) -> FastMCP:
         section: Annotated[
             str | None, Field(max_length=120, description="'4.1', 'A' or title words")
         ] = None,
+        follow: Literal["references", "citations"] | None = None,
         offset: Annotated[int, Field(ge=0, le=5_000_000)] = 0,
         max_chars: Annotated[int, Field(ge=500, le=15_000)] = 6000,
-    ) -> PaperDetails:
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> PaperDetails | CitationList:
         """Read a paper. No section: abstract, links, Hub models/datasets citing it and
         the section outline. section='4.1' or 'training recipe': that section's text, for
-        datasets and hyperparameters."""
+        datasets and hyperparameters. follow: the papers it cites or that cite it (Semantic
+        Scholar), with citation counts and the citing sentences."""
+        if follow is not None:
+            return core.citations(settings, toolkit.ctx.store, arxiv_id, follow, limit, offset)
         return core.get_paper(
             settings,
             toolkit.ctx.store,
@@ -74,23 +79,5 @@ def build(ctx: ToolkitContext) -> FastMCP:
             max_chars,
             progress_from_thread(ctx),
         )
-
-    @toolkit.tool(
-        name="citations",
-        title="References or citations of a paper",
-        read_only=True,
-        destructive=False,
-        idempotent=True,
-        open_world=True,
-    )
-    def citations(
-        arxiv_id: ArxivIdParam,
-        direction: Literal["references", "citations"] = "references",
-        limit: Annotated[int, Field(ge=1, le=100)] = 20,
-        offset: Annotated[int, Field(ge=0, le=9000)] = 0,
-    ) -> CitationList:
-        """Papers it cites ('references') or citing it ('citations'), from Semantic
-        Scholar, with citation counts, influential flag and the citing sentences."""
-        return core.citations(settings, toolkit.ctx.store, arxiv_id, direction, limit, offset)
 
     return toolkit.mcp

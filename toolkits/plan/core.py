@@ -27,7 +27,7 @@ MIGRATIONS = [
 
 
 class Todo(BaseModel):
-    id: str = Field(min_length=1, max_length=64, description="Short, e.g. '1' or 'train'.")
+    id: str = Field(min_length=1, max_length=64)
     content: str = Field(min_length=1, max_length=500)
     status: Status = "pending"
 

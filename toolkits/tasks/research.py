@@ -38,7 +38,7 @@ def source_of(tool: str, arguments: dict[str, Any]) -> ResearchSource | None:
     def src(kind: str, ref: Any) -> ResearchSource | None:
         return ResearchSource(kind=kind, ref=str(ref), cited=False) if ref else None  # type: ignore[arg-type]
 
-    if tool in ("papers_get", "papers_citations"):
+    if tool == "papers_get":
         return src("paper", arguments.get("arxiv_id"))
     if tool == "hub_repo":
         kind = "dataset" if arguments.get("kind") == "dataset" else "model"
