@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from server.budget import clip_value
 from toolkits.tasks.artifacts import Artifacts, collect_artifacts, collect_declined
 from toolkits.tasks.models import EventLine, PendingApproval, RunReport, RunStatusView
+from toolkits.tasks.statuses import RUN_STATUSES
 
 if TYPE_CHECKING:
     from toolkits.tasks.runs import RunManager
@@ -16,17 +17,6 @@ REPORT_KINDS = ("iteration", "tool_call", "tool_output", "approval_decided")
 # Bounds on what a report carries, whatever a long run produced.
 MAX_SUMMARY_CHARS = 12_000
 MAX_LISTED = 50
-KNOWN_STATUSES = (
-    "running",
-    "awaiting_approval",
-    "completed",
-    "max_iterations",
-    "budget",
-    "stuck",
-    "cancelled",
-    "error",
-    "interrupted",
-)
 
 
 def next_step(run_id: str, status: str) -> str:
@@ -75,7 +65,7 @@ def build_report(manager: RunManager, run_id: str) -> RunReport:
     iterations = sum(1 for e in events if e.kind == "iteration")
     return RunReport(
         run_id=run_id,
-        status=status if status in KNOWN_STATUSES else "error",  # type: ignore[arg-type]
+        status=status if status in RUN_STATUSES else "error",  # type: ignore[arg-type]
         task=clip_value(" ".join(record.task.split()), 300),
         summary=clip_value(result["final_text"], MAX_SUMMARY_CHARS)
         if result.get("final_text")
