@@ -262,9 +262,14 @@ async def test_writes_outside_the_workspace_fail(service: SandboxService, tmp_pa
     assert (await service.read(sandbox.sandbox_id, "mine.txt")).text == "     1\tinside"
     assert not (outside / "from-sandbox").exists()
     assert not host_has("/usr/evil", "/etc/evil", "/opt/evil")
-    for bad in ("../escape.txt", str(outside / "x.txt"), "ok/../../escape.txt"):
-        with pytest.raises(UserError):
+    for bad, why in (
+        ("../escape.txt", "contains '..': sandbox paths must stay inside the workspace"),
+        (str(outside / "x.txt"), "is outside the sandbox workspace"),
+        ("ok/../../escape.txt", "contains '..': sandbox paths must stay inside the workspace"),
+    ):
+        with pytest.raises(UserError) as refused:
             await service.write(sandbox.sandbox_id, bad, "nope")
+        assert str(refused.value).startswith(f"{bad!r} {why}"), str(refused.value)
     assert list(outside.iterdir()) == []
     assert not (Path(sandbox.workspace).parent / "escape.txt").exists()
 
