@@ -31,6 +31,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         destructive=False,
         idempotent=True,
         open_world=False,
+        role="plan.update",
     )
     def update(
         todos: Annotated[
@@ -54,6 +55,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         destructive=False,
         idempotent=True,
         open_world=False,
+        role="plan.get",
     )
     def get(plan_id: PlanId = "default") -> core.Plan:
         """Return the current plan with each todo's status and the counts per status."""
