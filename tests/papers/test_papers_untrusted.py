@@ -8,6 +8,7 @@ positive control (their text arrives unchanged).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -75,6 +76,7 @@ async def test_every_papers_tool_strips_hidden_text_and_marks_it_untrusted(
     [paper] = [p for p in data(found)["papers"] if p["arxiv_id"] == HOSTILE.arxiv_id]
     assert paper["title"] == f"Helpful Recipes{SHOWN}"
     assert paper["authors"] == [f"Mallory{SHOWN}"]
+    assert data(details)["source"] == "huggingface", data(details)["notes"]
     assert data(details)["abstract"] == f"A plain abstract.{SHOWN}"
     assert data(details)["keywords"] == [f"recipes{SHOWN}"]
     assert data(section)["section"]["title"] == f"Method{SHOWN}"
@@ -105,3 +107,35 @@ async def test_the_arxiv_fallback_is_cleaned_too(
     assert data(result)["source"] == "arxiv"
     assert data(result)["title"] == f"Off the Hub{SHOWN}"
     assert data(result)["abstract"] == f"Only on arXiv.{SHOWN}"
+
+
+async def test_a_page_of_empty_paragraphs_does_not_hold_the_server(
+    papers_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 20k empty paragraphs are 40k blank lines; tidying "whitespace before punctuation" from
+    # every position of that run took over a minute with the GIL held. Now it is linear.
+    page = (
+        '<article class="ltx_document"><section class="ltx_section" id="S1">'
+        '<h2 class="ltx_title ltx_title_section"><span class="ltx_tag ltx_tag_section">1 '
+        '</span>Method</h2><div class="ltx_para"><p class="ltx_p">Use lr 3e-4 </p>'
+        + '<p class="ltx_p"></p>' * 20_000
+        + '<p class="ltx_p">, then stop .</p></div></section></article>'
+    )
+    padded = FakePaper(
+        arxiv_id="2503.08888",
+        title="Padded",
+        authors=["Eve"],
+        published="2025-03-07",
+        abstract="Padding.",
+        sections=[],
+        raw_html=page,
+    )
+    monkeypatch.setitem(arxiv.CATALOG, padded.arxiv_id, padded)
+    async with Client(build_server(papers_settings)) as c:
+        started = time.monotonic()
+        result = await c.call_tool("papers_get", {"arxiv_id": padded.arxiv_id, "section": "1"})
+        elapsed = time.monotonic() - started
+    body = data(result)["section"]["text"]
+    # The tidy-up still works: no space before punctuation, blank runs cut to one empty line.
+    assert body == "Use lr 3e-4, then stop.", body[:200]
+    assert elapsed < 20, f"papers_get took {elapsed:.1f}s on a hostile page"

@@ -17,7 +17,7 @@ from typing import Any
 from server.budget import clip_value, page_text
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
-from server.untrusted import strip_invisible
+from server.untrusted import strip_invisible, without_html_comments
 from toolkits._hf import call_hub, hub_api, missing_repo_message, repo_lister, repo_url
 from toolkits.hub.models import (
     FileContent,
@@ -211,7 +211,7 @@ def _card_summary(
     except UserError:
         return None  # a card we cannot read is not a reason to fail the whole lookup
     body = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.DOTALL).strip()
-    body = re.sub(r"<!--.*?-->", "", body, flags=re.DOTALL)
+    body = without_html_comments(body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip()
     return clip_value(body, CARD_SUMMARY_CHARS) if body else None
 
