@@ -8,6 +8,7 @@ import time
 
 import pytest
 from fastmcp import Client
+from helpers import poll_until
 from sandbox_kit import data, sandbox_server, text
 
 from server.settings import Settings
@@ -214,7 +215,7 @@ async def test_progress_is_reported_and_the_loop_stays_free(settings: Settings) 
                 {"sandbox_id": sandbox_id, "command": "echo started; sleep 2.5; echo done"},
             )
         )
-        await asyncio.sleep(0.5)
+        await poll_until(lambda: bool(updates), 10, "the exec to report progress")
         started = time.monotonic()
         listed = data(await mcp.call_tool("sandbox_list", {}))
         answered_in = time.monotonic() - started
