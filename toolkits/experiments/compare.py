@@ -71,6 +71,10 @@ class Comparison(BaseModel):
 def compare(
     settings: Settings, store: StateStore, sources: list[str], tags: list[str] | None
 ) -> Comparison:
+    """Side-by-side final/best values of the same tags over several runs.
+
+    Raises UserError for fewer than two sources, and as ``core.snapshot`` does per source.
+    """
     if len(sources) < 2:
         raise UserError("Give at least two sources to compare (job ids, log dirs, files).")
     located = [locate(source, settings, store) for source in sources]

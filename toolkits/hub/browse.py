@@ -78,6 +78,7 @@ def search(
     limit: int = 10,
     offset: int = 0,
 ) -> SearchResults:
+    """One page of Hub search results; UserError on a bad sort or a Hub failure."""
     if kind == "space" and sort == "downloads":
         raise UserError(
             "Spaces have no download counts: sort spaces by likes, trending, created or modified."
@@ -116,6 +117,7 @@ def search(
 def repo_info(
     settings: Settings, *, repo_id: str, kind: Kind = "model", revision: str | None = None
 ) -> RepoInfo:
+    """Card summary, license, lineage, size, parameters; NotFoundError if missing."""
     api = hub_api(settings)
     info: Any = call_hub(
         settings,
@@ -256,6 +258,7 @@ def list_files(
     offset: int = 0,
     limit: int = 100,
 ) -> FileListing:
+    """One page of a repository's files; NotFoundError for a missing repo or folder."""
     from huggingface_hub import RepoFolder
 
     api = hub_api(settings)
@@ -310,6 +313,7 @@ def read_file(
     offset: int = 0,
     max_chars: int = 10_000,
 ) -> FileContent:
+    """A window of a text file; NotFoundError if missing, UserError if a folder or too big."""
     from huggingface_hub import RepoFolder
 
     api = hub_api(settings)
