@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,8 +98,9 @@ def _append_unique(items: list[str], value: str) -> None:
     items.append(value)
 
 
-def extract_facts(messages: list[Message]) -> Facts:
-    """The handles, files, plan and latest user request found in ``messages``."""
+def extract_facts(messages: list[Message], plan_tools: Collection[str] = ()) -> Facts:
+    """The handles, files, plan and latest user request found in ``messages``; the plan is the
+    latest result of one of ``plan_tools`` (the tools that declare a plan role)."""
     facts = Facts()
     call_names: dict[str, str] = {}
     for message in messages:
@@ -118,7 +119,7 @@ def extract_facts(messages: list[Message]) -> Facts:
             facts.latest_request = content
         if role == "tool":
             name = call_names.get(message.get("tool_call_id", ""), "")
-            if name.endswith(("plan_update", "plan_get")) and not content.startswith("Error"):
+            if name in plan_tools and not content.startswith("Error"):
                 facts.plan = content
         for kind, value in _HANDLE_IN_TEXT.findall(content):
             facts.add_handle(kind, value)

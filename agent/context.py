@@ -9,7 +9,7 @@ input window and aims at half the window, so it does not fire again on the next 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,11 +55,14 @@ class ContextManager:
         window_tokens: Callable[[], int],
         limits: Limits,
         tool_schemas: list[dict[str, Any]] | None = None,
+        plan_tools: Collection[str] = (),
     ):
         self._messages: list[Message] = list(messages)
         self._window_tokens = window_tokens
         self.limits = limits
         self.tools_tokens = count_json_tokens(tool_schemas) if tool_schemas else 0
+        # The tools whose results are the plan (declared roles), kept through a compaction.
+        self.plan_tools = frozenset(plan_tools)
         self._anchor_tokens: int | None = None
         self._anchor_len = 0
         self._listeners: list[Listener] = []
@@ -141,7 +144,7 @@ class ContextManager:
                 break
         if plan is None:
             return None
-        facts = extract_facts(plan.middle)
+        facts = extract_facts(plan.middle, self.plan_tools)
         try:
             summary = await summarise(plan.middle)
         except Exception as exc:  # the handles are kept anyway; do not lose the run over it

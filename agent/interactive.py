@@ -198,11 +198,11 @@ async def share_from_repl(agent: Agent, store: SessionStore, argument: str, cons
 async def _show_plan(agent: Agent, console: Any) -> None:
     from rich.markup import escape
 
-    getter = next((s for s in agent.tools.tools.values() if s.remote_name == "plan_get"), None)
-    if getter is None:
+    getters = agent.tools.with_role("plan.get")
+    if not getters:
         console.print("no plan tool connected")
         return
-    outcome = await agent.tools.call(getter.name, {})
+    outcome = await agent.tools.call(getters[0].name, {})
     console.print(escape(outcome.text))
 
 

@@ -338,11 +338,12 @@ class Agent:
 
     async def open_plan_items(self) -> list[tuple[str, str]]:
         """(status, content) of the unfinished todos of the plan this session updated, if any."""
-        plan_id = last_plan_id(self.context.messages)
-        getter = next((s for s in self.tools.tools.values() if s.remote_name == "plan_get"), None)
-        if plan_id is None or getter is None:
+        updaters = {spec.name for spec in self.tools.with_role("plan.update")}
+        plan_id = last_plan_id(self.context.messages, updaters)
+        getters = self.tools.with_role("plan.get")
+        if plan_id is None or not getters:
             return []
-        outcome = await self.tools.call(getter.name, {"plan_id": plan_id})
+        outcome = await self.tools.call(getters[0].name, {"plan_id": plan_id})
         todos = (
             (outcome.structured or {}).get("todos")
             if isinstance(outcome.structured, dict)

@@ -5,6 +5,7 @@ bearer token) travel on that server's connection only, and a stdio server starts
 non-secret part of our environment plus the ``env`` its own config entry names. Tools are
 published to the model as ``<prefix><tool>``: the bundled server has no prefix (its tools are
 the catalogue's names, ``plan_update``), every other server ``<name>__`` unless configured.
+A tool's declared role (``_meta``, server/tool_roles.py) is how the loop finds e.g. the plan.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from server.errors import UserError
+from server.tool_roles import ToolRole, role_of
 
 if TYPE_CHECKING:
     from fastmcp import Client, FastMCP
@@ -42,6 +44,7 @@ class ToolSpec:
     destructive: bool
     idempotent: bool
     open_world: bool
+    role: str | None = None  # what it declares it does (server/tool_roles.py), e.g. plan.get
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -172,11 +175,16 @@ class MCPConnections:
                 and (hints is None or hints.destructive_hint is not False),
                 idempotent=bool(hints and hints.idempotent_hint),
                 open_world=hints is None or hints.open_world_hint is not False,
+                role=role_of(tool.meta),
             )
 
     # --- using --------------------------------------------------------------------------
     def schemas(self) -> list[dict[str, Any]]:
         return [spec.schema() for spec in self.tools.values()]
+
+    def with_role(self, role: ToolRole) -> list[ToolSpec]:
+        """The tools (of any server) that declare ``role``, in the order they were listed."""
+        return [spec for spec in self.tools.values() if spec.role == role]
 
     def find(self, server: str, remote_name: str) -> ToolSpec | None:
         for spec in self.tools.values():

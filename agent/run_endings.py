@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from agent.approvals import ApprovalRequest
@@ -16,12 +17,13 @@ def stuck_text(what: str) -> str:
     )
 
 
-def last_plan_id(messages: list[Message]) -> str | None:
-    """The plan_id of the session's latest plan_update call (None: the plan was never used)."""
+def last_plan_id(messages: list[Message], updaters: Collection[str]) -> str | None:
+    """The plan_id of the session's latest call to one of ``updaters`` (the tools declaring
+    plan.update); None: the plan was never used."""
     for message in reversed(messages):
         for call in reversed(message.get("tool_calls") or []):
             function = call.get("function", {})
-            if str(function.get("name", "")).endswith("plan_update"):
+            if function.get("name") in updaters:
                 try:
                     arguments: Any = json.loads(function.get("arguments") or "{}")
                 except json.JSONDecodeError:

@@ -101,6 +101,11 @@ async def open_agent(
             lambda: model.window().max_input_tokens,
             config.limits,
             connections.schemas(),
+            plan_tools=[
+                spec.name
+                for role in ("plan.update", "plan.get")
+                for spec in connections.with_role(role)
+            ],
         )
         if session is not None:
             context.subscribe(session.on_context)

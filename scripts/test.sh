@@ -17,6 +17,13 @@ if ! command -v bwrap >/dev/null 2>&1 || ! command -v slirp4netns >/dev/null 2>&
     e2fsprogs >/dev/null
 fi
 
+# slirp4netns needs the TUN device; a container may lack the node (the module is in the kernel).
+# The network-isolation tests fail without it rather than skip.
+if [ ! -e /dev/net/tun ]; then
+  $SUDO mkdir -p /dev/net
+  $SUDO mknod -m 666 /dev/net/tun c 10 200
+fi
+
 # Python: the package with every extra and the test tools. torch is pinned to the CPU build.
 python3 -m pip install -q -e ".[all,test]"
 

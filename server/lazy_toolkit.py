@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fastmcp import FastMCP
+from fastmcp.server.providers import Provider
 from fastmcp.server.providers.fastmcp_provider import FastMCPProvider
 from fastmcp.tools.base import Tool
 from pydantic import SecretStr
@@ -142,42 +143,46 @@ class ToolCatalog:
         os.replace(tmp, self.path)
 
 
-class LazyToolkit(FastMCPProvider):
-    """A FastMCPProvider whose sub-server is built on first real use."""
+class LazyToolkit(Provider):
+    """A provider that builds its toolkit's sub-server on first real use.
+
+    It implements the hooks fastmcp documents for custom providers (``_list_tools``,
+    ``_get_tool``, ...) and, once built, delegates each to the public methods of the
+    ``FastMCPProvider`` that ``mount`` would have created. It is deliberately not a
+    FastMCPProvider: fastmcp reaches into those (``.server``) when it builds the HTTP app,
+    which would build every toolkit at start-up. tests/test_fastmcp_seams.py pins the hooks.
+    """
 
     def __init__(self, name: str, factory: Callable[[], FastMCP], catalog: ToolCatalog):
-        # FastMCPProvider.__init__ would need the server now; Provider's is all we want.
-        super(FastMCPProvider, self).__init__()
+        super().__init__()
         self.toolkit_name = name
         self._factory = factory
-        self._built: FastMCP | None = None
+        self._inner: FastMCPProvider | None = None
         self._catalog = catalog
         self._cached: list[Tool] | None = None
 
     @property
     def built(self) -> bool:
-        return self._built is not None
+        return self._inner is not None
 
     @property
-    def server(self) -> FastMCP:  # type: ignore[override]
-        if self._built is None:
+    def inner(self) -> FastMCPProvider:
+        """The mounted sub-server's provider, building the toolkit the first time."""
+        if self._inner is None:
             log.debug("building toolkit %s", self.toolkit_name)
-            self._built = self._factory()
-        return self._built
-
-    @server.setter
-    def server(self, value: FastMCP) -> None:
-        self._built = value
+            self._inner = FastMCPProvider(self._factory())
+        return self._inner
 
     def required_extensions(self) -> Sequence[Any]:
-        return () if self._built is None else super().required_extensions()
+        return () if self._inner is None else self._inner.required_extensions()
 
     @contextlib.contextmanager
     def _extension_runtime(self, available: frozenset[str], *, root: Any) -> Iterator[None]:
-        if self._built is None:
+        # A composite provider forwards this scope to its child (Provider's docs).
+        if self._inner is None:
             yield
         else:
-            with super()._extension_runtime(available, root=root):
+            with self._inner._extension_runtime(available, root=root):
                 yield
 
     @contextlib.asynccontextmanager
@@ -186,42 +191,59 @@ class LazyToolkit(FastMCPProvider):
         yield
 
     async def get_tasks(self) -> Sequence[Any]:
-        return [] if self._built is None else await super().get_tasks()
+        return [] if self._inner is None else await self._inner.get_tasks()
+
+    # Listing never builds: an unbuilt toolkit lists its cached tools and nothing else.
+    async def _list_tools(self) -> Sequence[Tool]:
+        if self._inner is None:
+            cached = self._cached_tools()
+            if cached is not None:
+                return cached
+        tools = await self.inner.list_tools()
+        try:
+            self._catalog.save(await self.inner.server.list_tools())
+        except OSError as exc:  # a read-only home only costs start-up time
+            log.warning("could not cache the %s tool catalog: %s", self.toolkit_name, exc)
+        return tools
 
     async def _list_resources(self) -> Sequence[Any]:
-        return [] if self._built is None else await super()._list_resources()
+        return [] if self._inner is None else await self._inner.list_resources()
 
     async def _list_resource_templates(self) -> Sequence[Any]:
-        return [] if self._built is None else await super()._list_resource_templates()
+        return [] if self._inner is None else await self._inner.list_resource_templates()
 
     async def _list_prompts(self) -> Sequence[Any]:
-        return [] if self._built is None else await super()._list_prompts()
+        return [] if self._inner is None else await self._inner.list_prompts()
+
+    # Getting one builds, except a tool name the catalog says is not ours.
+    async def _get_tool(self, name: str, version: Any = None) -> Tool | None:
+        # Un-namespaced toolkits are asked about every tool name: answer "not mine" from the
+        # catalog instead of building the toolkit to find out.
+        if self._inner is None:
+            cached = self._cached_tools()
+            if cached is not None and name not in {tool.name for tool in cached}:
+                return None
+        return await self.inner.get_tool(name, version)
+
+    async def get_app_tool(self, app_name: str, tool_name: str) -> Tool | None:
+        return await self.inner.get_app_tool(app_name, tool_name)
+
+    async def _get_tool_by_hash(self, tool_hash: str, tool_name: str) -> Tool | None:
+        return await self.inner._get_tool_by_hash(tool_hash, tool_name)
+
+    async def _get_resource(self, uri: str, version: Any = None) -> Any:
+        return await self.inner.get_resource(uri, version)
+
+    async def _get_resource_template(self, uri: str, version: Any = None) -> Any:
+        return await self.inner.get_resource_template(uri, version)
+
+    async def _get_prompt(self, name: str, version: Any = None) -> Any:
+        return await self.inner.get_prompt(name, version)
 
     def _cached_tools(self) -> list[Tool] | None:
         if self._cached is None:
             self._cached = self._catalog.load()
         return self._cached
-
-    async def _get_tool(self, name: str, version: Any = None) -> Tool | None:
-        # Un-namespaced toolkits are asked about every tool name: answer "not mine" from the
-        # catalog instead of building the toolkit to find out.
-        if self._built is None:
-            cached = self._cached_tools()
-            if cached is not None and name not in {tool.name for tool in cached}:
-                return None
-        return await super()._get_tool(name, version)
-
-    async def _list_tools(self) -> Sequence[Tool]:
-        if self._built is None:
-            cached = self._cached_tools()
-            if cached is not None:
-                return cached
-        tools = await super()._list_tools()
-        try:
-            self._catalog.save(await self.server.list_tools())
-        except OSError as exc:  # a read-only home only costs start-up time
-            log.warning("could not cache the %s tool catalog: %s", self.toolkit_name, exc)
-        return tools
 
 
 def lazy_toolkit(

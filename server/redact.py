@@ -59,7 +59,13 @@ _SHAPES: list[tuple[str, re.Pattern[str], int]] = [
     ),
     ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), 0),
-    ("password", re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\[\]]+:([^\s/@]+)@"), 1),
+    # The scheme starts where no scheme character precedes it (not at every \b): with \b, text
+    # like "a.a.a.a..." (anyone's README) started a scan to its end at each letter, quadratic.
+    (
+        "password",
+        re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\[\]]+:([^\s/@]+)@"),
+        1,
+    ),
     ("bearer", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)"), 1),
 ]
 

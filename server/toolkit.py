@@ -40,6 +40,7 @@ from server.redact import redact, redact_data
 from server.roots import Roots, in_force, offered_roots
 from server.settings import Settings
 from server.state import StateStore
+from server.tool_roles import ToolRole, role_meta
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,12 @@ class Toolkit:
         idempotent: bool,
         open_world: bool,
         timeout: float | None = None,
+        role: ToolRole | None = None,
     ) -> Callable[[F], F]:
-        """Register ``fn`` as ``<namespace>_<name>``; its docstring is the model-facing text."""
+        """Register ``fn`` as ``<namespace>_<name>``; its docstring is the model-facing text.
+
+        ``role`` declares what the tool does for clients that look for it (server/tool_roles.py).
+        """
 
         def decorate(fn: F) -> F:
             if self.ctx.read_only and not read_only:
@@ -112,6 +117,7 @@ class Toolkit:
                     open_world_hint=open_world,
                 ),
                 timeout=timeout,
+                meta=role_meta(role) if role else None,
             )
             # Every host pays for this schema on every request: publish it lean.
             tool.parameters = schema_slim.slim_schema(tool.parameters)

@@ -10,10 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import anyio
 import httpx
 
 if TYPE_CHECKING:
@@ -52,6 +53,18 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None
         except httpx.HTTPError:
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+async def poll_until(
+    predicate: Callable[[], bool], limit_s: float, what: str, step: float = 0.1
+) -> None:
+    """Wait for ``predicate`` inside an async test, with a deadline: the event loop (the
+    in-memory server, progress handlers) keeps running while we wait, unlike ``time.sleep``."""
+    deadline = time.monotonic() + limit_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {limit_s}s waiting for {what}")
+        await anyio.sleep(step)
 
 
 def test_env(home: Path, **extra: str) -> dict[str, str]:

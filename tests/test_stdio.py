@@ -68,9 +68,8 @@ def test_stdout_carries_only_protocol(tmp_path: Path) -> None:
             if "id" in request:  # wait for its answer before sending more
                 out_lines.append(readline_within(proc.stdout))
     finally:
-        proc.stdin.close()
-        proc.wait(timeout=30)
-        rest, stderr = proc.stdout.read(), proc.stderr.read() if proc.stderr else ""
+        # Closes stdin (the server's cue to exit), then reads the rest with a deadline.
+        rest, stderr = proc.communicate(timeout=30)
     stdout = "".join(out_lines) + rest
     lines = [line for line in stdout.splitlines() if line.strip()]
     assert lines, stderr

@@ -85,7 +85,7 @@ async def job_model(call: ToolCall, job_id: str) -> dict[str, Any]:
 
 async def approval_model(call: ToolCall, run_id: str) -> dict[str, Any]:
     """What a delegated run wants to do and waits for a person to allow, plus its timeline."""
-    from toolkits.tasks.store import LIVE_STATUSES
+    from toolkits.tasks.statuses import LIVE_STATUSES
 
     status = await call("ml_task", {"run_id": run_id, "since": 0, "limit": 50})
     return {

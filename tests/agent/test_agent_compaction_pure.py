@@ -85,12 +85,14 @@ def test_facts_keep_ids_files_and_plan_from_the_summarised_part() -> None:
         result("p", "Plan 'default' (v3): 1/3 completed\n[x] 1. data\n[~] 2. train\n[ ] 3. push"),
         {"role": "user", "content": "also push it to the hub as me/tiny"},
     ]
-    facts = extract_facts(middle)
+    facts = extract_facts(middle, plan_tools={"plan_update", "plan_get"})
     assert facts.handles["sandbox_id"] == ["sbx-a1b2c3"]
     assert facts.handles["job_id"] == ["j-42"]
     assert facts.files == ["train.py", "cfg.yaml"]
     assert facts.plan is not None and "[~] 2. train" in facts.plan
     assert facts.latest_request == "also push it to the hub as me/tiny"
+    # The plan is found by the tools' declared role, not their name.
+    assert extract_facts(middle).plan is None
     note = render_note("Trained once; loss fell to 0.3.", facts, len(middle))
     assert note.startswith(SUMMARY_HEADING)
     for needle in ("j-42", "sbx-a1b2c3", "train.py", "cfg.yaml", "[ ] 3. push", "loss fell to 0.3"):

@@ -13,7 +13,7 @@ from fastmcp import FastMCP
 
 from agent.context import INTERRUPTED_STUB
 from agent.sessions import SessionStore
-from server.errors import NotFoundError
+from server.errors import NotFoundError, UserError
 from server.settings import Settings
 
 # The shared fixtures (scripted LLM, lab server, ...) live in tests/agent/agent_testkit.py.
@@ -163,5 +163,8 @@ def test_unknown_session_names_the_recent_ones(settings: Settings) -> None:
     known.close()
     with pytest.raises(NotFoundError, match=f"Recent sessions: {known.session_id}"):
         store.load("20000101-000000-000000")
-    with pytest.raises(Exception, match="not a session id"):
+    with pytest.raises(UserError) as caught:
         store.load("../../etc/passwd")
+    assert str(caught.value) == (
+        "'../../etc/passwd' is not a session id (they look like 20250101-120000-a1b2c3)."
+    )

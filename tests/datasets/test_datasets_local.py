@@ -14,6 +14,7 @@ import pytest
 from datasets_world import datasets_client, out, text
 from fastmcp.exceptions import ToolError
 
+from server.errors import NotFoundError
 from server.settings import Settings
 from toolkits.datasets import local
 from toolkits.datasets.core import inspect_dataset
@@ -103,8 +104,10 @@ def test_save_to_disk_dataset_dict_and_split_choice(
     report = inspect_dataset(local_settings, str(root), split="test", sample_rows=1)
     assert {s.name: s.rows for s in report.splits} == {"train": 50, "test": 8}
     assert report.split == "test" and report.format == "arrow"
-    with pytest.raises(Exception, match=r"No split 'dev'.*Splits: train, test"):
+    with pytest.raises(NotFoundError) as caught:
         inspect_dataset(local_settings, str(root), split="dev")
+    assert str(caught.value).startswith("No split 'dev' in ")
+    assert str(caught.value).endswith(". Splits: train, test.")
 
 
 def test_folder_of_files_is_split_by_file_names(local_settings: Settings, tmp_path: Path) -> None:

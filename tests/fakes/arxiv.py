@@ -49,6 +49,7 @@ class FakePaper:
     sections: list[Section] | None = None  # None: no HTML version on arXiv
     linked_models: list[dict] = field(default_factory=list)
     linked_datasets: list[dict] = field(default_factory=list)
+    raw_html: str | None = None  # served as the HTML version as it is (a hostile page)
 
 
 TINYTUNE = FakePaper(
@@ -294,6 +295,8 @@ def _bare_id(raw: str) -> str:
 async def html_version(request: Request) -> Response:
     requested = request.path_params["arxiv_id"]
     paper = CATALOG.get(_bare_id(requested))
+    if paper is not None and paper.raw_html is not None:
+        return HTMLResponse(paper.raw_html)
     if paper is None or paper.sections is None:
         return HTMLResponse("<html><body>No HTML for this paper.</body></html>", status_code=404)
     if requested == paper.arxiv_id:  # an unversioned id is redirected to the latest version

@@ -141,7 +141,7 @@ class FakeHfJobs:
         for job in self.jobs.values():
             if job.process is not None and job.process.poll() is None:
                 os.killpg(job.process.pid, signal.SIGKILL)
-                job.process.wait()
+                job.process.wait(timeout=10)
         self._stack.close()
 
     # --- test controls ----------------------------------------------------------------------

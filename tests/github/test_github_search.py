@@ -78,5 +78,7 @@ def test_invalid_arguments_are_refused_locally(tmp_path: Path) -> None:
         core.search_code(settings, "x", repo="not a repo")
     with pytest.raises(UserError, match="only the first 1000 results"):
         core.search_code(settings, "x", offset=1000)
-    with pytest.raises(MissingCredentialError):
+    with pytest.raises(MissingCredentialError) as caught:
         core.search_code(github_settings(tmp_path, None, github_token=None), "x")
+    assert caught.value.variable == "GITHUB_TOKEN"
+    assert str(caught.value).startswith("GITHUB_TOKEN is not set: ")

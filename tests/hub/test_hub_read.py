@@ -144,10 +144,14 @@ async def test_read_file_detects_binary_without_dumping_it(
         by_name = await c.call_tool(
             "hub_repo", {"op": "read", "repo_id": "alice/tiny-sentiment", "path": "logo.png"}
         )
-    for result in (by_content, by_name):
+    for result, name in ((by_content, "data.txt"), (by_name, "logo.png")):
         assert out(result)["binary"] is True
         assert out(result)["text"] == ""
-        assert "binary" in text(result)
+        assert text(result).startswith(f"alice/tiny-sentiment:{name} (") and text(result).endswith(
+            ") is binary; its content is not shown. Binary file: inspect "
+            "data files with datasets_inspect, model weights with hub_repo_info (parameter "
+            "count), or download it in a sandbox."
+        )
     # Known binary types are recognised by name: their bytes are never fetched.
     assert not any(p.endswith("/logo.png") for p in fake_hub.recorder.paths())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fakes.hub import FakeHub
 from hub_world import hub_client, out, text
 
@@ -38,3 +40,20 @@ async def test_a_hub_file_read_is_cleaned_and_marked(
     assert "\u202e" not in text(tricked) and "\u200b" not in text(tricked)
     assert out(normal)["text"] == plain[: len(out(normal)["text"])]  # unchanged otherwise
     assert out(normal)["untrusted"] is True
+
+
+async def test_a_card_full_of_unclosed_comments_does_not_hold_the_server(
+    anon_settings: Settings, fake_hub: FakeHub
+) -> None:
+    # Each unclosed "<!--" made the old regex scan to the end of the card: 200 KB of them held
+    # the GIL for minutes. Stripping comments is linear now.
+    files = fake_hub.repos[("model", "alice/tiny-sentiment")].refs["main"]
+    files["README.md"] = ("# Card\n<!-- hidden note -->Visible text.\n" + "<!--" * 50_000).encode()
+    async with hub_client(anon_settings) as c:
+        started = time.monotonic()
+        result = await c.call_tool("hub_repo_info", {"repo_id": "alice/tiny-sentiment"})
+        elapsed = time.monotonic() - started
+    summary = out(result)["card_summary"]
+    assert summary.startswith("# Card\nVisible text.\n<!--<!--"), summary[:80]  # comment gone
+    assert "hidden note" not in summary
+    assert elapsed < 20, f"hub_repo_info took {elapsed:.1f}s on a hostile card"

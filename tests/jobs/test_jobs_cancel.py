@@ -6,7 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from jobs_support import call, jobs_server, mcp_client, pid_gone, wait_for
+from helpers import poll_until
+from jobs_support import call, jobs_server, mcp_client, pid_gone
 
 from server.settings import Settings
 
@@ -41,7 +42,7 @@ async def test_cancel_kills_every_process_of_the_job(
     (workdir / "tree.py").write_text(TREE_SCRIPT)
     async with mcp_client(jobs_server(settings), era) as c:
         job = await call(c, "jobs_submit", {"script": "tree.py", "working_dir": str(workdir)})
-        wait_for(lambda: (workdir / "pids.json").exists(), 30, "the job to build its tree")
+        await poll_until(lambda: (workdir / "pids.json").exists(), 30, "the job to build its tree")
         pids = read_pids(workdir)
         assert len(pids) == 6 and not any(pid_gone(pid) for pid in pids)
         status = await call(c, "jobs_status", {"job_id": job["job_id"]})

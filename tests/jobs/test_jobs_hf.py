@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes.hf_jobs import FakeHfJobs
+from helpers import poll_until
 from jobs_support import call, jobs_server, mcp_client, wait_for
 from pydantic import SecretStr
 
@@ -142,7 +143,9 @@ async def test_running_job_logs_arrive_with_progress_while_the_stream_stays_open
     async with mcp_client(jobs_server(hf_settings), progress_handler=on_progress) as c:
         job = await call(c, "jobs_submit", {"backend": "hf", "script": str(workdir / "slow.py")})
         remote = fake.only_job()
-        wait_for(lambda: any("epoch 1" in line for _, line in remote.logs), 20, "first log line")
+        await poll_until(
+            lambda: any("epoch 1" in line for _, line in remote.logs), 20, "first log line"
+        )
         page = await call(c, "jobs_logs", {"job_id": job["job_id"]})
         assert "epoch 1 done" in page["text"]
         assert page["status"] == "running" and "later for new lines" in page["hint"]

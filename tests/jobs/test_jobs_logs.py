@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from jobs_support import call, jobs_server, mcp_client, wait_for, wait_terminal
+from helpers import poll_until
+from jobs_support import call, jobs_server, mcp_client, wait_terminal
 from pydantic import SecretStr
 
 from server.settings import Settings
@@ -102,7 +103,7 @@ async def test_following_a_running_job_returns_only_new_lines(
     )
     async with mcp_client(jobs_server(settings)) as c:
         job_id = (await call(c, "jobs_submit", {"script": str(workdir / "drip.py")}))["job_id"]
-        wait_for(
+        await poll_until(
             lambda: (settings.home / "jobs" / job_id / "output.log").stat().st_size > 20,
             20,
             "output",

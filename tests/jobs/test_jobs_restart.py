@@ -7,8 +7,8 @@ import signal
 from pathlib import Path
 
 from fastmcp import Client
-from helpers import free_port, running, server_cmd, test_env, wait_for_http
-from jobs_support import call, wait_for
+from helpers import free_port, poll_until, running, server_cmd, test_env, wait_for_http
+from jobs_support import call
 
 from toolkits.jobs.backends import local_runner
 
@@ -48,8 +48,14 @@ async def test_jobs_outlive_a_killed_server_and_are_reported_after_restart(
             sleeper = (await call(c, "jobs_submit", {"script": str(workdir / "sleeper.py")}))[
                 "job_id"
             ]
-        wait_for(
+        await poll_until(
             lambda: "tick 2" in (home / "jobs" / ticker / "output.log").read_text(), 30, "ticks"
+        )
+        # Both runners have recorded who they are (the sleeper's may lag the ticker's output).
+        await poll_until(
+            lambda: all("runner_pid" in runner_of(home, job) for job in (ticker, sleeper)),
+            30,
+            "both runner records",
         )
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(10)
@@ -63,7 +69,9 @@ async def test_jobs_outlive_a_killed_server_and_are_reported_after_restart(
     os.kill(sleeper_runner["runner_pid"], signal.SIGKILL)
     for pid in victims - {sleeper_runner["runner_pid"]}:
         os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not local_runner.tree_pids(sleeper_runner["runner_pid"]), 10, "sleeper death")
+    await poll_until(
+        lambda: not local_runner.tree_pids(sleeper_runner["runner_pid"]), 10, "sleeper death"
+    )
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"

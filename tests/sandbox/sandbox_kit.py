@@ -25,6 +25,15 @@ def sandbox_server(settings: Settings, read_only: bool = False) -> FastMCP:
     )
 
 
+def require_tun() -> None:
+    """Fail (not skip) where slirp4netns cannot work: the isolation tests exist for this case."""
+    assert os.path.exists("/dev/net/tun"), (
+        "no /dev/net/tun: slirp4netns cannot give sandboxes their own network, so the network "
+        "isolation tests cannot run. scripts/test.sh creates the device; on a container, run it "
+        "with --device /dev/net/tun"
+    )
+
+
 def marker() -> tuple[str, str]:
     """An environment variable to hand an exec, by which its processes can be found later."""
     return "SANDBOX_TEST_MARK", secrets.token_hex(8)

@@ -159,7 +159,11 @@ def test_both_ways_of_setting_limits_set_the_same_ones() -> None:
     prefix, in_child = launcher(limits)
     assert prefix and in_child is None  # prlimit is installed here (util-linux)
     by_prlimit = subprocess.run(
-        [*prefix, "bash", "-c", LIMIT_REPORT], capture_output=True, text=True, check=True
+        [*prefix, "bash", "-c", LIMIT_REPORT],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
     by_child = subprocess.run(
         ["bash", "-c", LIMIT_REPORT],
@@ -167,5 +171,6 @@ def test_both_ways_of_setting_limits_set_the_same_ones() -> None:
         capture_output=True,
         text=True,
         check=True,
+        timeout=30,
     )
     assert by_prlimit.stdout.split() == by_child.stdout.split() == ["307200", "7", "123", "0"]

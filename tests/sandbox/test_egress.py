@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import socket
 import subprocess
 from collections.abc import Iterator
 
 import pytest
-from sandbox_kit import line_server
+from sandbox_kit import line_server, require_tun
 
 from server.settings import Settings
 from server.state import StateStore
@@ -77,8 +76,7 @@ async def probe(service: SandboxService, sandbox_id: str, targets: list) -> dict
 
 @pytest.fixture
 def online(service: SandboxService) -> SandboxService:
-    if not os.path.exists("/dev/net/tun"):
-        pytest.skip("no /dev/net/tun here: slirp4netns cannot work")
+    require_tun()
     return service
 
 

@@ -7,14 +7,20 @@ test when bubblewrap is not usable) and drives the plain service, as the tools d
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_kit import host_has, line_server, marker, processes_carrying, processes_named
+from sandbox_kit import (
+    host_has,
+    line_server,
+    marker,
+    processes_carrying,
+    processes_named,
+    require_tun,
+)
 
 from server.errors import UserError
 from server.settings import Settings
@@ -117,8 +123,7 @@ async def test_without_network_a_host_port_cannot_be_reached(
 async def test_with_network_the_internet_is_routed_but_the_hosts_loopback_is_not(
     service: SandboxService, listener: int
 ) -> None:
-    if not os.path.exists("/dev/net/tun"):  # noqa: ASYNC240 - a kernel device, not installed by test.sh
-        pytest.skip("no /dev/net/tun here: slirp4netns cannot work, sandboxes share the host net")
+    require_tun()
     helpers_before = processes_named("slirp4netns")
     online = await service.create(network=True)
     assert online.network == "user" and online.warnings == []
@@ -257,9 +262,14 @@ async def test_writes_outside_the_workspace_fail(service: SandboxService, tmp_pa
     assert (await service.read(sandbox.sandbox_id, "mine.txt")).text == "     1\tinside"
     assert not (outside / "from-sandbox").exists()
     assert not host_has("/usr/evil", "/etc/evil", "/opt/evil")
-    for bad in ("../escape.txt", str(outside / "x.txt"), "ok/../../escape.txt"):
-        with pytest.raises(UserError):
+    for bad, why in (
+        ("../escape.txt", "contains '..': sandbox paths must stay inside the workspace"),
+        (str(outside / "x.txt"), "is outside the sandbox workspace"),
+        ("ok/../../escape.txt", "contains '..': sandbox paths must stay inside the workspace"),
+    ):
+        with pytest.raises(UserError) as refused:
             await service.write(sandbox.sandbox_id, bad, "nope")
+        assert str(refused.value).startswith(f"{bad!r} {why}"), str(refused.value)
     assert list(outside.iterdir()) == []
     assert not (Path(sandbox.workspace).parent / "escape.txt").exists()
 

@@ -142,7 +142,7 @@ async def test_experiments_read_only_inside_the_roots(
     settings = only_data_root(tmp_path, world["data"])
     async with client(build_server(settings)) as c:
         ok = await c.call_tool("experiments_metrics", {"source": str(metrics)})
-        assert "loss" in ok.structured_content["tags"][0]["tag"]
+        assert [t["tag"] for t in ok.structured_content["tags"]] == ["loss"]
         await refused(c, "experiments_metrics", {"source": str(world["outside"] / "metrics.jsonl")}, "outside the allowed roots")  # fmt: skip
         prefs = world["outside"] / "preferences.md"
         prefs.write_text("# p\n\n```yaml\nmetrics:\n  loss: {threshold: 1}\n```\n")

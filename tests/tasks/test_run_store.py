@@ -15,7 +15,9 @@ from toolkits.tasks.store import RunStore, process_start_time, this_process
 def test_only_runs_of_dead_processes_become_interrupted(settings: Settings) -> None:
     store = RunStore(StateStore(settings.state_path))
     probe = [sys.executable, "-c", "import os; print(os.getpid())"]
-    dead_pid = int(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
+    dead_pid = int(
+        subprocess.run(probe, capture_output=True, text=True, check=True, timeout=30).stdout
+    )
     parent = os.getppid()  # alive for the whole test, and not us
     parent_owner = f"{parent}:{process_start_time(parent)}"
     names = ("dead", "reused", "other", "mine", "done")

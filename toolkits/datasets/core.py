@@ -21,6 +21,11 @@ def inspect_dataset(
     sample_rows: int = 5,
     column_offset: int = 0,
 ) -> DatasetInspection:
+    """Splits, schema, row counts, sample rows and size of a Hub dataset or a local path.
+
+    Raises UserError for a local path outside the roots or in no known format, NotFoundError
+    for a missing dataset, config or split (listing the ones there are).
+    """
     if looks_local(dataset):
         inspection = inspect_local(
             settings, dataset, split=split, sample_rows=sample_rows, column_offset=column_offset

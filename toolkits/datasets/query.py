@@ -57,6 +57,12 @@ def run_query(
     offset: int = 0,
     progress: Progress | None = None,
 ) -> QueryResult:
+    """Run one read-only SQL statement over a dataset's splits (tables ``data`` and each
+    split), bounded in rows, memory and time.
+
+    Raises UserError for SQL that writes, reads files or does not parse, for an unknown column
+    or table (listing the real ones), and when the time or memory limit stops the query.
+    """
     statement = validate_sql(sql)  # before any download: a refused query costs nothing
     notes: list[str] = []
     if looks_local(dataset):

@@ -40,6 +40,7 @@ _build_locks_guard = threading.Lock()
 
 
 def index_path(settings: Settings) -> Path:
+    """Where the local full-text index of the docs lives (a cache: safe to delete)."""
     return settings.home / "cache" / "docs-index.sqlite3"
 
 
@@ -59,6 +60,10 @@ def search_docs(
     clock: Clock = time.time,
     build_budget_s: float = BUILD_BUDGET_S,
 ) -> DocSearchResult:
+    """Search Hugging Face docs (one library or all indexed ones), building the local index
+    on first use. Raises UserError for a query with no words, a bad library slug, or a docs
+    site that cannot be reached; NotFoundError for an unknown library.
+    """
     query = " ".join(query.split())
     if not any(ch.isalnum() for ch in query):
         raise UserError("The query has no words; try e.g. 'SFTTrainer packing' or 'LoRA rank'.")
@@ -198,6 +203,11 @@ def fetch_doc(
     max_chars: int = 8000,
     clock: Clock = time.time,
 ) -> DocPage:
+    """A window of one docs page as Markdown (cached), with headings to navigate.
+
+    Raises UserError for a URL outside the Hugging Face docs, NotFoundError for a missing page
+    (suggesting close ones).
+    """
     with DocsSite(settings) as site:
         page_url = site.canonical(url)
         index = DocsIndex(index_path(settings), clock)

@@ -79,6 +79,12 @@ class Comparison(BaseModel):
 def compare(
     settings: Settings, store: StateStore, sources: list[str], tags: list[str] | None
 ) -> Comparison:
+    """Side-by-side final/best values of the same tags over several runs, or over one restarted
+    job's chain (with what each restart gained).
+
+    Raises UserError for one source that is not a restarted job, and as ``core.snapshot`` does
+    per source.
+    """
     sources, gains = _chain_sources(settings, store, sources)
     located = [locate(source, settings, store) for source in sources]
     snapshots = [read(one) for one in located]

@@ -47,6 +47,11 @@ class MetricsReport(BaseModel):
 
 
 def snapshot(settings: Settings, store: StateStore, source: str) -> tuple[Snapshot, float]:
+    """Every metric series of ``source`` (job id, log dir or file) and the seconds it took.
+
+    Raises UserError for a source outside the roots or in no known format, NotFoundError for a
+    missing job or file.
+    """
     started = time.perf_counter()
     result = read(locate(source, settings, store))
     return result, time.perf_counter() - started
@@ -62,6 +67,9 @@ def metrics(
     tag_offset: int = 0,
     now: float | None = None,
 ) -> MetricsReport:
+    """The tags of ``source`` with each series downsampled to ``max_points`` (newer than
+    ``since_step`` when given). Raises as ``snapshot`` does, and UserError when no tag matches.
+    """
     snap, seconds = snapshot(settings, store, source)
     available = list(snap.series)
     chosen, problems = select_tags(available, tags) if available else ([], [])
@@ -109,6 +117,10 @@ def check(
     now: float | None = None,
 ) -> CheckReport:
     # A bad file is reported before any log is read; without one, the defaults judge.
+    """Diagnose ``source`` against the user's preferences.md rules: health, verdicts per
+    metric and the actions the rules recommend. Raises as ``snapshot`` does, and
+    PreferencesError (a UserError naming the line) for a malformed preferences file.
+    """
     given = load_preferences(preferences) if preferences else None
     prefs = given or Preferences(origin="defaults")
     # A restarted job's verdict would recommend forking it again: judge its newest successor.
@@ -153,6 +165,9 @@ class PlotSummary(BaseModel):
 def plot(
     settings: Settings, store: StateStore, source: str, tags: list[str] | None = None
 ) -> tuple[bytes, PlotSummary]:
+    """A PNG of the chosen tags of ``source``. Raises UserError when there is nothing to plot
+    (or matplotlib is missing), and as ``snapshot`` does.
+    """
     snap, _seconds = snapshot(settings, store, source)
     if not snap.series:
         from server.errors import UserError

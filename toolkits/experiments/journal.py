@@ -98,6 +98,7 @@ class JournalPage(BaseModel):
 
 
 def validate_name(experiment: str) -> str:
+    """``experiment`` when it is a valid journal name; UserError otherwise."""
     experiment = experiment.strip()
     if not _NAME.match(experiment):
         raise UserError(
@@ -114,12 +115,17 @@ def safe_name(text: str) -> str:
 
 
 def journal_path(settings: Settings, experiment: str) -> Path:
+    """The Markdown file of an experiment's journal under MLINTERN_HOME."""
     return settings.home / "experiments" / experiment / "journal.md"
 
 
 def append(
     settings: Settings, store: StateStore, experiment: str, entry: JournalInput
 ) -> JournalEntry:
+    """Add a redacted entry to an experiment's journal (state and Markdown file).
+
+    Raises UserError for an invalid experiment name.
+    """
     experiment = validate_name(experiment)
     store.migrate(COMPONENT, MIGRATIONS)
     now = time.time()
@@ -151,6 +157,10 @@ def read(
     offset: int | None = None,
     limit: int = 20,
 ) -> JournalPage:
+    """One page of an experiment's journal, newest first.
+
+    Raises UserError for an invalid name, NotFoundError (listing known ones) for no journal.
+    """
     experiment = validate_name(experiment)
     entries = _all_entries(store, experiment)
     if not entries:
@@ -211,6 +221,7 @@ def read_or_append(
 
 
 def known_experiments(store: StateStore, limit: int = 30) -> list[str]:
+    """Names of the experiments that have a journal, most recent first."""
     store.migrate(COMPONENT, MIGRATIONS)
     with store.reading() as conn:
         rows = conn.execute(

@@ -60,6 +60,13 @@ def restart(
     allow_new_keys: bool = False,
     stop_old_job: bool = True,
 ) -> RestartResult:
+    """Cancel a job (optionally), write its config with ``config_changes`` applied next to
+    the old one, resubmit it and journal the decision.
+
+    Raises UserError for a job without config_file, a key that is not in the config (unless
+    allow_new_keys), a config outside the roots, or a config that cannot be written;
+    NotFoundError for an unknown job.
+    """
     from toolkits.jobs.chains import chain_of
 
     service = job_service(settings, store)

@@ -17,7 +17,7 @@ from typing import Any
 from server.errors import NotFoundError, UserError
 from server.output_caps import clip_value, page_text
 from server.settings import Settings
-from server.untrusted import strip_invisible
+from server.untrusted import strip_invisible, without_html_comments
 from toolkits._hf.calls import call_hub
 from toolkits._hf.client import hub_api, repo_url
 from toolkits._hf.suggestions import missing_repo_message, repo_lister
@@ -80,6 +80,7 @@ def search(
     limit: int = 10,
     offset: int = 0,
 ) -> SearchResults:
+    """One page of Hub search results; UserError on a bad sort or a Hub failure."""
     if kind == "space" and sort == "downloads":
         raise UserError(
             "Spaces have no download counts: sort spaces by likes, trending, created or modified."
@@ -118,6 +119,7 @@ def search(
 def repo_info(
     settings: Settings, *, repo_id: str, kind: Kind = "model", revision: str | None = None
 ) -> RepoInfo:
+    """Card summary, license, lineage, size, parameters; NotFoundError if missing."""
     api = hub_api(settings)
     info: Any = call_hub(
         settings,
@@ -213,7 +215,7 @@ def _card_summary(
     except UserError:
         return None  # a card we cannot read is not a reason to fail the whole lookup
     body = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.DOTALL).strip()
-    body = re.sub(r"<!--.*?-->", "", body, flags=re.DOTALL)
+    body = without_html_comments(body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip()
     return clip_value(body, CARD_SUMMARY_CHARS) if body else None
 
@@ -258,6 +260,7 @@ def list_files(
     offset: int = 0,
     limit: int = 100,
 ) -> FileListing:
+    """One page of a repository's files; NotFoundError for a missing repo or folder."""
     from huggingface_hub import RepoFolder
 
     api = hub_api(settings)
@@ -312,6 +315,7 @@ def read_file(
     offset: int = 0,
     max_chars: int = 10_000,
 ) -> FileContent:
+    """A window of a text file; NotFoundError if missing, UserError if a folder or too big."""
     from huggingface_hub import RepoFolder
 
     api = hub_api(settings)

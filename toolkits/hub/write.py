@@ -41,6 +41,11 @@ def create_repo(
     exist_ok: bool = False,
     space_sdk: str | None = None,
 ) -> RepoCreated:
+    """Create a model, dataset or Space repository (private unless asked otherwise).
+
+    Raises MissingCredentialError without HF_TOKEN, UserError for a Space without space_sdk or
+    a repository that exists (unless exist_ok), and on Hub failures.
+    """
     from huggingface_hub.errors import HfHubHTTPError
 
     require_token(settings, "creating a repository")
@@ -97,6 +102,11 @@ def upload(
     create_pr: bool = False,
     commit_message: str | None = None,
 ) -> CommitResult:
+    """Upload text, a local file/folder inside the roots, or a sandbox file as one commit.
+
+    Raises MissingCredentialError without HF_TOKEN, UserError when no single source is given,
+    a path leaves the roots or the sandbox, the content holds a secret's value, or the Hub fails.
+    """
     from huggingface_hub import CommitOperationAdd
 
     require_token(settings, "uploading to the Hub")
@@ -185,6 +195,11 @@ def delete(
     create_pr: bool = False,
     commit_message: str | None = None,
 ) -> CommitResult:
+    """Delete files or folders from a repository in one commit (never the repository itself).
+
+    Raises MissingCredentialError without HF_TOKEN, UserError for an empty list or the root,
+    NotFoundError when a path does not exist (nothing is deleted then).
+    """
     from huggingface_hub import CommitOperationDelete, RepoFolder
 
     require_token(settings, "deleting files on the Hub")

@@ -66,6 +66,7 @@ class JobService:
         self._backends: dict[str, Backend] = {}
 
     def backend(self, name: str) -> Backend:
+        """The jobs backend called ``name``. Raises UserError for an unknown or unconfigured one."""
         if name not in self._backends:
             self._backends[name] = load_backend(name, self.settings, self.jobs)
         return self._backends[name]
@@ -179,6 +180,7 @@ class JobService:
         return jobs, total, notes
 
     def list(self, **filters: object) -> list[JobRecord]:
+        """Recent jobs, newest first, filtered by status and backend."""
         jobs, _, _ = self.list_page(**filters)  # type: ignore[arg-type]
         return jobs
 
@@ -196,6 +198,7 @@ class JobService:
         return notes
 
     def health(self, job: JobRecord) -> Health:
+        """Liveness, progress and stall state of ``job`` from its log and process."""
         log_path = Path(job.job_dir) / joblogs.LOG_FILE
         has_log = log_path.exists() and log_path.stat().st_size > 0
         last_log_at = log_path.stat().st_mtime if has_log else None
@@ -229,6 +232,10 @@ class JobService:
         regex: bool = False,
         max_chars: int = 16_000,
     ) -> LogsPage:
+        """A page of a job's log (tail, or from ``offset``), redacted, optionally filtered by a
+        literal or time-bounded regex ``grep``. Raises NotFoundError for an unknown job and
+        UserError for an invalid or too slow regex.
+        """
         pattern = joblogs.compile_grep(grep, regex)
         job = self.refresh(job_id)
         self.backend(job.backend).sync_logs(job)
@@ -285,9 +292,11 @@ class JobService:
         return self.refresh(job_id)
 
     def hardware(self, backend: str) -> HardwareReport:
+        """The hardware a backend offers (local CPUs/GPUs, HF flavors, the Ray cluster)."""
         return self.backend(backend).hardware()
 
     def poll_interval(self, job: JobRecord) -> float:
+        """How long to wait before checking ``job`` again (shorter while it starts)."""
         return self.backend(job.backend).poll_interval_s
 
 

@@ -71,6 +71,10 @@ def search_papers(
     limit: int = 10,
     offset: int = 0,
 ) -> PaperList:
+    """Papers on the Hugging Face papers pages matching ``query``, optionally within dates.
+
+    Raises UserError for an empty query or malformed dates, and when the papers API fails.
+    """
     query = " ".join(query.split())
     if not query:
         raise UserError("The query is empty; give a few words, e.g. 'lora fine-tuning'.")
@@ -98,6 +102,9 @@ def search_papers(
 def trending_papers(
     settings: Settings, date: str | None = None, limit: int = 10, offset: int = 0
 ) -> PaperList:
+    """One page of a day's featured papers (today when ``date`` is None), with a note when
+    there are none. Raises UserError for a malformed date or a failing papers API.
+    """
     found = hub_papers.daily(settings, date)
     papers, next_offset = _page(found, offset, limit)
     note = None
@@ -133,6 +140,12 @@ def get_paper(
     max_chars: int = 6000,
     progress: Progress | None = None,
 ) -> PaperDetails:
+    """A paper's details, linked repos and outline, or one section's text when ``section`` is
+    given (Hub page first, arXiv as the fallback).
+
+    Raises UserError for an id that is not an arXiv id, NotFoundError for an unknown paper or a
+    section it does not have (listing the outline).
+    """
     arxiv_id = parse_arxiv_id(raw_id)
     if section is not None and section.strip():
         return _section(settings, store, arxiv_id, section.strip(), offset, max_chars)
@@ -268,4 +281,9 @@ def citations(
     limit: int = 20,
     offset: int = 0,
 ) -> CitationList:
+    """One page of a paper's references or citing papers from Semantic Scholar (cached).
+
+    Raises UserError for a bad arXiv id or a failing API, NotFoundError when Semantic Scholar
+    does not know the paper.
+    """
     return paper_citations(settings, store, parse_arxiv_id(raw_id), direction, limit, offset)

@@ -180,7 +180,9 @@ class _LatexmlParser(HTMLParser):
 def _tidy(parts: list[str]) -> str:
     lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
     text = "\n".join(lines)
-    text = re.sub(r"\s+([,.;:)])", r"\1", text)
+    # Only from the start of a run of whitespace: from every position, a long run of empty lines
+    # in a hostile page would be scanned again and again (quadratic).
+    text = re.sub(r"(?<!\s)\s+([,.;:)])", r"\1", text)
     text = re.sub(r"(?m)^-\n+(?=\S)", "- ", text)  # a list item's paragraph joins its bullet
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 

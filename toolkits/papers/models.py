@@ -5,20 +5,21 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from server.output_caps import clip_value
+from server.untrusted import OpenText, UntrustedContent
 
 
 class PaperSummary(BaseModel):
     arxiv_id: str
-    title: str
-    authors: list[str] = Field(description="First authors; 'et al.' when there are more.")
+    title: OpenText
+    authors: list[OpenText] = Field(description="First authors; 'et al.' when there are more.")
     published: str | None = Field(default=None, description="arXiv publication date.")
     upvotes: int | None = None
-    summary: str = Field(description="Abstract, shortened.")
-    keywords: list[str] = []
+    summary: OpenText = Field(description="Abstract, shortened.")
+    keywords: list[OpenText] = []
     github_repo: str | None = None
 
 
-class PaperList(BaseModel):
+class PaperList(UntrustedContent):
     source: str = Field(description="Where the list comes from.")
     papers: list[PaperSummary]
     offset: int
@@ -50,15 +51,15 @@ class LinkedRepo(BaseModel):
 
 
 class SectionHeading(BaseModel):
-    number: str = Field(description="'4', '4.1', 'A'; empty for unnumbered sections.")
-    title: str
+    number: OpenText = Field(description="'4', '4.1', 'A'; empty for unnumbered sections.")
+    title: OpenText
     level: int = Field(description="1 section, 2 subsection, 3 subsubsection.")
 
 
 class SectionText(BaseModel):
-    number: str
-    title: str
-    text: str
+    number: OpenText
+    title: OpenText
+    text: OpenText
     offset: int
     total_chars: int
     truncated: bool
@@ -66,25 +67,25 @@ class SectionText(BaseModel):
     hint: str | None = None
 
 
-class PaperDetails(BaseModel):
+class PaperDetails(UntrustedContent):
     arxiv_id: str
-    title: str
+    title: OpenText
     source: str = Field(description="'huggingface' (Hub papers page) or 'arxiv' (export API).")
-    authors: list[str] = []
+    authors: list[OpenText] = Field(default_factory=list)
     published: str | None = None
-    abstract: str | None = None
-    ai_summary: str | None = None
-    keywords: list[str] = []
+    abstract: OpenText | None = None
+    ai_summary: OpenText | None = None
+    keywords: list[OpenText] = Field(default_factory=list)
     upvotes: int | None = None
     links: dict[str, str] = Field(default_factory=dict)
-    linked_models: list[LinkedRepo] = []
-    linked_datasets: list[LinkedRepo] = []
+    linked_models: list[LinkedRepo] = Field(default_factory=list)
+    linked_datasets: list[LinkedRepo] = Field(default_factory=list)
     more_linked: str | None = Field(default=None, description="How to list all linked repos.")
     sections: list[SectionHeading] = Field(
         default_factory=list, description="Outline of the arXiv HTML version."
     )
     section: SectionText | None = Field(default=None, description="The requested section.")
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
 
     def render(self) -> str:
         if self.section is not None:
@@ -128,20 +129,22 @@ def _repo_text(repo: LinkedRepo) -> str:
 
 
 class CitingPaper(BaseModel):
-    title: str | None
+    title: OpenText | None
     year: int | None = None
-    venue: str | None = None
-    authors: list[str] = []
+    venue: OpenText | None = None
+    authors: list[OpenText] = []
     arxiv_id: str | None = None
     doi: str | None = None
     semantic_scholar_id: str | None = None
     citation_count: int | None = None
     influential: bool = Field(description="Semantic Scholar's isInfluential flag.")
     intents: list[str] = []
-    contexts: list[str] = Field(default_factory=list, description="Sentences around the citation.")
+    contexts: list[OpenText] = Field(
+        default_factory=list, description="Sentences around the citation."
+    )
 
 
-class CitationList(BaseModel):
+class CitationList(UntrustedContent):
     arxiv_id: str
     direction: str = Field(description="'references' (papers it cites) or 'citations' (cited by).")
     papers: list[CitingPaper]

@@ -110,6 +110,7 @@ def update_plan(store: StateStore, plan_id: str, todos: list[Todo] | list[dict])
 
 
 def get_plan(store: StateStore, plan_id: str) -> Plan:
+    """The stored plan ``plan_id``. Raises NotFoundError (listing the known plans) if none."""
     plan_id = _validate_plan_id(plan_id)
     store.migrate("plan", MIGRATIONS)
     with store.reading() as conn:

@@ -26,6 +26,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         destructive=False,
         idempotent=True,
         open_world=False,
+        role="plan.update",
     )
     def update(
         todos: Annotated[list[Todo], Field(max_length=100)],
@@ -43,6 +44,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         destructive=False,
         idempotent=True,
         open_world=False,
+        role="plan.get",
     )
     def get(plan_id: PlanId = "default") -> core.Plan:
         """The plan, with each todo's status and the counts per status."""

@@ -65,6 +65,7 @@ class SandboxService:
         self._busy: dict[str, int] = {}
 
     def backend(self, name: str) -> SandboxBackend:
+        """The sandbox backend called ``name``. Raises UserError for an unknown or unusable one."""
         if name not in self._backends:
             self._backends[name] = load_backend(name, self.settings)
         return self._backends[name]
@@ -131,6 +132,7 @@ class SandboxService:
         cpu_s: int = 600,
         files: dict[str, str] | None = None,
     ) -> SandboxInfo:
+        """Provision a sandbox; UserError when too many are active or isolation is missing."""
         await self.reap_idle()
         initial = self._initial_files(files or {})
         if await asyncio.to_thread(self.records.count_active) >= MAX_ACTIVE:
@@ -213,6 +215,7 @@ class SandboxService:
         )
 
     async def list(self, limit: int = 50, include_destroyed: bool = False) -> SandboxList:
+        """Recent sandboxes (active ones first), optionally with the destroyed ones."""
         await self.reap_idle()
         fetch = self.records.recent if include_destroyed else self.records.active
         rows = await asyncio.to_thread(fetch, limit + 1)
@@ -225,6 +228,7 @@ class SandboxService:
         )
 
     async def destroy(self, sandbox_id: str) -> DestroyResult:
+        """Stop a sandbox's processes and delete its workspace; NotFoundError if unknown."""
         record = await self._record(sandbox_id)
         if record.status != "active":
             return DestroyResult(
@@ -272,6 +276,7 @@ class SandboxService:
         env: dict[str, str] | None = None,
         progress: execution.Progress | None = None,
     ) -> ExecResult:
+        """Run bash or python in the sandbox, bounded; NotFoundError for an unknown sandbox."""
         request = ExecRequest(
             command=command,
             language="python" if language == "python" else "bash",
@@ -347,12 +352,14 @@ class SandboxService:
     async def read(
         self, sandbox_id: str, path: str = ".", offset: int = 1, limit: int = 400
     ) -> FileView:
+        """A numbered window of a workspace text file; UserError for paths leaving it."""
         async with self._using(sandbox_id) as record:
             target = files.Target(self.backend(record.backend), record, path)
             budget = self.settings.max_output_chars * 4 // 5
             return await files.read(target, offset=offset, limit=limit, max_chars=budget)
 
     async def write(self, sandbox_id: str, path: str, content: str) -> WriteResult:
+        """Write a workspace file atomically; UserError for paths leaving it or the quota."""
         async with self._using(sandbox_id) as record:
             target = files.Target(self.backend(record.backend), record, path)
             return await files.write(target, content)
@@ -360,6 +367,7 @@ class SandboxService:
     async def edit(
         self, sandbox_id: str, path: str, old: str, new: str, replace_all: bool = False
     ) -> EditResult:
+        """Replace ``old`` by ``new`` in a workspace file; UserError if missing or ambiguous."""
         async with self._using(sandbox_id) as record:
             target = files.Target(self.backend(record.backend), record, path)
             return await files.edit(target, old, new, replace_all)

@@ -11,18 +11,8 @@ from pydantic import BaseModel, Field
 from server.output_caps import clip_value
 from server.toolkit import ToolOutput
 from toolkits.tasks.artifacts import Artifacts, DeclinedAction
+from toolkits.tasks.statuses import RunStatus
 
-RunStatus = Literal[
-    "running",
-    "awaiting_approval",
-    "completed",
-    "max_iterations",
-    "budget",
-    "stuck",
-    "cancelled",
-    "error",
-    "interrupted",
-]
 ApprovalMode = Literal["ask", "deny", "yolo"]
 
 

@@ -10,6 +10,7 @@ from server.errors import NotFoundError
 from server.output_caps import clip_value
 from toolkits.tasks.artifacts import Artifacts, collect_artifacts, collect_declined
 from toolkits.tasks.models import EventLine, PendingApproval, RunReport, RunStatusView
+from toolkits.tasks.statuses import LIVE_STATUSES, RUN_STATUSES
 
 if TYPE_CHECKING:
     from toolkits.tasks.runs import RunManager
@@ -19,18 +20,6 @@ REPORT_KINDS = ("iteration", "tool_call", "tool_output", "approval_decided")
 MAX_SUMMARY_CHARS = 12_000
 MAX_LISTED = 50
 MAX_CHAINS = 5  # restart chains summed up in a final report (each reads its runs' metrics)
-LIVE = ("running", "awaiting_approval")
-KNOWN_STATUSES = (
-    "running",
-    "awaiting_approval",
-    "completed",
-    "max_iterations",
-    "budget",
-    "stuck",
-    "cancelled",
-    "error",
-    "interrupted",
-)
 
 
 def next_step(run_id: str, status: str) -> str:
@@ -81,13 +70,13 @@ def build_report(manager: RunManager, run_id: str) -> RunReport:
     artifacts = _bounded(collect_artifacts(events))
     return RunReport(
         run_id=run_id,
-        status=status if status in KNOWN_STATUSES else "error",  # type: ignore[arg-type]
+        status=status if status in RUN_STATUSES else "error",  # type: ignore[arg-type]
         task=clip_value(" ".join(record.task.split()), 300),
         summary=clip_value(result["final_text"], MAX_SUMMARY_CHARS)
         if result.get("final_text")
         else None,
         artifacts=artifacts,
-        interventions=[] if status in LIVE else interventions(manager, artifacts.job_ids),
+        interventions=[] if status in LIVE_STATUSES else interventions(manager, artifacts.job_ids),
         declined=collect_declined(events)[-MAX_LISTED:],
         pending=pending,
         cost_usd=round(cost, 6),

@@ -21,7 +21,8 @@ from server.toolkit import ToolkitContext
 from toolkits.tasks import agent_setup, reports
 from toolkits.tasks.models import ApprovalDecisionInput, ApprovalMode, RunReport
 from toolkits.tasks.run_events import event_record, notify_approvals
-from toolkits.tasks.store import LIVE_STATUSES, RunStore, process_alive
+from toolkits.tasks.statuses import LIVE_STATUSES
+from toolkits.tasks.store import RunStore, process_alive
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from server.errors import NotFoundError
 from server.state import StateStore, dumps, loads
+from toolkits.tasks.statuses import LIVE_STATUSES
 
 MIGRATIONS = [
     """
@@ -47,18 +48,6 @@ MIGRATIONS = [
     );
     """
 ]
-
-# A run in one of these states has (or had) a process driving it.
-LIVE_STATUSES = ("running", "awaiting_approval")
-ENDED_STATUSES = (
-    "completed",
-    "max_iterations",
-    "budget",
-    "stuck",
-    "cancelled",
-    "error",
-    "interrupted",
-)
 
 
 class StoredEvent(BaseModel):
