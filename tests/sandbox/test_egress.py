@@ -18,9 +18,9 @@ from collections.abc import Iterator
 import pytest
 from sandbox_kit import line_server
 
+from server import egress
 from server.settings import Settings
 from server.state import StateStore
-from toolkits.sandbox.backends import egress
 from toolkits.sandbox.core import SandboxService
 
 pytestmark = pytest.mark.usefixtures("isolated")
