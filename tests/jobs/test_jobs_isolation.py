@@ -19,8 +19,7 @@ import pytest
 from jobs_support import call, call_error, jobs_server, mcp_client, wait_for
 
 from server.settings import Settings
-from toolkits.jobs.backends import local_isolation
-from toolkits.jobs.models import Resources
+from toolkits.jobs.backends import local_gpus
 
 PLANTED = {
     "AZURE_OPENAI_KEY": "azure-fake-key-0123456789",
@@ -275,20 +274,20 @@ async def test_a_job_is_held_to_its_memory_limit(settings: Settings, workdir: Pa
 def test_gpu_passthrough_arguments(tmp_path: Path) -> None:
     dev = tmp_path / "dev"
     dev.mkdir()
-    assert local_isolation.gpu_bind_args(dev) == []  # no GPU: nothing bound
+    assert local_gpus.gpu_bind_args(dev) == []  # no GPU: nothing bound
     for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "null"):
         (dev / name).touch()
     (dev / "dri").mkdir()
-    args = local_isolation.gpu_bind_args(dev)
+    args = local_gpus.gpu_bind_args(dev)
     bound = [args[i + 1 : i + 3] for i, a in enumerate(args) if a == "--dev-bind"]
     assert bound == [
         [str(dev / name), f"/dev/{name}"]
         for name in ("nvidia-uvm", "nvidia0", "nvidia1", "nvidiactl", "dri")
     ]
     assert ["--ro-bind-try", "/sys", "/sys"] == args[-9:-6]
-    assert local_isolation.gpu_environment(Resources(gpus=2)) == {"CUDA_VISIBLE_DEVICES": "0,1"}
-    assert local_isolation.gpu_environment(Resources(gpus=0)) == {"CUDA_VISIBLE_DEVICES": ""}
-    assert local_isolation.gpu_environment(Resources(cpus=1)) == {}
+    assert local_gpus.gpu_environment(2) == {"CUDA_VISIBLE_DEVICES": "0,1"}
+    assert local_gpus.gpu_environment(0) == {"CUDA_VISIBLE_DEVICES": ""}
+    assert local_gpus.gpu_environment(None) == {}  # unsaid: every GPU the host lets it see
 
 
 async def test_asking_for_a_gpu_where_there_is_none_is_a_clear_error(

@@ -124,7 +124,9 @@ def build(ctx: ToolkitContext) -> FastMCP:
         (paid: pick a flavor, see jobs_hardware); 'ray' submits to the Ray cluster. The job gets
         $MLINTERN_JOB_ID, $MLINTERN_METRICS_DIR (write TensorBoard/trackio logs there so
         jobs_status can report the last step) and $MLINTERN_CONFIG_FILE when config_file is set.
-        Credentials are never passed unless named in secrets.
+        Credentials are never passed unless named in secrets. Local jobs run isolated unless
+        the operator turned it off: working_dir writable, internet but no local addresses,
+        no other host files.
         """
         spec = build_spec(
             backend=backend,

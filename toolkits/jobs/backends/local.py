@@ -24,7 +24,8 @@ from pathlib import Path
 from server.errors import UserError
 from toolkits.jobs.backends import local_runner
 from toolkits.jobs.backends.base import Backend
-from toolkits.jobs.backends.local_isolation import cgroup_spec, gpu_environment, isolate
+from toolkits.jobs.backends.local_gpus import gpu_environment
+from toolkits.jobs.backends.local_isolation import cgroup_spec, isolate
 from toolkits.jobs.backends.local_placement import check_installed, placement
 from toolkits.jobs.credentials import base_environment, resolve_secrets
 from toolkits.jobs.hardware import detect_gpus, memory_gb, usable_cpus
@@ -218,7 +219,7 @@ class LocalBackend(Backend):
         resources = spec.resources
         if resources and resources.cpus:
             env["OMP_NUM_THREADS"] = str(math.ceil(resources.cpus))
-        env.update(gpu_environment(resources))
+        env.update(gpu_environment(resources.gpus if resources else None))
         env.update(spec.env)
         env.update(
             MLINTERN_JOB_ID=job.job_id,

@@ -10,6 +10,7 @@ connects to the internet with the sandbox's egress rules (``server/egress.py``):
 machine's addresses, private or link-local ranges. When the server is root the job runs as
 the sandbox's unprivileged uid, so code planted in a workspace runs with no more rights than
 the sandbox that wrote it. Without a working bubblewrap, jobs are refused, not run bare.
+GPU passthrough is local_gpus.py.
 
 The server builds the whole command line here when the job is submitted; the detached runner
 (local_runner.py) starts it, passing the exec gate (``server/exec_gate.py``) at ``GATE_MARK``.
@@ -17,7 +18,6 @@ The server builds the whole command line here when the job is submitted; the det
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import stat
@@ -29,15 +29,12 @@ from server.errors import UserError
 from server.exec_gate import RESOLV_CONF
 from server.roots import is_credential
 from server.settings import Settings
+from toolkits.jobs.backends.local_gpus import gpu_bind_args
 from toolkits.jobs.hardware import memory_gb
-from toolkits.jobs.models import JobRecord, Resources
+from toolkits.jobs.models import JobRecord
 
 GATE_MARK = "@mlintern-exec-gate@"  # the runner puts the gate's --info-fd/--block-fd here
 JOB_PIDS = 8192  # tasks (threads included) per job: dataloaders times threads per core
-GPU_DEVICES = ("nvidia[0-9]*", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
-GPU_DEVICE_DIRS = ("nvidia-caps", "dri")
-# What CUDA and NVML read beyond the device nodes and /usr (PCI topology, persistence daemon).
-GPU_READONLY = ("/sys", "/etc/nvidia", "/run/nvidia-persistenced")
 CACHE_DIR = "job-cache"  # under MLINTERN_HOME: XDG and Hugging Face caches of local jobs
 
 
@@ -56,27 +53,6 @@ def hf_hub_cache() -> Path:
         return Path(os.environ["HF_HUB_CACHE"])
     home = os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface"
     return Path(home) / "hub"
-
-
-def gpu_bind_args(dev: Path = Path("/dev")) -> list[str]:
-    """bubblewrap arguments that pass this machine's GPUs through; [] when it has none."""
-    nodes = sorted({p for pattern in GPU_DEVICES for p in dev.glob(pattern)})
-    if not nodes:
-        return []
-    nodes += [dev / name for name in GPU_DEVICE_DIRS if (dev / name).exists()]
-    args: list[str] = []
-    for node in nodes:
-        args += ["--dev-bind", str(node), f"/dev/{node.name}"]
-    for path in GPU_READONLY:
-        args += ["--ro-bind-try", path, path]
-    return args
-
-
-def gpu_environment(resources: Resources | None) -> dict[str, str]:
-    """Which GPUs the job uses: the first ``gpus`` of them, none for gpus=0, all if unsaid."""
-    if resources is None or resources.gpus is None:
-        return {}
-    return {"CUDA_VISIBLE_DEVICES": ",".join(str(i) for i in range(math.ceil(resources.gpus)))}
 
 
 def writable_by(path: Path, uid: int) -> bool:
