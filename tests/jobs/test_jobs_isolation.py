@@ -303,3 +303,30 @@ async def test_asking_for_a_gpu_where_there_is_none_is_a_clear_error(
             c, "jobs_submit", {"script": str(workdir / "ok.py"), "resources": {"gpus": 1}}
         )
     assert "resources.gpus=1 but 0 GPU(s) were detected here" in error
+
+
+@pytest.mark.parametrize("network", [False, True])
+async def test_a_job_in_a_sandbox_workspace_gets_that_sandboxs_network(
+    settings: Settings, network: bool
+) -> None:
+    from server.state import StateStore
+    from toolkits.sandbox.core import SandboxService
+
+    sandboxes = SandboxService(settings, StateStore(settings.state_path))
+    sandbox = await sandboxes.create(network=network)
+    try:
+        probe = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        probe += "try:\n    s.connect(('1.1.1.1', 53)); print('NET routed')\n"
+        probe += "except OSError as exc:\n    print('NET', exc.errno)\n"
+        await sandboxes.write(sandbox.sandbox_id, "net.py", probe)
+        done, text = await run_job(
+            settings, {"script": "net.py", "working_dir": sandbox.sandbox_id}
+        )
+    finally:
+        await sandboxes.destroy(sandbox.sandbox_id)
+    assert done["status"] == "completed", text
+    if network:  # positive control: the same probe is routed where the sandbox has network
+        assert "NET routed" in text and "internet only" in done["hardware"]
+    else:
+        assert "NET routed" not in text and "NET 101" in text  # ENETUNREACH
+        assert f"workspace of {sandbox.sandbox_id}, created with network=False" in done["hardware"]

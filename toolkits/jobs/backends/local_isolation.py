@@ -23,6 +23,7 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from server import cgroups
 from server.errors import UserError
@@ -96,16 +97,36 @@ def cgroup_spec(job: JobRecord) -> tuple[dict | None, str]:
     return spec, f"cgroup {limiter.version}: {cap}, {JOB_PIDS} tasks"
 
 
-def _network(settings: Settings, job_dir: Path, probe_args: tuple) -> tuple[str, dict, str]:
+def _offline_sandbox(settings: Settings, cwd: Path) -> str | None:
+    """The sandbox whose workspace ``cwd`` is in, if it has no network: the job has none."""
+    sandboxes = settings.home / "sandboxes"
+    if not cwd.is_relative_to(sandboxes) or cwd == sandboxes:
+        return None
+    from server.state import StateStore
+    from toolkits.sandbox.records import SandboxRecords
+
+    sandbox_id = cwd.relative_to(sandboxes).parts[0]
+    record = SandboxRecords(StateStore(settings.state_path)).get(sandbox_id)
+    return sandbox_id if record is not None and not record.network else None
+
+
+def _network(
+    settings: Settings, job_dir: Path, cwd: Path, probe: Any, drop_to: tuple[int, int] | None
+) -> tuple[str, dict, str]:
     """(network mode, gate settings, a note when the job gets no network)."""
     from toolkits.sandbox.backends.usernet import probe_user_network
 
-    if os.geteuid() != 0:
+    sandbox = _offline_sandbox(settings, cwd)
+    if sandbox:
+        reason = f"it runs in the workspace of {sandbox}, created with network=False"
+    elif os.geteuid() != 0:
         reason = "making a network namespace for slirp4netns needs a server running as root"
     else:
-        reason = probe_user_network(*probe_args, settings.sandbox_slirp4netns)
+        reason = probe_user_network(
+            probe.bwrap or "bwrap", drop_to, probe.setpriv, settings.sandbox_slirp4netns
+        )
     if reason:
-        return "none", {}, f"no network ({reason}); install slirp4netns and iproute2"
+        return "none", {}, f"no network: {reason}"
     resolv = job_dir / "resolv.conf"
     resolv.write_text(RESOLV_CONF)
     resolv.chmod(0o644)
@@ -153,9 +174,7 @@ def isolate(
                 f"working_dir {cwd} is not writable by the job's uid {drop_to[0]} (the server "
                 f"runs as root): write outputs under $MLINTERN_METRICS_DIR, or chown the folder"
             )
-    mode, gate, network_note = _network(
-        settings, job_dir, (probe.bwrap or "bwrap", drop_to, probe.setpriv)
-    )
+    mode, gate, network_note = _network(settings, job_dir, cwd, probe, drop_to)
     notes += [network_note] if network_note else []
     hub = hf_hub_cache()
     outside = [p for p in [*readable, hub] if p.exists() and not _inside_any(p, writable)]
