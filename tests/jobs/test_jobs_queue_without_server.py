@@ -22,9 +22,11 @@ from toolkits.jobs.backends import local_runner
 from toolkits.jobs.core import JobService
 
 SECRET = "tok-queue-fake-0123456789abcdef"
-FIRST = (
-    "import os, time\nwhile not os.path.exists('release'): time.sleep(0.1)\nprint('first done')\n"
-)
+SCRIPTS = {
+    "first.py": "import os, time\nwhile not os.path.exists('release'): time.sleep(0.1)\n",
+    "second.py": "print('second ran')\n",
+    "secretive.py": "import os\nprint('secret has', len(os.environ['MY_API_TOKEN']), 'chars')\n",
+}
 
 
 def serve(home: Path, log: Path, port: int):
@@ -41,13 +43,9 @@ def ended(home: Path, job_id: str) -> bool:
 async def test_a_queued_job_starts_when_the_running_one_ends_with_no_server(
     tmp_path: Path, workdir: Path
 ) -> None:
-    home, log = tmp_path / "home", tmp_path / "server.log"
-    (workdir / "first.py").write_text(FIRST)
-    (workdir / "second.py").write_text("print('second ran')\n")
-    (workdir / "secretive.py").write_text(
-        "import os\nprint('secret has', len(os.environ['MY_API_TOKEN']), 'chars')\n"
-    )
-    port = free_port()
+    for name, text in SCRIPTS.items():
+        (workdir / name).write_text(text)
+    home, log, port = tmp_path / "home", tmp_path / "server.log", free_port()
     with serve(home, log, port) as server:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=server)
         async with Client(f"http://127.0.0.1:{port}/mcp") as c:

@@ -345,8 +345,8 @@ def _ended(job: JobRecord, record: dict) -> JobUpdate:
         status, message = "failed", f"killed by signal {-code}"
     else:
         status, message = "failed", f"exited with code {code}"
-    if record.get("error"):
-        message += f" ({record['error']})"
+    for note in (record.get("error"), record.get("limits_note")):
+        message += f" ({note})" if note else ""
     return JobUpdate(
         status=status, ended_at=record.get("ended_at"), exit_code=code, message=message
     )
