@@ -128,6 +128,7 @@ async def test_a_job_reaches_nothing_of_the_host_unless_isolation_is_off(
     config = tmp_path / "configs" / "run.yaml"
     config.parent.mkdir()
     config.write_text("lr: 0.1\n")
+    config.chmod(0o600)  # private, as experiments_restart writes one: the job still reads it
     settings.home.mkdir(parents=True)
     (settings.home / "state-probe.txt").write_text("home-fake-secret")
     outside = tmp_path / "outside.txt"

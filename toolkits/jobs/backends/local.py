@@ -90,10 +90,14 @@ class LocalBackend(Backend):
         notes = [limits] if cgroup is None else []
         how = f"{limits}; NOT isolated (MLINTERN_JOBS_ISOLATION=off)"
         if self.settings.jobs_isolation == "bwrap":
-            readable = [inputs.script.parent] if inputs.script else []
-            readable += [inputs.config_file] if inputs.config_file else []
             isolated = isolate(
-                self.settings, job, argv, cwd=cwd, metrics_dir=metrics_dir, readable=readable
+                self.settings,
+                job,
+                argv,
+                cwd=cwd,
+                metrics_dir=metrics_dir,
+                script_dir=inputs.script.parent if inputs.script else None,
+                config=inputs.config_file,
             )
             argv, isolated_env = isolated.argv, isolated.env
             launch["gate"] = isolated.gate

@@ -1,9 +1,9 @@
 """Local jobs in the sandbox's kind of isolation: bubblewrap, internet only, a cgroup each.
 
 A job sees the system and the server's Python read-only, its working directory and metrics
-directory writable, its script's folder and config file read-only, a private /tmp and
-/dev/shm, a token-free Hugging Face home shared by local jobs, the operator's Hugging Face
-hub cache read-only, and the GPUs (device nodes; the driver libraries come with /usr). Not
+directory writable, its script's folder and a snapshot of its config file read-only, a private
+/tmp and /dev/shm, a token-free Hugging Face home shared by local jobs, the operator's Hugging
+Face hub cache read-only, and the GPUs (device nodes; the driver libraries come with /usr). Not
 MLINTERN_HOME (state, other jobs, sandboxes), not the operator's token, not credential files
 at the top of the folders it is given. Its network is its own namespace that slirp4netns
 connects to the internet with the sandbox's egress rules (``server/egress.py``): never this
@@ -28,6 +28,7 @@ from typing import Any
 from server import cgroups
 from server.errors import UserError
 from server.exec_gate import RESOLV_CONF
+from server.roots import current as current_roots
 from server.roots import is_credential
 from server.settings import Settings
 from toolkits.jobs.backends.local_gpus import gpu_bind_args
@@ -36,6 +37,7 @@ from toolkits.jobs.models import JobRecord
 
 GATE_MARK = "@mlintern-exec-gate@"  # the runner puts the gate's --info-fd/--block-fd here
 JOB_PIDS = 8192  # tasks (threads included) per job: dataloaders times threads per core
+CONFIG_LIMIT = 16 << 20  # bytes of a config file a job is given
 CACHE_DIR = "job-cache"  # under MLINTERN_HOME: XDG and Hugging Face caches of local jobs
 
 
@@ -141,7 +143,8 @@ def isolate(
     *,
     cwd: Path,
     metrics_dir: Path,
-    readable: list[Path],
+    script_dir: Path | None,
+    config: Path | None,
 ) -> Isolated:
     """``argv`` under bubblewrap; a clear refusal when bubblewrap cannot isolate here."""
     from toolkits.sandbox.backends import bwrap
@@ -177,12 +180,15 @@ def isolate(
     mode, gate, network_note = _network(settings, job_dir, cwd, probe, drop_to)
     notes += [network_note] if network_note else []
     hub = hf_hub_cache()
-    outside = [p for p in [*readable, hub] if p.exists() and not _inside_any(p, writable)]
+    readable = [p for p in (script_dir, hub) if p is not None and p.exists()]
+    outside = [p for p in readable if not _inside_any(p, writable)]
     extra: list[str] = []
     for path in writable[1:]:
         extra += [*bwrap.mount_point(str(path)), "--bind", str(path), str(path)]
     for folder in dict.fromkeys([cwd, *(p for p in outside if p.is_dir())]):
         extra += credential_masks(folder)
+    if config is not None:
+        extra += _config_snapshot(config, job_dir)
     extra += gpu_bind_args()
     extra.append(GATE_MARK)
     total, _ = memory_gb()
@@ -213,6 +219,20 @@ def isolate(
         notes=notes,
         summary=f"isolated (bubblewrap, {who}, {net})",
     )
+
+
+def _config_snapshot(config: Path, job_dir: Path) -> list[str]:
+    """The config file as it is now, shown read-only at its own path. A copy, read race-free
+    through the roots: the server may have written it private (experiments_restart), and the
+    job's uid must still read it."""
+    from toolkits.sandbox.backends import bwrap
+
+    snapshot = job_dir / "config" / config.name
+    snapshot.parent.mkdir(mode=0o700, exist_ok=True)
+    data = current_roots().read_bytes(config, limit=CONFIG_LIMIT, what="config file")
+    snapshot.write_bytes(data)
+    snapshot.chmod(0o644)
+    return [*bwrap.mount_point(str(config)), "--ro-bind", str(snapshot), str(config)]
 
 
 def _inside_any(path: Path, folders: list[Path]) -> bool:
