@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -175,6 +176,7 @@ class ExecGate:
     def connect(self) -> None:
         """After the spawn: wait for the sandbox's PID, set it up, let it start."""
         self.handshake.after_spawn()
+        pid = None
         try:
             pid = _read_child_pid(self.handshake.info_read)
             for procs in self.cgroup_procs:
@@ -192,6 +194,13 @@ class ExecGate:
                 os.write(self.handshake.block_write, b"1")
             except BrokenPipeError:
                 raise UserNetError("bubblewrap exited before the command started") from None
+        except BaseException:
+            # EOF on the block fd lets bubblewrap go on: its namespace dies first, so the
+            # command never starts outside its cgroup or rules.
+            if pid is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            raise
         finally:
             self.handshake.close()
 

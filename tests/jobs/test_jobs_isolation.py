@@ -331,3 +331,44 @@ async def test_a_job_in_a_sandbox_workspace_gets_that_sandboxs_network(
     else:
         assert "NET routed" not in text and "NET 101" in text  # ENETUNREACH
         assert f"workspace of {sandbox.sandbox_id}, created with network=False" in done["hardware"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop happens only when the server is root")
+async def test_a_script_the_jobs_uid_cannot_read_is_refused_with_the_fix(
+    settings: Settings, tmp_path: Path
+) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "train.py").write_text("print('trained')\n")
+    async with mcp_client(jobs_server(settings)) as c:
+        error = await call_error(c, "jobs_submit", {"script": str(private / "train.py")})
+    assert f"run as uid 65534, which cannot enter {private}" in error
+    assert f"chmod o+rx {private}" in error and "MLINTERN_JOBS_ISOLATION=off" in error
+    # positive control: once the folder is reachable, the same job runs (not writable: noted)
+    private.chmod(0o755)
+    done, text = await run_job(settings, {"script": str(private / "train.py")})
+    assert done["status"] == "completed" and "trained" in text
+    assert f"working_dir {private} is not writable by the job's uid 65534" in done["hardware"]
+
+
+async def test_mlintern_home_inside_the_working_dir_stays_hidden(
+    settings: Settings, tmp_path: Path
+) -> None:
+    os.chmod(tmp_path, 0o755)  # the working dir: MLINTERN_HOME (tmp_path/home) is inside
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / "state-probe.txt").write_text("home-fake-secret")
+    (tmp_path / "peek.py").write_text(
+        "import errno, os, sys\n"
+        "try:\n    print('READ', open(sys.argv[1]).read())\n"
+        "except OSError as exc:\n    print('NOT', errno.errorcode[exc.errno])\n"
+        "open(os.environ['MLINTERN_METRICS_DIR'] + '/m.jsonl', 'w').write('{}')\n"
+    )
+    probe = str(settings.home / "state-probe.txt")
+    args = {"script": str(tmp_path / "peek.py"), "script_args": [probe]}
+    done, text = await run_job(settings, args)
+    # Gone from its view (ENOENT), not merely unreadable by its uid (EACCES); metrics still work.
+    assert done["status"] == "completed" and "NOT ENOENT" in text, text
+    # positive control: unisolated, the same job reads it
+    unisolated = settings.model_copy(update={"jobs_isolation": "off"})
+    done, text = await run_job(unisolated, args)
+    assert "READ home-fake-secret" in text

@@ -88,7 +88,7 @@ class LocalBackend(Backend):
         }
         isolated_env: dict[str, str] = {}
         notes = [limits] if cgroup is None else []
-        how = f"{limits}; NOT isolated (MLINTERN_JOBS_ISOLATION=off)"
+        how = "NOT isolated (MLINTERN_JOBS_ISOLATION=off)"
         if self.settings.jobs_isolation == "bwrap":
             isolated = isolate(
                 self.settings,
@@ -96,17 +96,18 @@ class LocalBackend(Backend):
                 argv,
                 cwd=cwd,
                 metrics_dir=metrics_dir,
-                script_dir=inputs.script.parent if inputs.script else None,
+                script=inputs.script,
                 config=inputs.config_file,
             )
             argv, isolated_env = isolated.argv, isolated.env
             launch["gate"] = isolated.gate
             notes += isolated.notes
-            how = f"{isolated.summary}; {limits}"
+            how = isolated.summary
         launch["argv"] = argv
         handle = {"config_file": str(inputs.config_file)} if inputs.config_file else {}
         launch["env"] = self._environment(job, metrics_dir, handle, isolated_env)
         _write_private(job_dir / local_runner.LAUNCH_FILE, json.dumps(launch))
+        how += f"; {limits}" if cgroup else ""
         hardware = " · ".join([hardware, how, *(f"note: {n}" for n in notes)])
         return JobUpdate(
             hardware=hardware,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,12 +57,29 @@ def hf_hub_cache() -> Path:
     return Path(home) / "hub"
 
 
-def writable_by(path: Path, uid: int) -> bool:
-    """Whether ``uid`` (without groups: setpriv clears them) may create files in ``path``."""
+def allows(path: Path, uid: int, bits: int) -> bool:
+    """Whether ``uid`` has ``bits`` (as "other" bits: 4 read, 2 write, 1 search) on ``path``,
+    with no group (setpriv clears them)."""
     info = path.stat()
-    if info.st_uid == uid:
-        return bool(info.st_mode & stat.S_IWUSR)
-    return bool(info.st_mode & stat.S_IWOTH) and bool(info.st_mode & stat.S_IXOTH)
+    shift = 6 if info.st_uid == uid else 0
+    return (info.st_mode >> shift) & bits == bits
+
+
+def check_reachable(cwd: Path, script: Path | None, uid: int) -> None:
+    """Refuse now a job its uid could not even start: a working folder it cannot enter, or a
+    script it cannot read (the folders above them do not matter: they are not bound)."""
+    needs = [(cwd, 1, "enter")]
+    if script is not None:
+        needs += [(script.parent, 1, "enter"), (script, 4, "read")]
+    for path, bits, what in needs:
+        if not allows(path, uid, bits):
+            folder = path if path.is_dir() else path.parent
+            raise UserError(
+                f"Isolated jobs of a root server run as uid {uid}, which cannot {what} {path}. "
+                f"Make it reachable (chmod o+rx {folder}, o+r on the script; or chown -R {uid} "
+                f"{folder}), run the job in a sandbox workspace, or let the operator set "
+                f"MLINTERN_JOBS_ISOLATION=off."
+            )
 
 
 def credential_masks(folder: Path) -> list[str]:
@@ -143,7 +159,7 @@ def isolate(
     *,
     cwd: Path,
     metrics_dir: Path,
-    script_dir: Path | None,
+    script: Path | None,
     config: Path | None,
 ) -> Isolated:
     """``argv`` under bubblewrap; a clear refusal when bubblewrap cannot isolate here."""
@@ -171,7 +187,8 @@ def isolate(
             os.chown(path, *drop_to)
         if cwd.is_relative_to(job_dir):
             cwd.chmod(bwrap.WORKSPACE_MODE)  # bubblewrap enters it before dropping to the uid
-        if not writable_by(cwd, drop_to[0]):
+        check_reachable(cwd, script, drop_to[0])
+        if not allows(cwd, drop_to[0], 3):
             job_home = Path("/tmp")  # its private tmpfs: caches and configs still work
             notes.append(
                 f"working_dir {cwd} is not writable by the job's uid {drop_to[0]} (the server "
@@ -180,9 +197,12 @@ def isolate(
     mode, gate, network_note = _network(settings, job_dir, cwd, probe, drop_to)
     notes += [network_note] if network_note else []
     hub = hf_hub_cache()
+    script_dir = script.parent if script else None
     readable = [p for p in (script_dir, hub) if p is not None and p.exists()]
     outside = [p for p in readable if not _inside_any(p, writable)]
-    extra: list[str] = []
+    # MLINTERN_HOME inside a folder the job is given (a working dir above it): hidden.
+    bound = [cwd, *outside]
+    extra = ["--tmpfs", str(settings.home)] if _inside_any(settings.home, bound) else []
     for path in writable[1:]:
         extra += [*bwrap.mount_point(str(path)), "--bind", str(path), str(path)]
     for folder in dict.fromkeys([cwd, *(p for p in outside if p.is_dir())]):

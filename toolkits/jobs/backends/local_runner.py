@@ -31,6 +31,7 @@ STRAGGLER_GRACE_S = 2.0
 GATE_MARK = "@mlintern-exec-gate@"  # in an isolated job's argv: the gate's fds go here
 GATE_FAILED = 126  # the exit code recorded when the isolation could not be set up
 QUEUE_TIMEOUT_S = 60.0
+PR_SET_CHILD_SUBREAPER = 36
 ROOT = Path(__file__).resolve().parents[3]  # the tree this runner belongs to
 
 
@@ -248,8 +249,21 @@ class _Confinement:
         return None
 
 
+def _become_subreaper() -> None:
+    """Adopt whatever the job orphans. bubblewrap's namespace init runs in a session of its
+    own; if its parent dies early (a cancel while it starts), it would go to init, out of
+    sight of tree_pids, and run on unconfined. Adopted, it stays in the job's tree."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: orphans are found by session instead
+        pass
+
+
 def run(job_dir: Path) -> int:
     _server_modules()
+    _become_subreaper()
     launch = json.loads((job_dir / LAUNCH_FILE).read_text())
     me = os.getpid()
     record: dict = {"runner_pid": me, "runner_start": start_ticks(me), "started_at": time.time()}
