@@ -83,6 +83,7 @@ class LocalBackend(Backend):
             "queue": {
                 "python": sys.executable,
                 "home": str(self.settings.home),
+                "state": str(self.settings.state_path),
                 "max_concurrent": self.settings.jobs_max_concurrent,
             },
         }
