@@ -88,6 +88,16 @@ def bench_local(runs: int, work: Path) -> None:
         base.append(time.perf_counter() - started)
         proc.wait()
     report("local submit -> running", ours, base, "bare Popen -> running")
+    # What isolation costs: the same submission with MLINTERN_JOBS_ISOLATION=off.
+    bare_settings = settings.model_copy(update={"jobs_isolation": "off"})
+    unisolated, bare_service = [], JobService(bare_settings, store)
+    for i in range(runs):
+        marker = work / f"off-{i}"
+        started = time.perf_counter()
+        bare_service.submit(build_spec(script=str(script), script_args=[str(marker), "30"]))
+        wait_file(marker)
+        unisolated.append(time.perf_counter() - started)
+    report("local submit -> running (isolated)", ours, unisolated, "isolation off")
 
     job_id = jobs[-1]
     polls = timed(lambda: service.refresh(job_id), runs * 20)
@@ -187,6 +197,9 @@ def main() -> None:
     print(f"{'measure (median)':<34} {'mlintern':>12}   {'baseline':<30} {'':>12}   ratio")
     with tempfile.TemporaryDirectory(prefix="mlintern-bench-") as tmp:
         work = Path(tmp)
+        # Isolated jobs run as uid 65534 when we are root: they must reach the script and
+        # write their marker here, as in any shared scratch directory.
+        work.chmod(0o1777)
         bench_local(args.runs, work)
         if not args.no_ray:
             with ray_cluster(args.ray_address) as address:

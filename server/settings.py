@@ -182,6 +182,15 @@ class Settings(BaseSettings):
     e2b_sandbox_url: str | None = Field(
         default=None, description="E2B sandbox (envd) endpoint override; tests use loopback."
     )
+    jobs_isolation: Literal["bwrap", "off"] = Field(
+        default="bwrap",
+        description="How local jobs run. 'bwrap' (default): like a sandbox: bubblewrap, the "
+        "system read-only, only the working and metrics folders writable, no MLINTERN_HOME, "
+        "no token or credential files, the internet through slirp4netns but never this "
+        "machine, private or link-local addresses, GPUs passed through, uid 65534 when the "
+        "server is root, a cgroup per job. 'off' (UNSAFE for untrusted code): the server's "
+        "user, files and network.",
+    )
     jobs_max_concurrent: int = Field(
         default=2, ge=1, le=256, description="Local jobs running at once; more are queued."
     )

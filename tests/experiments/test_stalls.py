@@ -44,6 +44,7 @@ async def test_a_hanging_job_is_stalled_and_a_rule_stops_it(settings, tmp_path) 
     settings = settings.model_copy(update={"stall_floor_s": 2.0, "stall_factor": 5.0})
     script = tmp_path / "hangs.py"
     script.write_text(HANGS)
+    tmp_path.chmod(0o755)  # pytest makes it 0700; an isolated job (uid 65534) enters it
     async with client(make_server(settings, "jobs")) as c:
         job = (await c.call_tool("jobs_submit", {"script": str(script)})).structured_content
         job_id = job["job_id"]

@@ -40,7 +40,10 @@ async def test_cancel_kills_every_process_of_the_job(
     settings: Settings, workdir: Path, era: str
 ) -> None:
     (workdir / "tree.py").write_text(TREE_SCRIPT)
-    async with mcp_client(jobs_server(settings), era) as c:
+    # It reads host pids from inside the job: only without a PID namespace (isolated jobs:
+    # test_jobs_isolation.py).
+    settings_unisolated = settings.model_copy(update={"jobs_isolation": "off"})
+    async with mcp_client(jobs_server(settings_unisolated), era) as c:
         job = await call(c, "jobs_submit", {"script": "tree.py", "working_dir": str(workdir)})
         await poll_until(lambda: (workdir / "pids.json").exists(), 30, "the job to build its tree")
         pids = read_pids(workdir)

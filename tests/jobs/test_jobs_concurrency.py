@@ -47,6 +47,7 @@ async def test_twenty_concurrent_submissions_are_all_tracked_within_the_limit(
     (workdir / "interval.py").write_text(INTERVAL_SCRIPT)
     out = workdir / "out"
     out.mkdir()
+    out.chmod(0o777)  # isolated jobs run as uid 65534 under root: their output folder
     args = {"script": str(workdir / "interval.py"), "script_args": [str(out)]}
     async with mcp_client(jobs_server(settings)) as c:
         results = await asyncio.gather(
@@ -84,6 +85,7 @@ def test_servers_sharing_a_home_respect_the_limit_together(
     (workdir / "interval.py").write_text(INTERVAL_SCRIPT)
     out = workdir / "out"
     out.mkdir()
+    out.chmod(0o777)  # isolated jobs run as uid 65534 under root: their output folder
     services = [JobService(settings, StateStore(settings.state_path)) for _ in range(2)]
     spec = build_spec(script=str(workdir / "interval.py"), script_args=[str(out)])
 

@@ -167,7 +167,10 @@ async def test_timeout_stops_the_job_and_says_so(settings: Settings, workdir: Pa
         "print('child', child.pid, flush=True)\n"
         "time.sleep(300)\n"
     )
-    async with mcp_client(jobs_server(settings)) as c:
+    # It reads host pids from inside the job: only without a PID namespace (isolated jobs:
+    # test_jobs_isolation.py).
+    settings_unisolated = settings.model_copy(update={"jobs_isolation": "off"})
+    async with mcp_client(jobs_server(settings_unisolated)) as c:
         job = await call(c, "jobs_submit", {"script": str(workdir / "forever.py"), "timeout": 1})
         done = await wait_finished(c, job["job_id"], 40)
         assert done["status"] == "failed"
@@ -214,7 +217,7 @@ def test_sandbox_workspace_and_cpu_pinning(service: JobService, settings: Settin
     job = service.submit(
         build_spec(script="where.py", working_dir="sbx-demo1", resources={"cpus": 1})
     )
-    assert job.hardware == "local: 1 CPU"
+    assert job.hardware is not None and job.hardware.startswith("local: 1 CPU · isolated")
     done = wait_terminal(service, job.job_id)
     assert done.status == "completed"
     lines = service.logs(job.job_id, grep="^(cwd|cpus|omp) ", regex=True).text.splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -68,7 +69,9 @@ async def test_jobs_outlive_a_killed_server_and_are_reported_after_restart(
     victims = local_runner.tree_pids(sleeper_runner["runner_pid"])
     os.kill(sleeper_runner["runner_pid"], signal.SIGKILL)
     for pid in victims - {sleeper_runner["runner_pid"]}:
-        os.kill(pid, signal.SIGKILL)
+        # An isolated job's bubblewrap dies with the runner and takes its namespace along.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     await poll_until(
         lambda: not local_runner.tree_pids(sleeper_runner["runner_pid"]), 10, "sleeper death"
     )

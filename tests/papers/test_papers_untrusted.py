@@ -68,7 +68,7 @@ async def test_every_papers_tool_strips_hidden_text_and_marks_it_untrusted(
         details = await c.call_tool("papers_get", {"arxiv_id": HOSTILE.arxiv_id})
         section = await c.call_tool("papers_get", {"arxiv_id": HOSTILE.arxiv_id, "section": "1"})
         cited_by = await c.call_tool(
-            "papers_citations", {"arxiv_id": arxiv.TINYTUNE.arxiv_id, "direction": "citations"}
+            "papers_get", {"arxiv_id": arxiv.TINYTUNE.arxiv_id, "follow": "citations"}
         )
         control = await c.call_tool("papers_get", {"arxiv_id": arxiv.PREFTUNE.arxiv_id})
     for result in (found, details, section, cited_by, control):

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 from sandbox_kit import line_server, require_tun
 
+from server import egress
 from server.settings import Settings
 from server.state import StateStore
-from toolkits.sandbox.backends import egress
 from toolkits.sandbox.core import SandboxService
 
 pytestmark = pytest.mark.usefixtures("isolated")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from toolkits.sandbox.backends.usernet import Handshake
+from server.exec_gate import Handshake
 
 
 def test_closing_twice_never_closes_a_file_that_reused_the_number() -> None:

@@ -59,7 +59,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
     async def submit(ctx: Context, spec: m.JobSpec) -> JobView:
         """Start a job (script or shell command; hf is paid); returns its job_id at once. It gets
         $MLINTERN_JOB_ID and $MLINTERN_METRICS_DIR (write TensorBoard/trackio logs there);
-        credentials only when named in secrets. Follow it with jobs_status."""
+        credentials only when named in secrets. Local jobs are isolated (no local network).
+        Follow it with jobs_status."""
         job = await in_thread(
             ctx.report_progress, lambda: service().submit(spec), f"submitting to {spec.backend}"
         )

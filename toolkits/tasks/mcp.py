@@ -163,8 +163,8 @@ def build(ctx: ToolkitContext) -> FastMCP:
         max_iterations: Annotated[int, Field(ge=1, le=100)] = 30,
     ) -> ResearchReport:
         """A read-only sub-agent reads papers, docs, Hub and GitHub and answers with
-        citations (paper → result → dataset → recipe), keeping its steps out of your
-        context. For 'how do people fine-tune X', 'which dataset for Z'."""
+        citations, keeping its steps out of your context. For 'how do people fine-tune X',
+        'which dataset for Z'."""
         from toolkits.tasks.research import research as run_research
 
         report = await run_research(toolkit.ctx, question, context, max_iterations, ctx)

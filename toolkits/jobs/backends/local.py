@@ -1,9 +1,12 @@
 """Local jobs: detached processes on this machine, queued beyond a concurrency limit.
 
-Each job runs under ``local_runner.py`` in a session of its own, so it survives the server. The
-queue lives in the state file: whichever server process looks next (a tool call, or the
-supervisor thread while jobs are active) reconciles finished jobs and starts queued ones, inside
-one write transaction, so several servers sharing a home never exceed the limit together.
+Each job runs under ``local_runner.py`` in a session of its own, so it survives the server,
+isolated by default (local_isolation.py). The queue lives in the state file: whichever process
+looks next (a tool call, the supervisor thread while jobs are active, or the runner of a job
+that just ended, through local_queue.py) reconciles finished jobs and starts queued ones, inside
+one write transaction, so several processes sharing a home never exceed the limit together.
+A runner holds no credential, so a queued job that names secrets waits for a server process:
+secret values are never written to disk to let a runner pass them on.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from server.errors import UserError
 from toolkits.jobs.announce import announce_ends
 from toolkits.jobs.backends import local_runner
 from toolkits.jobs.backends.base import Backend
+from toolkits.jobs.backends.local_gpus import gpu_environment
+from toolkits.jobs.backends.local_isolation import cgroup_spec, isolate
 from toolkits.jobs.backends.local_placement import check_installed, placement
 from toolkits.jobs.credentials import base_environment, resolve_secrets
 from toolkits.jobs.hardware import detect_gpus, memory_gb, usable_cpus
@@ -34,6 +39,10 @@ log = logging.getLogger(__name__)
 RUNNER = Path(local_runner.__file__).resolve()
 CANCEL_GRACE_S = 5.0
 SUPERVISOR_PERIOD_S = 0.5
+WAITS_FOR_A_SERVER = (
+    "queued; it names secrets, which only a running mlintern server holds (they are never "
+    "written to disk), so it starts when a slot is free while a server runs"
+)
 
 # Runners this process started, kept so their exit status is collected (no zombies).
 _children: dict[int, tuple[Path, subprocess.Popen]] = {}
@@ -44,6 +53,7 @@ _lock = threading.Lock()
 class LocalBackend(Backend):
     name = "local"
     poll_interval_s = 0.25
+    headless = False  # True in a runner's local_queue.py: no server, so no secrets
 
     # --- submission -----------------------------------------------------------------------
     def prepare(self, job: JobRecord, inputs: ResolvedInputs) -> JobUpdate:
@@ -55,20 +65,58 @@ class LocalBackend(Backend):
             cwd = inputs.working_dir or inputs.script.parent
             argv = [sys.executable, "-u", str(inputs.script), *spec.script_args]
         else:
-            cwd = inputs.working_dir or job_dir
+            # Not the job dir itself: the runner's record there is not the job's to rewrite.
+            cwd = inputs.working_dir or job_dir / "work"
+            cwd.mkdir(mode=0o700, exist_ok=True)
             argv = ["/bin/sh", "-c", spec.command or ""]
-        launch = {
-            "argv": argv,
+        metrics_dir = Path(job.log_dir or job_dir / "metrics")
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        cgroup, limits = cgroup_spec(job)
+        launch: dict = {
             "cwd": str(cwd),
             "timeout_s": spec.timeout,
             "grace_s": CANCEL_GRACE_S,
             "cpu_ids": cpu_ids,
             # Names only (never values): the runner redacts these variables' values from the log.
             "secret_names": list(spec.secrets),
+            "cgroup": cgroup,
+            # How a runner whose job ended starts the next queued ones (local_queue.py).
+            "queue": {
+                "python": sys.executable,
+                "home": str(self.settings.home),
+                "state": str(self.settings.state_path),
+                "max_concurrent": self.settings.jobs_max_concurrent,
+            },
         }
-        (job_dir / local_runner.LAUNCH_FILE).write_text(json.dumps(launch))
+        isolated_env: dict[str, str] = {}
+        notes = [limits] if cgroup is None else []
+        how = "NOT isolated (MLINTERN_JOBS_ISOLATION=off)"
+        if self.settings.jobs_isolation == "bwrap":
+            isolated = isolate(
+                self.settings,
+                job,
+                argv,
+                cwd=cwd,
+                metrics_dir=metrics_dir,
+                script=inputs.script,
+                config=inputs.config_file,
+            )
+            argv, isolated_env = isolated.argv, isolated.env
+            launch["gate"] = isolated.gate
+            notes += isolated.notes
+            how = isolated.summary
+        launch["argv"] = argv
         handle = {"config_file": str(inputs.config_file)} if inputs.config_file else {}
-        return JobUpdate(hardware=hardware, working_dir=str(cwd), handle=handle)
+        launch["env"] = self._environment(job, metrics_dir, handle, isolated_env)
+        _write_private(job_dir / local_runner.LAUNCH_FILE, json.dumps(launch))
+        how += f"; {limits}" if cgroup else ""
+        hardware = " · ".join([hardware, how, *(f"note: {n}" for n in notes)])
+        return JobUpdate(
+            hardware=hardware,
+            working_dir=str(cwd),
+            handle=handle,
+            message=WAITS_FOR_A_SERVER if spec.secrets else None,
+        )
 
     def start(self, job: JobRecord, inputs: ResolvedInputs) -> JobUpdate:
         self.pump()
@@ -99,6 +147,8 @@ class LocalBackend(Backend):
                 if job.cancel_requested:
                     self.jobs.update(conn, job.job_id, _cancelled_before_start())
                     continue
+                if job.spec.secrets and self.headless:
+                    continue  # WAITS_FOR_A_SERVER: a runner has no secret to give it
                 if running >= self.settings.jobs_max_concurrent:
                     break
                 update = self._spawn(job)
@@ -106,7 +156,7 @@ class LocalBackend(Backend):
                 running += update.status == "running"
             more = running > 0 or len(queued) > 0
         _reap()
-        if more:
+        if more and not self.headless:
             self._ensure_supervisor()
         return True
 
@@ -126,17 +176,21 @@ class LocalBackend(Backend):
         for job in queued:
             if job.cancel_requested or local_runner.read_record(Path(job.job_dir)):
                 return False
-        if active:
+        if active and not self.headless:
             self._ensure_supervisor()
         return True
 
     def _spawn(self, job: JobRecord) -> JobUpdate:
         job_dir = Path(job.job_dir)
         try:
-            env = self._environment(job)
+            launch = json.loads((job_dir / local_runner.LAUNCH_FILE).read_text())
+            env = {**launch["env"], **resolve_secrets(job.spec.secrets, self.settings)}
         except UserError as exc:
             now = time.time()
             return JobUpdate(status="failed", ended_at=now, message=f"not started: {exc}")
+        except (OSError, ValueError, KeyError) as exc:
+            now = time.time()
+            return JobUpdate(status="failed", ended_at=now, message=f"not started: {exc!r}")
         try:
             log_fd = os.open(job_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(log_fd, "ab") as output:
@@ -161,27 +215,26 @@ class LocalBackend(Backend):
             handle={"runner_pid": proc.pid, "runner_start": local_runner.start_ticks(proc.pid)},
         )
 
-    def _environment(self, job: JobRecord) -> dict[str, str]:
+    def _environment(
+        self, job: JobRecord, metrics_dir: Path, handle: dict, isolated: dict[str, str]
+    ) -> dict[str, str]:
+        """Everything the job's environment holds but secrets. Taken when it is submitted and
+        kept in its launch file, so a runner can start it later the same way."""
         spec = job.spec
-        metrics_dir = Path(job.log_dir or Path(job.job_dir) / "metrics")
-        metrics_dir.mkdir(parents=True, exist_ok=True)
         env = base_environment()
-        env.update(PYTHONUNBUFFERED="1", TRACKIO_DIR=str(metrics_dir / "trackio"))
+        env.update(PYTHONUNBUFFERED="1", TRACKIO_DIR=str(metrics_dir / "trackio"), **isolated)
         resources = spec.resources
         if resources and resources.cpus:
             env["OMP_NUM_THREADS"] = str(math.ceil(resources.cpus))
-        if resources and resources.gpus is not None:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(math.ceil(resources.gpus)))
+        env.update(gpu_environment(resources.gpus if resources else None))
         env.update(spec.env)
-        env.update(resolve_secrets(spec.secrets, self.settings))
         env.update(
             MLINTERN_JOB_ID=job.job_id,
             MLINTERN_JOB_DIR=job.job_dir,
             MLINTERN_METRICS_DIR=str(metrics_dir),
         )
-        config = job.handle.get("config_file")
-        if config:
-            env["MLINTERN_CONFIG_FILE"] = config
+        if handle.get("config_file"):
+            env["MLINTERN_CONFIG_FILE"] = handle["config_file"]
         return env
 
     # --- observation ----------------------------------------------------------------------
@@ -300,8 +353,8 @@ def _ended(job: JobRecord, record: dict) -> JobUpdate:
         status, message = "failed", f"killed by signal {-code}"
     else:
         status, message = "failed", f"exited with code {code}"
-    if record.get("error"):
-        message += f" ({record['error']})"
+    for note in (record.get("error"), record.get("limits_note")):
+        message += f" ({note})" if note else ""
     return JobUpdate(
         status=status, ended_at=record.get("ended_at"), exit_code=code, message=message
     )
@@ -336,3 +389,9 @@ def _reap(wait_s: float = 0.0) -> None:
             continue
         with _lock:
             _children.pop(pid, None)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

@@ -2,16 +2,20 @@
 
 The server starts ``python -I -S local_runner.py <job_dir>`` in a new session, so the runner
 and everything it starts outlive the server (a restart or a crash loses no job). The runner
-starts the job's command, enforces its timeout, and writes ``runner.json`` in the job dir: its
-own pid and start time when it begins, the exit code and end time when the job ends. That
-record is how a later server process learns what happened while nobody was watching.
+puts the job in its cgroup (``server/cgroups.py``) and, for an isolated job, lets bubblewrap's
+command through the exec gate (``server/exec_gate.py``: cgroup, slirp4netns, egress rules);
+it enforces the timeout, and writes ``runner.json`` in the job dir: its own pid and start time
+when it begins, the exit code and end time when the job ends. That record is how a later
+server process learns what happened while nobody was watching. When its job has ended, it
+starts the next queued jobs itself (``local_queue.py``), so the queue moves with no server.
 
-Standard library only: it runs outside the package, with ``-I -S`` to start fast.
+Standard library and ``server/`` modules of the same tree only: it runs with ``-I -S`` to
+start fast, with the repo root put on ``sys.path`` by hand.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +29,11 @@ from typing import Any
 RECORD_FILE = "runner.json"
 LAUNCH_FILE = "launch.json"
 STRAGGLER_GRACE_S = 2.0
+GATE_MARK = "@mlintern-exec-gate@"  # in an isolated job's argv: the gate's fds go here
+GATE_FAILED = 126  # the exit code recorded when the isolation could not be set up
+QUEUE_TIMEOUT_S = 60.0
+PR_SET_CHILD_SUBREAPER = 36
+ROOT = Path(__file__).resolve().parents[3]  # the tree this runner belongs to
 
 
 # --- process helpers (Linux /proc; os.kill elsewhere) -------------------------------------
@@ -142,14 +151,10 @@ def _write_record(job_dir: Path, record: dict) -> None:
 _HOLD_MAX = 1024 * 1024  # a line longer than this is written in pieces, cut at whitespace
 
 
-def _load_redact() -> Any:
-    """``server/redact.py`` by path: the runner is started with ``-I -S``, outside the package."""
-    path = Path(__file__).resolve().parents[3] / "server" / "redact.py"
-    spec = importlib.util.spec_from_file_location("_mlintern_redact", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _server_modules() -> None:
+    """Make ``server.*`` of this tree importable: the runner starts with ``-I -S``."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
 
 
 def _pump_redacted(source: int, sink: int, secret_names: list[str]) -> None:
@@ -157,9 +162,10 @@ def _pump_redacted(source: int, sink: int, secret_names: list[str]) -> None:
 
     Only whole lines (or pieces ending at a carriage return, which progress bars use) are
     written, so a secret is never split between two writes and escapes the pattern."""
-    redact_module = _load_redact()
+    from server.redact import Redactor
+
     values = [os.environ.get(name, "") for name in secret_names]
-    redact = redact_module.Redactor(values)
+    redact = Redactor(values)
     held = b""
 
     def write(data: bytes) -> None:
@@ -186,7 +192,79 @@ def _say(message: str) -> None:
 
 
 # --- the runner -----------------------------------------------------------------------------
+class _Confinement:
+    """The job's cgroup and, when it is isolated, its exec gate; both optional."""
+
+    def __init__(self, launch: dict, record: dict):
+        self.gate: Any = None
+        self.limiter: Any = None
+        self.group: str | None = None
+        procs: list[str] = []
+        wanted = launch.get("cgroup")
+        if wanted:
+            from server import cgroups
+
+            self.limiter = cgroups.detect()
+            try:
+                procs = self.limiter.prepare(wanted["name"], wanted["memory_bytes"], wanted["pids"])
+                self.group = wanted["name"]
+            except OSError as exc:  # a note, not a failure: the job runs without the group
+                record["limits_note"] = f"no per-job limits: {exc}"
+        self.argv = list(launch["argv"])
+        if "gate" in launch:
+            from server.exec_gate import ExecGate
+
+            gate = launch["gate"]
+            self.gate = ExecGate(gate.get("slirp"), gate.get("resolv_conf"), procs)
+            at = self.argv.index(GATE_MARK)
+            self.argv[at : at + 1] = self.gate.bwrap_args()
+        elif procs:
+            self.argv = self.limiter.wrap(procs, self.argv)
+
+    def pass_fds(self) -> tuple[int, ...]:
+        return self.gate.pass_fds() if self.gate else ()
+
+    def open(self, child: subprocess.Popen) -> str | None:
+        """Let the started child through; why not, if its isolation could not be set up."""
+        if self.gate is None:
+            return None
+        from server.exec_gate import UserNetError
+
+        try:
+            self.gate.connect()
+        except UserNetError as exc:
+            child.kill()
+            return f"its isolation could not be set up ({exc}); nothing of it ran"
+        return None
+
+    def close(self) -> str | None:
+        """Release the network and the group; a note if the kernel killed for memory."""
+        if self.gate is not None:
+            self.gate.stop_sync()
+        if self.limiter is None or self.group is None:
+            return None
+        killed = self.limiter.oom_kills(self.group)
+        self.limiter.remove(self.group)
+        if killed:
+            return f"the kernel killed {killed} process(es) at the job's memory limit"
+        return None
+
+
+def _become_subreaper() -> None:
+    """Adopt whatever the job orphans. bubblewrap's namespace init runs in a session of its
+    own; if its parent dies early (a cancel while it starts), it would go to init, out of
+    sight of tree_pids, and run on unconfined. Adopted, it stays in the job's tree."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: orphans are found by session instead
+        pass
+
+
 def run(job_dir: Path) -> int:
+    _server_modules()
+    _become_subreaper()
     launch = json.loads((job_dir / LAUNCH_FILE).read_text())
     me = os.getpid()
     record: dict = {"runner_pid": me, "runner_start": start_ticks(me), "started_at": time.time()}
@@ -204,21 +282,25 @@ def run(job_dir: Path) -> int:
     cpus = launch.get("cpu_ids")
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cpus)  # inherited by the job's processes
+    confinement = _Confinement(launch, record)
     read_end, write_end = os.pipe()
     try:
         child = subprocess.Popen(
-            launch["argv"],
+            confinement.argv,
             cwd=launch["cwd"],
             stdin=subprocess.DEVNULL,
             stdout=write_end,
             stderr=write_end,
+            pass_fds=confinement.pass_fds(),
         )
     except OSError as exc:
         os.close(read_end)
         os.close(write_end)
+        confinement.close()
         _say(f"could not start {launch['argv'][0]!r}: {exc}")
         record.update(ended_at=time.time(), exit_code=127, error=str(exc))
         _write_record(job_dir, record)
+        _start_queued(launch)
         return 0
     os.close(write_end)  # the job's processes hold the only write ends: EOF when they are gone
     pump = threading.Thread(
@@ -229,6 +311,7 @@ def run(job_dir: Path) -> int:
     pump.start()
     record["child_pid"] = child.pid
     _write_record(job_dir, record)
+    refused = confinement.open(child)
     timeout = launch.get("timeout_s")
     timed_out = False
     try:
@@ -242,14 +325,69 @@ def run(job_dir: Path) -> int:
     # over when its main process is, so stragglers go too.
     terminate_tree(me, STRAGGLER_GRACE_S, exclude=frozenset({me}))
     pump.join(timeout=10)  # the last lines reach the log before the end is recorded
+    released = confinement.close()
+    if refused:
+        _say(refused)
+        code = GATE_FAILED
     ended = time.time()
     record.update(ended_at=ended, exit_code=code, timed_out=timed_out)
+    if refused or released:
+        record["error"] = refused or released
     if stop_signal:
         record["stop_signal"] = stop_signal[0]
     _write_record(job_dir, record)
     how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
     _say(f"job ended: {how} after {ended - record['started_at']:.1f}s")
+    _start_queued(launch)
     return 0
+
+
+def _anything_queued(state: str | None) -> bool:
+    """A cheap look before starting a Python with the whole package: most jobs end with an
+    empty queue. When in doubt, yes (the pass itself decides)."""
+    if not state:
+        return True
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{state}?mode=ro", uri=True)) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM jobs WHERE backend = 'local' AND status = 'queued' LIMIT 1"
+            ).fetchone()
+    except sqlite3.Error:
+        return True
+    return row is not None
+
+
+def _start_queued(launch: dict) -> None:
+    """Start the jobs queued behind this one (those that need no secret), server or not."""
+    queue = launch.get("queue")
+    if not queue or not _anything_queued(queue.get("state")):
+        return
+    try:
+        done = subprocess.run(
+            [
+                queue["python"],
+                "-I",
+                str(Path(__file__).with_name("local_queue.py")),
+                queue["home"],
+                str(queue["max_concurrent"]),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=queue["home"],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            timeout=QUEUE_TIMEOUT_S,
+            start_new_session=True,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _say(f"could not start the queued jobs: {exc}")
+        return
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+        _say(f"could not start the queued jobs: {tail[0]}")
 
 
 if __name__ == "__main__":

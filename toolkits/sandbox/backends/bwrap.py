@@ -99,7 +99,7 @@ def _is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _mount_point(path: str) -> list[str]:
+def mount_point(path: str) -> list[str]:
     """Create each missing ancestor of ``path`` world-traversable (bubblewrap's default is not)."""
     args: list[str] = []
     parts = Path(path).parts[1:-1]
@@ -118,6 +118,7 @@ def bwrap_argv(
     drop_to: tuple[int, int] | None,
     setpriv: str | None,
     extra: Sequence[str] = (),
+    readonly: Sequence[str] = (),
 ) -> list[str]:
     """The bubblewrap prefix of an exec; the command to run follows it.
 
@@ -125,6 +126,8 @@ def bwrap_argv(
     connects to the internet, see usernet.py), or "host" (the host's network, loopback too).
     For "user", ``unshare`` makes the namespace and bubblewrap only inherits it: bubblewrap's
     own loopback set-up would race slirp4netns configuring the same namespace.
+    ``readonly`` paths are bound before the workspace, so one that holds the workspace does not
+    hide it (local jobs: a script's folder above their working directory); ``extra`` comes last.
     """
     args = [bwrap, "--ro-bind", "/usr", "/usr"]
     if network == "user":
@@ -145,9 +148,9 @@ def bwrap_argv(
     # tmpfs lives in memory outside RLIMIT_AS, so it gets its own size cap.
     for tmp in ("/tmp", "/dev/shm"):
         args += ["--perms", "1777", "--size", str(tmpfs_bytes), "--tmpfs", tmp]
-    for root in python.roots:
-        args += [*_mount_point(root), "--ro-bind", root, root]
-    args += [*_mount_point(workspace), "--bind", workspace, workspace, "--chdir", workspace]
+    for root in [*python.roots, *readonly]:
+        args += [*mount_point(root), "--ro-bind", root, root]
+    args += [*mount_point(workspace), "--bind", workspace, workspace, "--chdir", workspace]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     args += ["--hostname", "sandbox", "--die-with-parent", "--new-session"]
     if network == "none":

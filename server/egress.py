@@ -1,4 +1,5 @@
-"""Where a ``network=True`` sandbox may not go: this machine, private and link-local ranges.
+"""Where an isolated child with user-mode networking (a `network=True` sandbox, a local job)
+may not go: this machine, private and link-local ranges.
 
 slirp4netns forwards the sandbox's connections through ordinary sockets of the server, so
 without more, "the internet" includes every address the server itself can reach: its own
