@@ -150,16 +150,20 @@ def gain_numbers(gains: ChainGains) -> dict[str, float | str | None]:
 
 
 def pick_metric(tag_sets: list[set[str]]) -> str | None:
-    """The metric most runs share, validation loss first."""
+    """The metric most runs share, a validation loss first."""
     counts: dict[str, int] = {}
     for tags in tag_sets:
         for tag in tags:
             counts[tag] = counts.get(tag, 0) + 1
     ranked = sorted(counts, key=lambda tag: (-counts[tag], tag))
-    for words in _PREFERRED:
-        found = next((t for t in ranked if all(w in t.lower() for w in words)), None)
-        if found:
-            return found
+    # A metric every run has first (a run restarted before its first evaluation has only a
+    # training loss: comparing on val/loss would leave the chain "not comparable").
+    shared = [t for t in ranked if counts[t] == counts[ranked[0]]] if ranked else []
+    for candidates in (shared, ranked):
+        for words in _PREFERRED:
+            found = next((t for t in candidates if all(w in t.lower() for w in words)), None)
+            if found:
+                return found
     return next((t for t in ranked if infer_goal(t)), None)
 
 
