@@ -89,8 +89,6 @@ def test_metric_choice_and_comparison_rules() -> None:
 def test_the_chain_is_compared_on_a_metric_every_run_has() -> None:
     """A run restarted before its first evaluation has only train/loss: val/loss, which the
     successor has too, would leave the chain with nothing to compare."""
-    from toolkits.experiments.gains import pick_metric
-
     assert pick_metric([{"train/loss"}, {"train/loss", "val/loss"}]) == "train/loss"
     assert pick_metric([{"train/loss", "val/loss"}, {"train/loss", "val/loss"}]) == "val/loss"
     assert pick_metric([]) is None
