@@ -120,3 +120,16 @@ def client(server: FastMCP, era: str = "2026-07-28", **kwargs: Any) -> Client:
     from fastmcp import Client
 
     return Client(server, mode=era, **kwargs)
+
+
+def job_folder(path: Path) -> Path:
+    """A folder a local job can work in under isolation (the default): created, and owned by the
+    uid isolated jobs of a root server run as (65534), as an operator prepares one. A `command`
+    job sees its working dir, so its scripts and configs go in here."""
+    from toolkits.sandbox.backends.local import unprivileged_identity
+
+    path.mkdir(parents=True, exist_ok=True)
+    job_uid = unprivileged_identity()
+    if job_uid is not None:
+        os.chown(path, *job_uid)
+    return path

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from experiments_world import finished
 from experiments_world import mcp_client as client
 from fakes.loopback import run_fake
 from fakes.webhook import WebhookReceiver
-from helpers import free_port
+from helpers import free_port, job_folder
 from pydantic import SecretStr
 from training_runs import TRAIN
 
@@ -55,20 +56,20 @@ async def test_job_ends_are_sent_once_with_exact_fields_and_no_secret(settings, 
     receiver = WebhookReceiver()
     with run_fake(receiver) as fake:
         settings = _settings(settings, fake.url + "/hook")
-        good = _config(tmp_path, "good")
-        bad = _config(tmp_path, "bad", optimizer={"name": "sgd", "lr": 1000.0})
+        work = job_folder(tmp_path / "work")  # what an isolated job (uid 65534) can read
+        good = _config(work, "good")
+        bad = _config(work, "bad", optimizer={"name": "sgd", "lr": 1000.0})
         # The diverging run exits 3, then a line with a planted token is the log's last word.
+        shutil.copy(TRAIN, work / "train.py")  # an isolated command job sees its working dir
         failing = (
-            f"{sys.executable} -u {TRAIN} --config {bad}; code=$?; "
+            f"{sys.executable} -u train.py --config {bad}; code=$?; "
             f"echo 'push to the hub failed with {PLANTED}'; exit $code"
         )
         async with client(make_server(settings, "jobs")) as c:
             ok = await c.call_tool(
                 "jobs_submit", {"script": str(TRAIN), "config_file": str(good), "name": "mlp"}
             )
-            fail = await c.call_tool(
-                "jobs_submit", {"command": failing, "working_dir": str(tmp_path)}
-            )
+            fail = await c.call_tool("jobs_submit", {"command": failing, "working_dir": str(work)})
             ok_id, fail_id = ok.structured_content["job_id"], fail.structured_content["job_id"]
             assert (await finished(c, ok_id))["status"] == "completed"
             assert (await finished(c, fail_id))["status"] == "failed"
@@ -169,7 +170,7 @@ time.sleep(60)
 
 async def test_a_stall_is_sent_once_per_interval(settings, tmp_path) -> None:
     receiver = WebhookReceiver()
-    script = tmp_path / "hangs.py"
+    script = job_folder(tmp_path / "work") / "hangs.py"
     script.write_text(HANGS)
     with run_fake(receiver) as fake:
         settings = _settings(settings, fake.url + "/hook", stall_floor_s=1.0)

@@ -149,7 +149,7 @@ async def test_read_file_detects_binary_without_dumping_it(
         assert out(result)["text"] == ""
         assert text(result).startswith(f"alice/tiny-sentiment:{name} (") and text(result).endswith(
             ") is binary; its content is not shown. Binary file: inspect "
-            "data files with datasets_inspect, model weights with hub_repo_info (parameter "
+            "data files with datasets_inspect, model weights with hub_repo(op='info') (parameter "
             "count), or download it in a sandbox."
         )
     # Known binary types are recognised by name: their bytes are never fetched.

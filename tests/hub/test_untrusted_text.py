@@ -51,9 +51,9 @@ async def test_a_card_full_of_unclosed_comments_does_not_hold_the_server(
     files["README.md"] = ("# Card\n<!-- hidden note -->Visible text.\n" + "<!--" * 50_000).encode()
     async with hub_client(anon_settings) as c:
         started = time.monotonic()
-        result = await c.call_tool("hub_repo_info", {"repo_id": "alice/tiny-sentiment"})
+        result = await c.call_tool("hub_repo", {"repo_id": "alice/tiny-sentiment", "op": "info"})
         elapsed = time.monotonic() - started
     summary = out(result)["card_summary"]
     assert summary.startswith("# Card\nVisible text.\n<!--<!--"), summary[:80]  # comment gone
     assert "hidden note" not in summary
-    assert elapsed < 20, f"hub_repo_info took {elapsed:.1f}s on a hostile card"
+    assert elapsed < 20, f"hub_repo(op=info) took {elapsed:.1f}s on a hostile card"

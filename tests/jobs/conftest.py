@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import job_folder
 from jobs_support import local_ray_head, stop_leftover_jobs
 
 from server.settings import Settings
 from server.state import StateStore
 from toolkits.jobs.core import JobService
-from toolkits.sandbox.backends.local import unprivileged_identity
 
 
 @pytest.fixture(autouse=True)
@@ -31,12 +30,7 @@ def service(settings: Settings) -> JobService:
 def workdir(tmp_path: Path) -> Path:
     """A working folder for jobs, writable by the uid isolated jobs run as (65534 under root),
     as an operator prepares one (local_isolation.py says so when it is not)."""
-    path = tmp_path / "work"
-    path.mkdir()
-    job_uid = unprivileged_identity()
-    if job_uid is not None:
-        os.chown(path, *job_uid)
-    return path
+    return job_folder(tmp_path / "work")
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fakes.llm import ScriptedLLM, call, calls, say
 from fastmcp import Client
+from helpers import job_folder
 from mcp.types import TextResourceContents
 from selenium.webdriver.common.by import By
 from tasks.taskkit import write_agent_config
@@ -97,12 +98,18 @@ async def test_each_view_renders_in_a_host_and_acts_through_its_bridge(
         toolsets=["plan", "jobs", "experiments", "tasks"],
         _env_file=None,  # type: ignore[call-arg]
     )
-    script = tmp_path / "curves.py"
-    script.write_text(CONFIGURED_JOB)
-    config = tmp_path / "config.json"
+    work = job_folder(tmp_path / "work")  # an isolated command job sees its working dir
+    (work / "curves.py").write_text(CONFIGURED_JOB)
+    config = work / "config.json"
     config.write_text('{"lr": 10.0}')
     async with Client(build_server(settings)) as c:
-        first = await tool(c, "jobs_submit", command=f"python3 {script}", config_file=str(config))
+        first = await tool(
+            c,
+            "jobs_submit",
+            command="python3 curves.py",
+            working_dir=str(work),
+            config_file=str(config),
+        )
         await tool(c, "jobs_status", job_id=first["job_id"], wait_s=55)
         restart = await tool(
             c,

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from fakes.llm import ScriptedLLM, call, calls, say
 from fastmcp import Client
+from helpers import job_folder
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from tasks.taskkit import write_agent_config
@@ -89,9 +90,11 @@ async def test_dashboard_pages_jobs_curves_cancel_and_an_approval(
         await asyncio.to_thread(check_auth, base)
 
         async with Client(f"{base}/mcp", auth=TOKEN) as c:
-            script = tmp_path / "curves.py"
-            script.write_text(METRICS_JOB)
-            submitted = await tool(c, "jobs_submit", command=f"python3 {script}", name="curves")
+            work = job_folder(tmp_path / "work")  # an isolated command job sees its working dir
+            (work / "curves.py").write_text(METRICS_JOB)
+            submitted = await tool(
+                c, "jobs_submit", command="python3 curves.py", working_dir=str(work), name="curves"
+            )
             metrics_job = submitted["job_id"]
             await tool(c, "jobs_status", job_id=metrics_job, wait_s=55)
             sleeper = (await tool(c, "jobs_submit", command="sleep 300", name="sleeper"))["job_id"]
