@@ -43,7 +43,7 @@ async def test_example_preflight_estimates_time_and_cost(settings, tmp_path) -> 
     teardown = measured["wall_s"] - measured["elapsed_to_last_step_s"]
     assert wall == pytest.approx(measured["wall_s"] + remaining, abs=0.01) and teardown >= 0
     t4 = next(h for h in data["hardware"] if h["flavor"] == "t4-small")
-    assert t4["estimated_usd"] == pytest.approx(wall / 3600 * 0.40, rel=1e-3)
+    assert t4["estimated_usd"] == pytest.approx(wall / 3600 * 0.40, abs=1e-6)  # 6 decimals
     assert not (tmp_path / "elsewhere").exists()  # the copy's log_dir was redirected
     assert "full run (300 steps): ~" in result.content[0].text
     assert list((settings.home / "preflight").iterdir()) == []  # nothing left once reported
