@@ -9,7 +9,7 @@ from fastmcp import FastMCP
 from mcp.server.request_state import RequestStateSecurity
 
 from server.errors import UserError
-from server.lazy_toolkit import import_and_build, lazy_toolkit
+from server.lazy_toolkit import import_and_build, lazy_toolkit, remember
 from server.registry import TOOLKITS
 from server.settings import Settings
 from server.toolkit import ToolkitContext
@@ -95,6 +95,7 @@ def build_server(
             ctx.read_only,
         )
         server.add_provider(provider, namespace=namespace)
+        remember(server, provider)
     from server.views.apps import attach_views
 
     attach_views(server, ctx, names)

@@ -125,6 +125,9 @@ def _serve_http(server, settings: Settings) -> None:  # type: ignore[no-untyped-
     # an error line, never after a success line.
     sock = _bind(settings.host, settings.port)
     app = build_http_app(server, settings)
+    from server.lazy_toolkit import warm_in_background
+
+    warm_in_background(server)  # first calls then find their toolkit built, off the event loop
     print(
         f"mlintern-server: listening on http://{settings.host}:{sock.getsockname()[1]}"
         f"{settings.path}",

@@ -21,6 +21,8 @@ import json
 import logging
 import os
 import tempfile
+import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -158,6 +160,7 @@ class LazyToolkit(Provider):
         self.toolkit_name = name
         self._factory = factory
         self._inner: FastMCPProvider | None = None
+        self._building = threading.Lock()  # a request and the warm-up thread build it once
         self._catalog = catalog
         self._cached: list[Tool] | None = None
 
@@ -169,8 +172,10 @@ class LazyToolkit(Provider):
     def inner(self) -> FastMCPProvider:
         """The mounted sub-server's provider, building the toolkit the first time."""
         if self._inner is None:
-            log.debug("building toolkit %s", self.toolkit_name)
-            self._inner = FastMCPProvider(self._factory())
+            with self._building:
+                if self._inner is None:
+                    log.debug("building toolkit %s", self.toolkit_name)
+                    self._inner = FastMCPProvider(self._factory())
         return self._inner
 
     def required_extensions(self) -> Sequence[Any]:
@@ -258,3 +263,28 @@ def import_and_build(module: str, ctx: Any) -> Callable[[], FastMCP]:
         return importlib.import_module(module).build(ctx)
 
     return build
+
+
+_MOUNTED: weakref.WeakKeyDictionary[Any, list[LazyToolkit]] = weakref.WeakKeyDictionary()
+
+
+def remember(server: Any, provider: LazyToolkit) -> None:
+    """Note that ``provider`` is mounted on ``server`` (for ``warm_in_background``)."""
+    _MOUNTED.setdefault(server, []).append(provider)
+
+
+def warm_in_background(server: Any) -> threading.Thread:
+    """Build ``server``'s toolkits in a thread, for a long-lived HTTP server: it starts at once
+    and answers tools/list from the catalogs, but a first call would otherwise build its
+    toolkit on the event loop, holding every other connection (SSE streams too) meanwhile."""
+
+    def build_all() -> None:
+        for provider in _MOUNTED.get(server, []):
+            try:
+                provider.inner  # noqa: B018 - the property builds
+            except Exception:  # a broken toolkit is reported by its first call, not here
+                log.warning("warming toolkit %s failed", provider.toolkit_name, exc_info=True)
+
+    thread = threading.Thread(target=build_all, name="mlintern-warm-toolkits", daemon=True)
+    thread.start()
+    return thread

@@ -95,3 +95,24 @@ async def test_a_corrupt_catalog_is_ignored(settings: Settings) -> None:
     (settings.home / "cache" / "tools" / "plan.json").write_text("{not json")
     async with client(build_server(settings)) as c:
         assert {t.name for t in await c.list_tools()} == expected
+
+
+def test_an_http_server_builds_its_toolkits_off_the_event_loop(tmp_path) -> None:
+    """warm_in_background builds every mounted toolkit in a thread, once each, even when a
+    call builds one at the same time (the lock)."""
+    import threading
+
+    from server.app import build_server
+    from server.lazy_toolkit import _MOUNTED, warm_in_background
+    from server.settings import Settings
+
+    server = build_server(Settings(home=tmp_path / "home", toolsets=["plan", "docs"]))
+    providers = _MOUNTED[server]
+    assert [p.toolkit_name for p in providers] == ["plan", "docs"]
+    assert not any(p.built for p in providers)
+    racing = threading.Thread(target=lambda: providers[1].inner)
+    racing.start()
+    warm_in_background(server).join(timeout=120)
+    racing.join(timeout=120)
+    assert all(p.built for p in providers)
+    assert providers[1].inner is providers[1].inner  # built once
