@@ -1,8 +1,5 @@
-"""Read-only Hub operations: search, repository details, file listings and file contents.
-
-Plain functions over the official ``huggingface_hub`` client (no MCP here). Every client call
-goes through ``toolkits._hf.calls.call_hub`` for the time limit, bounded retries and clear errors.
-"""
+"""Read-only Hub operations over the official ``huggingface_hub`` client (no MCP here): search,
+repository details, file listings and contents. Client calls go through ``_hf.calls.call_hub``."""
 
 from __future__ import annotations
 
