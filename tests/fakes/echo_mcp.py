@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     app = BearerGate(server.http_app(path="/mcp"), os.environ["ECHO_EXPECTED_TOKEN"], args.record)
-    uvicorn.run(app, host="127.0.0.1", port=args.http, log_level="warning", lifespan="on")
+    uvicorn.run(
+        app, host="127.0.0.1", port=args.http, log_level="warning", lifespan="on", loop="asyncio"
+    )
     return 0
 
 
