@@ -186,12 +186,6 @@ class MCPConnections:
         """The tools (of any server) that declare ``role``, in the order they were listed."""
         return [spec for spec in self.tools.values() if spec.role == role]
 
-    def find(self, server: str, remote_name: str) -> ToolSpec | None:
-        for spec in self.tools.values():
-            if spec.server == server and spec.remote_name == remote_name:
-                return spec
-        return None
-
     async def call(self, name: str, arguments: dict[str, Any], progress: Any = None) -> ToolOutcome:
         spec = self.tools.get(name)
         if spec is None:

@@ -1,7 +1,8 @@
 """The spending cap: LLM cost so far plus the estimated cost of the jobs the agent launched.
 
-A job's estimate is its hardware's hourly price (from the same server's ``jobs_hardware`` tool)
-times its timeout, the most the job can cost. Local jobs are free. When a price cannot be found
+A job is a call of a tool that declares the ``jobs.submit`` role (server/tool_roles.py). Its
+estimate is its hardware's hourly price (from the same server's ``jobs.hardware`` tool) times its
+timeout, the most the job can cost. Local jobs are free. When a price cannot be found
 the job counts as free and the estimate says so in the log: a cap is a guard rail, not an
 invoice.
 """
@@ -99,8 +100,8 @@ class JobCostEstimator:
     _prices: dict[str, dict[str, float]] = field(default_factory=dict)
 
     async def estimate(self, spec: ToolSpec, arguments: dict[str, Any]) -> float | None:
-        """Upper bound in USD for a ``jobs_submit`` call; None for any other tool."""
-        if spec.remote_name != "jobs_submit":
+        """Upper bound in USD for a call of a ``jobs.submit`` tool; None for any other tool."""
+        if spec.role != "jobs.submit":
             return None
         backend = arguments.get("backend")
         if backend == "local":
@@ -119,7 +120,9 @@ class JobCostEstimator:
     async def _prices_of(self, server: str, backend: Any) -> dict[str, float]:
         if server in self._prices:
             return self._prices[server]
-        hardware = self.tools.find(server, "jobs_hardware")
+        hardware = next(
+            (t for t in self.tools.with_role("jobs.hardware") if t.server == server), None
+        )
         prices: dict[str, float] = {}
         if hardware is not None:
             arguments = {}

@@ -2,7 +2,8 @@
 
 The bundled agent reads them from the tool list it receives (from mlintern or any other MCP
 server): the continuation nudge and compaction follow whichever tools declare ``plan.update`` /
-``plan.get``, whatever they are called on that server.
+``plan.get``, and the spending cap prices the calls of whichever tool declares ``jobs.submit``
+from the one declaring ``jobs.hardware`` on the same server, whatever they are called there.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from typing import Any, Literal
 ROLE_KEY = "io.github.mlintern/role"
 # plan.update: takes ``todos`` (and an optional ``plan_id``) and replaces that plan.
 # plan.get: takes an optional ``plan_id``; returns ``{"todos": [{"status", "content"}...]}``.
-ToolRole = Literal["plan.update", "plan.get"]
+# jobs.submit: takes ``flavor``, ``timeout`` (seconds or "90m") and ``backend``; may cost money.
+# jobs.hardware: takes an optional ``backend``; lists flavors with a price per hour somewhere in
+# its result (``{"flavor": ..., "price_per_hour": ...}``, any nesting).
+ToolRole = Literal["plan.update", "plan.get", "jobs.submit", "jobs.hardware"]
 
 
 def role_meta(role: ToolRole) -> dict[str, Any]:

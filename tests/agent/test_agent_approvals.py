@@ -14,6 +14,7 @@ from agent.approvals import ApprovalPolicy, ApprovalRequest, Decision, PendingAp
 from agent.config import ApprovalConfig
 from agent.mcp_connections import ToolSpec
 from server.settings import Settings
+from server.tool_roles import role_meta
 
 # The shared fixtures (scripted LLM, lab server, ...) live in tests/agent/agent_testkit.py.
 pytest_plugins = ["agent_testkit"]
@@ -199,10 +200,15 @@ async def test_deferred_approval_pauses_and_a_later_process_resumes_it(
 
 
 def build_cloud(submitted: list[str]) -> FastMCP:
+    """A third-party jobs server: its paid tool and its price list declare their roles under
+    names of their own; a tool that merely shares mlintern's name declares none (the control)."""
     cloud = FastMCP("cloud")
 
-    @cloud.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True))
-    def jobs_hardware() -> dict:
+    @cloud.tool(
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+        meta=role_meta("jobs.hardware"),
+    )
+    def flavors() -> dict:
         """Hardware flavors and prices."""
         return {
             "flavors": [
@@ -211,15 +217,19 @@ def build_cloud(submitted: list[str]) -> FastMCP:
             ]
         }
 
-    @cloud.tool(
-        annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, open_world_hint=True
-        )
-    )
-    def jobs_submit(script: str, flavor: str, timeout: str = "30m", backend: str = "hf") -> str:
+    open_world = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
+
+    @cloud.tool(annotations=open_world, meta=role_meta("jobs.submit"))
+    def launch(script: str, flavor: str, timeout: str = "30m", backend: str = "hf") -> str:
         """Submit a paid job."""
         submitted.append(flavor)
         return f"job_id: hf-{len(submitted)}"
+
+    @cloud.tool(annotations=open_world)
+    def jobs_submit(script: str, flavor: str, timeout: str = "30m") -> str:
+        """Queue a print job (named like mlintern's tool, but it declares no role)."""
+        submitted.append(f"print:{flavor}")
+        return "queued"
 
     return cloud
 
@@ -230,12 +240,10 @@ async def test_yolo_stops_at_the_cap_counting_estimated_job_cost(
 ) -> None:
     submitted: list[str] = []
     llm.add(
-        calls(
-            call("cloud__jobs_submit", {"script": "t.py", "flavor": "a10g-small", "timeout": "1h"})
-        ),
-        calls(
-            call("cloud__jobs_submit", {"script": "t.py", "flavor": "h100"})
-        ),  # 30 min × $10/h = $5
+        # Not priced: it shares the name, not the role (10 h of h100 would be $100).
+        calls(call("cloud__jobs_submit", {"script": "t.py", "flavor": "h100", "timeout": "10h"})),
+        calls(call("cloud__launch", {"script": "t.py", "flavor": "a10g-small", "timeout": "1h"})),
+        calls(call("cloud__launch", {"script": "t.py", "flavor": "h100"})),  # 30 min × $10/h = $5
     )
     if raise_cap:
         llm.add(say("both running"))
@@ -250,11 +258,12 @@ async def test_yolo_stops_at_the_cap_counting_estimated_job_cost(
     # Yolo never asks about tools; the cap is the one question, answered by the person or refused.
     assert [e.request_kind for e in events.of("approval_needed")] == ["budget"]
     if raise_cap:
-        assert result.reason == "completed" and submitted == ["a10g-small", "h100"]
+        assert result.reason == "completed"
+        assert submitted == ["print:h100", "a10g-small", "h100"]
         assert spent.cap_usd == 20.0 and spent.jobs_usd == pytest.approx(6.0)
         assert approver.requests[0].estimated_cost_usd == pytest.approx(5.0)
     else:
-        assert result.reason == "budget" and submitted == ["a10g-small"]
+        assert result.reason == "budget" and submitted == ["print:h100", "a10g-small"]
         assert spent.jobs_usd == pytest.approx(1.0)
         assert "spending cap of $2.00" in result.final_text
         last_output = events.of("tool_output")[-1].output

@@ -101,10 +101,13 @@ async def test_tools_only_named_like_the_plan_get_no_nudge(
     assert ev.of("nudge") == [] and reads == []
 
 
-async def test_the_bundled_plan_toolkit_declares_its_roles(
+async def test_the_bundled_toolkits_declare_their_roles(
     llm: ScriptedLLM, settings: Settings
 ) -> None:
     async with running_agent(llm, settings) as (agent, _):
         assert [s.name for s in agent.tools.with_role("plan.update")] == ["plan_update"]
         assert [s.name for s in agent.tools.with_role("plan.get")] == ["plan_get"]
         assert agent.context.plan_tools == {"plan_update", "plan_get"}
+        # What the spending cap prices (agent/spending.py), found the same way.
+        assert [s.name for s in agent.tools.with_role("jobs.submit")] == ["jobs_submit"]
+        assert [s.name for s in agent.tools.with_role("jobs.hardware")] == ["jobs_hardware"]

@@ -54,6 +54,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         destructive=True,
         idempotent=False,
         open_world=True,
+        role="jobs.submit",  # the bundled agent's spending cap prices these calls
     )
     @takes_fields(m.JobSpec)
     async def submit(ctx: Context, spec: m.JobSpec) -> JobView:
@@ -181,6 +182,7 @@ def build(ctx: ToolkitContext) -> FastMCP:
         destructive=False,
         idempotent=True,
         open_world=True,
+        role="jobs.hardware",  # where the spending cap finds hourly prices
     )
     async def hardware(ctx: Context, backend: m.BackendName = "local") -> HardwareView:
         """What a backend can run on: local CPUs, memory, GPUs; hf flavors with hourly
