@@ -151,3 +151,19 @@ async def test_hostile_wandb_logs(settings, tmp_path, runs) -> None:
     assert f"{garbage} is not a W&B run log (no :W&B header)." in str(not_wandb.value)
     assert lied.structured_content["tag_count"] == 0
     assert "did not parse; skipped" in lied.structured_content["problems"][0]
+
+
+def test_a_wandb_run_is_named_by_its_folder_or_its_id(runs) -> None:
+    from server.errors import NotFoundError
+    from toolkits.experiments.sources import wandb_offline
+
+    root = runs["root"]
+    first, second = runs["wandb"]  # offline-run-<time>-<id>, in name order: second is newest
+    assert wandb_offline.pick(root, None).parent == second
+    assert wandb_offline.pick(root, first.name.rsplit("-", 1)[-1]).parent == first
+    assert wandb_offline.pick(root, first.name).parent == first
+    with pytest.raises(NotFoundError) as missing:
+        wandb_offline.pick(root, "nope")
+    assert str(missing.value) == (
+        f"No W&B run 'nope' in {root}. Runs (newest first): {second.name}, {first.name}."
+    )

@@ -21,6 +21,7 @@ from server.errors import NotFoundError, UserError
 from server.roots import current as current_roots
 from server.roots import open_regular
 from toolkits.experiments.sources.incremental import FileCursor, cursor_for
+from toolkits.experiments.sources.run_pick import pick_run
 
 MAX_RUNS = 2000
 MAX_METRIC_FILES = 500
@@ -75,13 +76,13 @@ def pick_file_run(root: Path, wanted: str | None) -> Path:
     runs = file_runs(root)
     if not runs:
         raise NotFoundError(f"{root} holds no MLflow runs (no <experiment>/<run>/meta.yaml).")
-    if wanted is None:
-        return runs[0]
-    for run in runs:
-        if wanted in (run.name, run_name(run)):
-            return run
-    names = ", ".join(f"{run_name(r)} ({r.name})" for r in runs[:20])
-    raise NotFoundError(f"No MLflow run {wanted!r} in {root}. Runs (newest first): {names}.")
+    return pick_run(
+        runs,
+        wanted,
+        names=lambda run: (run.name, run_name(run)),
+        label=lambda run: f"{run_name(run)} ({run.name})",
+        where=f"MLflow run {wanted!r} in {root}",
+    )
 
 
 def read_file_run(run: Path) -> list[tuple[str, FileCursor]]:
@@ -154,13 +155,13 @@ def pick_database_run(path: Path, wanted: str | None) -> tuple[str, str]:
     runs = database_runs(path)
     if not runs:
         raise NotFoundError(f"The MLflow database {path} holds no runs yet.")
-    if wanted is None:
-        return runs[0]
-    for run_id, name in runs:
-        if wanted in (run_id, name):
-            return run_id, name
-    names = ", ".join(f"{name} ({run_id})" for run_id, name in runs[:20])
-    raise NotFoundError(f"No MLflow run {wanted!r} in {path}. Runs (newest first): {names}.")
+    return pick_run(
+        runs,
+        wanted,
+        names=lambda run: run,
+        label=lambda run: f"{run[1]} ({run[0]})",
+        where=f"MLflow run {wanted!r} in {path}",
+    )
 
 
 def read_database_run(path: Path, run_id: str) -> DatabaseCursor:

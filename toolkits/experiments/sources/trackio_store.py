@@ -17,6 +17,7 @@ from pathlib import Path
 
 from server.errors import NotFoundError, UserError
 from toolkits.experiments.sources.incremental import FileCursor, cursor_for
+from toolkits.experiments.sources.run_pick import pick_run
 from toolkits.experiments.sources.tables import to_number, to_timestamp
 
 DB_SUFFIX = ".db"
@@ -87,14 +88,12 @@ def resolve_run(path: Path, project: str, run: str | None) -> tuple[str, str]:
     runs = list_runs(path)
     if not runs:
         raise UserError(f"trackio project {project!r} has no logged metrics yet; check later.")
-    if run is None:
-        return runs[0]
-    for run_id, name in runs:
-        if run in (run_id, name):
-            return run_id, name
-    names = ", ".join(name for _id, name in runs[:20])
-    raise NotFoundError(
-        f"No run {run!r} in trackio project {project!r}. Runs (newest first): {names}."
+    return pick_run(
+        runs,
+        run,
+        names=lambda found: found,
+        label=lambda found: found[1],
+        where=f"run {run!r} in trackio project {project!r}",
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from server.errors import NotFoundError, UserError
 from server.roots import open_regular
 from toolkits.experiments.sources.incremental import FileCursor, cursor_for
+from toolkits.experiments.sources.run_pick import pick_run
 
 HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
 BLOCK = 32768
@@ -69,11 +70,15 @@ def pick(root: Path, wanted: str | None) -> Path:
     found = runs(root)
     if not found:
         raise NotFoundError(f"{root} holds no W&B offline runs (wandb/offline-run-*).")
-    for run in found if wanted else found[:1]:
-        if wanted is None or run.name.endswith(f"-{wanted}") or run.name == wanted:
-            return _log(run)  # type: ignore[return-value]
-    names = ", ".join(p.name for p in found[:20])
-    raise NotFoundError(f"No W&B run {wanted!r} in {root}. Runs (newest first): {names}.")
+    # offline-run-<time>-<id>: a run is named by its folder or its id.
+    run = pick_run(
+        found,
+        wanted,
+        names=lambda run: (run.name, run.name.rsplit("-", 1)[-1]),
+        label=lambda run: run.name,
+        where=f"W&B run {wanted!r} in {root}",
+    )
+    return _log(run)  # type: ignore[return-value]
 
 
 def read(path: Path) -> WandbCursor:
