@@ -6,6 +6,9 @@ All of them need HF_TOKEN and say so before any request is made. Writes are retr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from server.errors import NotFoundError, UserError
 from server.settings import Settings
 from toolkits._hf.calls import call_hub
@@ -122,7 +125,41 @@ def upload(
     message = commit_message or (
         f"Upload {files[0].path_in_repo}" if len(files) == 1 else f"Upload {len(files)} files"
     )
-    api = hub_api(settings)
+    return _commit(
+        settings,
+        hub_api(settings),
+        repo_id,
+        kind,
+        operations,
+        message,
+        revision=revision,
+        create_pr=create_pr,
+        what=f"uploading to {kind} {repo_id}",
+        not_found=lambda: (
+            missing_repo_message(settings, repo_id, kind)
+            + f" Create it first with hub_write(repo_id={repo_id!r}, op='create', kind={kind!r})."
+        ),
+        paths=[f.path_in_repo for f in files],
+        bytes_uploaded=sum(f.size for f in files),
+    )
+
+
+def _commit(
+    settings: Settings,
+    api: Any,
+    repo_id: str,
+    kind: Kind,
+    operations: list[Any],
+    message: str,
+    *,
+    revision: str | None,
+    create_pr: bool,
+    what: str,
+    paths: list[str],
+    not_found: Callable[[], str] | None = None,
+    bytes_uploaded: int | None = None,
+) -> CommitResult:
+    """One commit of ``operations`` (uploads or deletes) through call_hub, as a CommitResult."""
     info = call_hub(
         settings,
         lambda: api.create_commit(
@@ -133,12 +170,9 @@ def upload(
             revision=revision,
             create_pr=create_pr,
         ),
-        what=f"uploading to {kind} {repo_id}",
+        what=what,
         write=True,
-        not_found=lambda: (
-            missing_repo_message(settings, repo_id, kind)
-            + f" Create it first with hub_write(repo_id={repo_id!r}, op='create', kind={kind!r})."
-        ),
+        not_found=not_found,
     )
     return CommitResult(
         repo_id=repo_id,
@@ -146,8 +180,8 @@ def upload(
         commit_url=info.commit_url,
         commit_oid=info.oid,
         pr_url=info.pr_url,
-        paths=[f.path_in_repo for f in files],
-        bytes_uploaded=sum(f.size for f in files),
+        paths=paths,
+        bytes_uploaded=bytes_uploaded,
     )
 
 
@@ -226,24 +260,15 @@ def delete(
         for p in wanted
     ]
     message = commit_message or f"Delete {', '.join(wanted)}"[:200]
-    info = call_hub(
+    return _commit(
         settings,
-        lambda: api.create_commit(
-            repo_id,
-            operations,
-            commit_message=message,
-            repo_type=kind,
-            revision=revision,
-            create_pr=create_pr,
-        ),
+        api,
+        repo_id,
+        kind,
+        operations,
+        message,
+        revision=revision,
+        create_pr=create_pr,
         what=f"deleting files in {kind} {repo_id}",
-        write=True,
-    )
-    return CommitResult(
-        repo_id=repo_id,
-        kind=kind,
-        commit_url=info.commit_url,
-        commit_oid=info.oid,
-        pr_url=info.pr_url,
         paths=wanted,
     )
