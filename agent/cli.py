@@ -19,6 +19,8 @@ import sys
 import traceback
 from typing import Any
 
+from server.errors import trace_crashes
+
 EXIT_CODES = {
     "completed": 0,
     "error": 1,
@@ -194,6 +196,7 @@ def require_provider_key(config: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    trace_crashes()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["watch"]:  # `mlintern-agent watch ...`: scheduled supervision of a job
         from agent.watch import main as watch_main

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from server.errors import trace_crashes
 from server.settings import Settings
 
 log = logging.getLogger("mlintern")
@@ -70,6 +71,7 @@ SUBCOMMANDS = {"doctor": "server.doctor", "install": "server.install_host"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    trace_crashes()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         import importlib
