@@ -19,7 +19,7 @@ import sys
 import traceback
 from typing import Any
 
-from server.errors import trace_crashes
+from server.crash_guards import collect_garbage_between_steps, trace_crashes
 
 EXIT_CODES = {
     "completed": 0,
@@ -197,6 +197,7 @@ def require_provider_key(config: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     trace_crashes()
+    collect_garbage_between_steps()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["watch"]:  # `mlintern-agent watch ...`: scheduled supervision of a job
         from agent.watch import main as watch_main

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from server.errors import trace_crashes
+from server.crash_guards import collect_garbage_between_steps, trace_crashes
 from server.settings import Settings
 
 log = logging.getLogger("mlintern")
@@ -72,6 +72,7 @@ SUBCOMMANDS = {"doctor": "server.doctor", "install": "server.install_host"}
 
 def main(argv: list[str] | None = None) -> int:
     trace_crashes()
+    collect_garbage_between_steps()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         import importlib

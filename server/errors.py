@@ -7,8 +7,6 @@ reported as an internal error while the server keeps serving.
 
 from __future__ import annotations
 
-import contextlib
-
 
 class UserError(Exception):
     """Something the caller can fix. The message must say what to do next."""
@@ -25,12 +23,3 @@ class MissingCredentialError(UserError):
         hint = f"export {variable}=..." + (f" or pass {flag}" if flag else "")
         super().__init__(f"{variable} is not set: {purpose} needs it. Fix: {hint}.")
         self.variable = variable
-
-
-def trace_crashes() -> None:
-    """On a crash in C code (a segfault in an extension), print every thread's Python stack to
-    stderr, the log, so a report names the code that ran. A no-op when stderr is no real file."""
-    import faulthandler
-
-    with contextlib.suppress(ValueError, OSError, AttributeError):
-        faulthandler.enable()

@@ -16,8 +16,12 @@ for _folder in sorted(Path(__file__).parent.iterdir()):
         sys.path.insert(1, str(_folder))
 from helpers import ERAS  # noqa: E402
 
+from server.crash_guards import collect_garbage_between_steps  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.toolkit import ToolkitContext  # noqa: E402
+
+# The test process runs in-memory servers and agents too: the same guard as the entry points.
+collect_garbage_between_steps()
 
 
 @pytest.fixture(scope="session", autouse=True)
