@@ -140,9 +140,6 @@ def _serve_http(server, settings: Settings) -> None:  # type: ignore[no-untyped-
         app,
         log_level="warning",
         lifespan="on",
-        # The standard loop, not uvloop: under uvloop 0.23 this server segfaulted in about
-        # half the runs of an agent-driven experiment (tests/tasks/test_experiment_e2e.py).
-        loop="asyncio",
         http=guarded_h11_protocol(settings),  # slow clients are cut off
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=64 * 1024,  # request line plus headers

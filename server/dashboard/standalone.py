@@ -39,6 +39,6 @@ def main(argv: list[str]) -> int:
     if not args.no_browser:
         webbrowser.open(link)
     app = Starlette(routes=dashboard.routes())
-    config = uvicorn.Config(app, log_level="warning", loop="asyncio")  # as the server (cli.py)
+    config = uvicorn.Config(app, log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
     return 0

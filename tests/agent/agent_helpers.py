@@ -141,9 +141,7 @@ def serve_asgi(app: Any) -> Iterator[str]:
     """Serve an ASGI app (with its lifespan: MCP apps need it) on a free loopback port."""
     import uvicorn
 
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -88,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     app = BearerGate(server.http_app(path="/mcp"), os.environ["ECHO_EXPECTED_TOKEN"], args.record)
-    uvicorn.run(
-        app, host="127.0.0.1", port=args.http, log_level="warning", lifespan="on", loop="asyncio"
-    )
+    uvicorn.run(app, host="127.0.0.1", port=args.http, log_level="warning", lifespan="on")
     return 0
 
 

@@ -128,7 +128,6 @@ def serve(app: Any, startup_timeout: float = 10.0) -> Iterator[str]:
         port=0,
         log_level="warning",
         lifespan="off",
-        loop="asyncio",  # as the server: uvloop segfaults under load
         # Handlers that stall on purpose (timeout tests) must not hold up the test's teardown.
         timeout_graceful_shutdown=1,
     )
