@@ -4,12 +4,9 @@ on them; a name that cannot be imported is skipped without stopping the rest."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-from helpers import test_env
+from helpers import python_probe
 
 PROBE = """
 import json, sys
@@ -28,13 +25,5 @@ print(json.dumps({"before": before, "after": after}))
 
 
 def test_warm_up_imports_what_the_experiments_toolkit_names(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=test_env(tmp_path / "home"),
-        check=True,
-    )
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = python_probe(PROBE, tmp_path / "home")
     assert seen == {"before": [], "after": ["numpy", "pyarrow.json", "pyarrow.csv"]}
