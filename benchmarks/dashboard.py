@@ -8,7 +8,8 @@ invocation so every figure sees the same machine load:
    big run, in these states of the server:
    - never read: no mlintern process ever read the log (a full parse, pyarrow's JSON reader),
      asked the moment /healthz answers (the warm-up thread still builds the toolkits and
-     imports numpy and pyarrow), and asked of a settled server (its warm-up done, no CPU used);
+     imports numpy and pyarrow), and the first request of a settled server (its warm-up done,
+     no CPU used), as when a person opens the page a while after the start;
    - restarted: a second server on the same MLINTERN_HOME, whose first read loads the series
      cache the first server saved (toolkits/experiments/sources/series_cache.py);
    - warm: the log was read by this process (only new bytes are read);
@@ -192,10 +193,11 @@ def main() -> None:
             f"seeded {args.jobs} jobs and 3 x {args.points:,} points in {time.perf_counter() - started:.1f}s"
         )
         view = f"/api/view/experiment?source={job_id}"
+        with serve(home, Path(tmp) / "settled.log") as served:
+            served.settle()  # as when a person opens the page a while after the start
+            settled = timed_get(served, f"/api/view/experiment?source={settled_id}")
         with serve(home, Path(tmp) / "first.log") as served:
             never = timed_get(served, view)
-            served.settle()
-            settled = timed_get(served, f"/api/view/experiment?source={settled_id}")
             listed = time.perf_counter()
             overview = [timed_get(served, "/api/overview")[0] for _ in range(args.rounds)]
             warm = [timed_get(served, view)[0] for _ in range(args.rounds)]
