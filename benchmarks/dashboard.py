@@ -94,16 +94,18 @@ class Served:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def settle(self, timeout_s: float = 60) -> None:
-        """Wait until the server used no CPU for a while: its warm-up thread is done."""
+        """Wait until the server used no CPU for a second: its warm-up thread is done. (On a
+        loaded machine one quiet moment can be a runnable thread waiting for a core; a second
+        of them cannot.)"""
         deadline = time.monotonic() + timeout_s
-        last = self.cpu_seconds()
-        while time.monotonic() < deadline:
-            time.sleep(0.3)
+        quiet, last = 0, self.cpu_seconds()
+        while quiet < 5:
+            if time.monotonic() > deadline:
+                raise SystemExit("the server never settled")
+            time.sleep(0.2)
             now = self.cpu_seconds()
-            if now - last < 0.015:
-                return
+            quiet = quiet + 1 if now - last <= 0.01 else 0
             last = now
-        raise SystemExit("the server never settled")
 
 
 def timed_get(served: Served, url: str) -> tuple[float, int, float]:

@@ -97,8 +97,10 @@ def _route(cursor: TableCursor, table: pa.Table, *, every_key_in_every_row: bool
     # Masked copies, not boolean indexing: one pass over a million rows instead of gathers.
     with np.errstate(invalid="ignore"):  # the cast truncates toward zero, as int() does
         np.copyto(steps, step_numbers, where=has_step, casting="unsafe")
-    # Milliseconds since the epoch, as tables.to_timestamp reads them.
-    walls = np.where(time_numbers > 1e11, time_numbers / 1000.0, time_numbers)
+    if np.ndim(time_numbers) == 0:  # no row has a time
+        walls = np.full(rows, np.nan)
+    else:  # milliseconds since the epoch, as tables.to_timestamp reads them
+        walls = np.where(time_numbers > 1e11, time_numbers / 1000.0, time_numbers)
     long_tags = _long_tags(columns, TAG_KEYS, rows)
     if long_tags is False:
         return False
@@ -198,12 +200,22 @@ def _chosen(
     keys: tuple[str, ...],
     rows: int,
     has_key: Callable[[pa.Array], np.ndarray],
-) -> tuple[np.ndarray, np.ndarray, bool]:
+) -> tuple[Any, Any, bool]:
     """Per row: which of ``keys`` it uses (the first present; -1: none), that key's number
     (NaN where it holds none), and False if some chosen cell is text that is not a number (a
-    date, which only the line-by-line reader interprets)."""
+    date, which only the line-by-line reader interprets).
+
+    The choice and the numbers are scalars, not arrays of a million equal rows, when no key is
+    there (-1, NaN) or one key is in every row (its index, its column's numbers).
+    """
     import numpy as np
 
+    found = [index for index, key in enumerate(keys) if key in columns]
+    if not found:
+        return np.int64(-1), np.float64(np.nan), True
+    if len(found) == 1 and has_key(column := columns[keys[found[0]]]).all():
+        values, is_number = _numbers(column)
+        return np.int64(found[0]), values, not (_is_text(column) and not is_number.all())
     choice = np.full(rows, -1, np.int64)
     numbers = np.full(rows, np.nan)
     texts = np.zeros(rows, bool)
