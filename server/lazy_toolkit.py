@@ -20,6 +20,7 @@ import importlib.util
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import weakref
@@ -155,9 +156,16 @@ class LazyToolkit(Provider):
     which would build every toolkit at start-up. tests/test_fastmcp_seams.py pins the hooks.
     """
 
-    def __init__(self, name: str, factory: Callable[[], FastMCP], catalog: ToolCatalog):
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[], FastMCP],
+        catalog: ToolCatalog,
+        module: str | None = None,
+    ):
         super().__init__()
         self.toolkit_name = name
+        self.module = module  # whose WARM_IMPORTS warm_in_background imports
         self._factory = factory
         self._inner: FastMCPProvider | None = None
         self._building = threading.Lock()  # a request and the warm-up thread build it once
@@ -255,7 +263,8 @@ def lazy_toolkit(
     name: str, module: str, build: Callable[[], FastMCP], settings: Settings, read_only: bool
 ) -> LazyToolkit:
     path = settings.home / "cache" / "tools" / f"{name}.json"
-    return LazyToolkit(name, build, ToolCatalog(path, catalog_key(module, settings, read_only)))
+    catalog = ToolCatalog(path, catalog_key(module, settings, read_only))
+    return LazyToolkit(name, build, catalog, module)
 
 
 def import_and_build(module: str, ctx: Any) -> Callable[[], FastMCP]:
@@ -276,14 +285,26 @@ def remember(server: Any, provider: LazyToolkit) -> None:
 def warm_in_background(server: Any) -> threading.Thread:
     """Build ``server``'s toolkits in a thread, for a long-lived HTTP server: it starts at once
     and answers tools/list from the catalogs, but a first call would otherwise build its
-    toolkit on the event loop, holding every other connection (SSE streams too) meanwhile."""
+    toolkit on the event loop, holding every other connection (SSE streams too) meanwhile.
+
+    Then import what each toolkit package names in ``WARM_IMPORTS``: heavy modules its tools
+    import lazily (numpy, pyarrow), which a first call would otherwise wait on.
+    """
 
     def build_all() -> None:
-        for provider in _MOUNTED.get(server, []):
+        providers = _MOUNTED.get(server, [])
+        for provider in providers:
             try:
                 provider.inner  # noqa: B018 - the property builds
             except Exception:  # a broken toolkit is reported by its first call, not here
                 log.warning("warming toolkit %s failed", provider.toolkit_name, exc_info=True)
+        for provider in providers:
+            package = sys.modules.get(provider.module or "")
+            for name in getattr(package, "WARM_IMPORTS", ()):
+                try:
+                    importlib.import_module(name)
+                except Exception:  # an optional extra not installed: its tools will say so
+                    log.debug("warm import of %s failed", name, exc_info=True)
 
     thread = threading.Thread(target=build_all, name="mlintern-warm-toolkits", daemon=True)
     thread.start()

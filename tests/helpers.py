@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -133,3 +134,17 @@ def job_folder(path: Path) -> Path:
     if job_uid is not None:
         os.chown(path, *job_uid)
     return path
+
+
+def python_probe(code: str, home: Path, timeout: float = 180) -> Any:
+    """Run ``code`` in a fresh interpreter (clean ``sys.modules``) with state under ``home``;
+    its last line of output, parsed as JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=test_env(home),
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -5,13 +5,17 @@ metrics through the experiments toolkit's own reader (the one every tool and vie
 job at a time, newest first. A long run is then in memory, and its parsed series saved to the
 series cache, by the time its page is opened, instead of parsing while the person waits.
 Nothing is computed here that the tools do not compute the same way; this only moves when.
+While a page is being served the pass starts no new read, so the person's request does not
+share the CPU with reads made on speculation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_REMEMBERED = 10_000  # job ids already queued once, so a long-lived server stays bounded
 MAX_QUEUED = 100
+MAX_YIELD_S = 5.0  # pages served back to back hold the pass back at most this long per job
 
 
 class Prewarm:
@@ -32,6 +37,21 @@ class Prewarm:
         self._queue: deque[str] = deque()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        self._pages = 0  # being served now
+        self._pages_done = threading.Condition(self._lock)
+        self.yielded = 0  # times the pass waited for a page to be served
+
+    @contextlib.contextmanager
+    def page(self) -> Iterator[None]:
+        """Around serving a page: no new background read starts meanwhile."""
+        with self._lock:
+            self._pages += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._pages -= 1
+                self._pages_done.notify_all()
 
     def jobs_listed(self, jobs: list[dict[str, Any]]) -> None:
         """Queue the listed jobs not seen before (the list is newest first)."""
@@ -59,6 +79,9 @@ class Prewarm:
         roots = Roots.for_settings(self.settings)
         while True:
             with self._lock:
+                if self._pages:
+                    self.yielded += 1
+                    self._pages_done.wait_for(lambda: not self._pages, timeout=MAX_YIELD_S)
                 if not self._queue:
                     return
                 job_id = self._queue.popleft()

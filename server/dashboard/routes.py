@@ -8,6 +8,7 @@ this process, so a delegated run this server drives resumes exactly as if its ho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
@@ -126,10 +127,15 @@ class Dashboard:
         return Response(_asset(STATIC[name], name), media_type=kind)
 
     async def overview(self, request: Request) -> Response:
-        model = await models.overview_model(self.call, self.store)
+        with self._serving_page():
+            model = await models.overview_model(self.call, self.store)
         if self.prewarm is not None:
             self.prewarm.jobs_listed(model["jobs"])
         return JSONResponse(model)
+
+    def _serving_page(self) -> contextlib.AbstractContextManager[None]:
+        """The background pass holds back while a person waits for a page."""
+        return self.prewarm.page() if self.prewarm is not None else contextlib.nullcontext()
 
     @property
     def prewarm(self) -> Prewarm | None:
@@ -142,17 +148,18 @@ class Dashboard:
 
     async def view(self, request: Request) -> Response:
         kind, query = request.path_params["kind"], request.query_params
-        if kind == "experiment":
-            tags = [t for t in query.get("tags", "").split(",") if t][:20] or None
-            model = await models.experiment_model(
-                self.call, _param(query, "source"), tags, query.get("preferences"), self.store
-            )
-        elif kind == "job":
-            model = await models.job_model(self.call, _param(query, "job_id"))
-        elif kind == "approval":
-            model = await models.approval_model(self.call, _param(query, "run_id"))
-        else:
-            return JSONResponse({"error": f"no view {kind!r}"}, status_code=404)
+        with self._serving_page():
+            if kind == "experiment":
+                tags = [t for t in query.get("tags", "").split(",") if t][:20] or None
+                model = await models.experiment_model(
+                    self.call, _param(query, "source"), tags, query.get("preferences"), self.store
+                )
+            elif kind == "job":
+                model = await models.job_model(self.call, _param(query, "job_id"))
+            elif kind == "approval":
+                model = await models.approval_model(self.call, _param(query, "run_id"))
+            else:
+                return JSONResponse({"error": f"no view {kind!r}"}, status_code=404)
         return JSONResponse(model)
 
     async def journal(self, request: Request) -> Response:

@@ -34,9 +34,8 @@ def until_idle(prewarm: Prewarm) -> None:
     assert series_cache.wait_for_saves()
 
 
-def test_listed_jobs_are_read_once_in_the_background(settings: Settings) -> None:
-    forget_all()
-    store = StateStore(settings.state_path)
+def long_run(settings: Settings, store: StateStore) -> str:
+    """A finished job that logged a long run (enough points for the series cache)."""
     service = JobService(settings, store)
     job_id = finished_job(service)
     job = service.get(job_id)
@@ -44,6 +43,13 @@ def test_listed_jobs_are_read_once_in_the_background(settings: Settings) -> None
     metrics.mkdir(parents=True, exist_ok=True)
     with (metrics / "metrics.jsonl").open("w") as out:
         out.writelines(json.dumps({"step": s, "loss": 1 / (1 + s)}) + "\n" for s in range(ROWS))
+    return job_id
+
+
+def test_listed_jobs_are_read_once_in_the_background(settings: Settings) -> None:
+    forget_all()
+    store = StateStore(settings.state_path)
+    job_id = long_run(settings, store)
     cache = settings.home.joinpath(*series_cache.FOLDER)
     assert not cache.exists()  # control: nothing read it yet
 
@@ -51,4 +57,23 @@ def test_listed_jobs_are_read_once_in_the_background(settings: Settings) -> None
     prewarm.jobs_listed([{"job_id": job_id}, {"job_id": "j-does-not-exist"}])
     until_idle(prewarm)
     assert len(list(cache.glob("*.npz"))) == 1  # read through the tools' reader, and cached
+    forget_all()
+
+
+def test_the_pass_holds_back_while_a_page_is_served(settings: Settings) -> None:
+    forget_all()
+    store = StateStore(settings.state_path)
+    job_id = long_run(settings, store)
+    cache = settings.home.joinpath(*series_cache.FOLDER)
+    prewarm = Prewarm(settings, store)
+    with prewarm.page():
+        prewarm.jobs_listed([{"job_id": job_id}])
+        deadline = time.monotonic() + 60
+        while not prewarm.yielded:
+            assert time.monotonic() < deadline, "the pass never reached its first job"
+            time.sleep(0.02)
+        assert not cache.exists() and not prewarm.idle()  # waiting, nothing read
+    until_idle(prewarm)  # the page was served: the pass goes on
+    assert prewarm.yielded == 1
+    assert len(list(cache.glob("*.npz"))) == 1
     forget_all()

@@ -47,42 +47,59 @@ class PointBuffer:
         self._columns, self._size = columns, len(columns[0])
 
     def extend(self, steps: np.ndarray, values: np.ndarray, wall_times: np.ndarray) -> None:
-        """Append many points at once (a bulk reader's columns)."""
-        import numpy as np
-
-        self.steps.frombytes(np.ascontiguousarray(steps, np.int64).tobytes())
-        self.values.frombytes(np.ascontiguousarray(values, np.float64).tobytes())
-        self.wall_times.frombytes(np.ascontiguousarray(wall_times, np.float64).tobytes())
+        """Append many points at once (a bulk reader's columns), copied once into the numpy
+        columns (the caller may reuse its arrays)."""
+        self._flush()
+        size = self._size + len(steps)
+        columns = self._reserve(size)
+        for column, new in zip(columns, (steps, values, wall_times), strict=True):
+            column[self._size : size] = new
+        self._size = size
 
     def __len__(self) -> int:
         return self._size + len(self.steps)
 
     def freeze(self, tag: str) -> Series:
-        import numpy as np
-
-        pending = len(self.steps)
-        if pending or self._columns is None:
-            size = self._size + pending
-            columns = self._columns
-            if columns is None or size > len(columns[0]):
-                capacity = max(size, 2 * (len(columns[0]) if columns else 0), 1024)
-                grown = (np.empty(capacity, np.int64), np.empty(capacity), np.empty(capacity))
-                for old, new in zip(columns or (), grown, strict=False):
-                    new[: self._size] = old[: self._size]
-                columns = self._columns = grown
-            for column, buffer, dtype in zip(
-                columns,
-                (self.steps, self.values, self.wall_times),
-                (np.int64, np.float64, np.float64),
-                strict=True,
-            ):
-                # The temporary view is dropped at once, so the array.array may be cleared.
-                column[self._size : size] = np.frombuffer(buffer, dtype=dtype)
-            del self.steps[:], self.values[:], self.wall_times[:]
-            self._size = size
+        if self._columns is None:
+            self._reserve(0)
+        self._flush()
         steps, values, wall_times = self._columns  # type: ignore[misc]
         size = self._size
         return Series(tag, steps[:size], values[:size], wall_times[:size])
+
+    def _reserve(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Columns with room for ``size`` points; growing moves the filled part to a new
+        allocation (doubling), so views handed out earlier keep their points."""
+        import numpy as np
+
+        columns = self._columns
+        if columns is None or size > len(columns[0]):
+            capacity = max(size, 2 * (len(columns[0]) if columns else 0), 1024)
+            grown = (np.empty(capacity, np.int64), np.empty(capacity), np.empty(capacity))
+            for old, new in zip(columns or (), grown, strict=False):
+                new[: self._size] = old[: self._size]
+            columns = self._columns = grown
+        return columns
+
+    def _flush(self) -> None:
+        """Move what ``append`` gathered into the numpy columns."""
+        import numpy as np
+
+        pending = len(self.steps)
+        if not pending:
+            return
+        size = self._size + pending
+        columns = self._reserve(size)
+        for column, buffer, dtype in zip(
+            columns,
+            (self.steps, self.values, self.wall_times),
+            (np.int64, np.float64, np.float64),
+            strict=True,
+        ):
+            # The temporary view is dropped at once, so the array.array may be cleared.
+            column[self._size : size] = np.frombuffer(buffer, dtype=dtype)
+        del self.steps[:], self.values[:], self.wall_times[:]
+        self._size = size
 
 
 @dataclass

@@ -2,4 +2,8 @@
 
 from toolkits.jobs.mcp import build
 
-__all__ = ["build"]
+# The local backend is imported by a job's first status read; a long-lived server's warm-up
+# thread imports it beforehand (server/lazy_toolkit.py).
+WARM_IMPORTS = ("toolkits.jobs.backends.local",)
+
+__all__ = ["WARM_IMPORTS", "build"]

@@ -91,12 +91,16 @@ def _route(cursor: TableCursor, table: pa.Table, *, every_key_in_every_row: bool
     step_choice, step_numbers, _ = _chosen(columns, STEP_KEYS, rows, has_key)
     time_choice, time_numbers, times_ok = _chosen(columns, TIME_KEYS, rows, has_key)
     has_step = np.isfinite(step_numbers)
-    if not times_ok or np.any(np.abs(step_numbers[has_step]) >= _STEP_LIMIT):
+    if not times_ok or np.any(has_step & (np.abs(step_numbers) >= _STEP_LIMIT)):
         return False
     steps = np.arange(cursor.rows, cursor.rows + rows, dtype=np.int64)
-    steps[has_step] = np.trunc(step_numbers[has_step]).astype(np.int64)
-    # Milliseconds since the epoch, as tables.to_timestamp reads them.
-    walls = np.where(time_numbers > 1e11, time_numbers / 1000.0, time_numbers)
+    # Masked copies, not boolean indexing: one pass over a million rows instead of gathers.
+    with np.errstate(invalid="ignore"):  # the cast truncates toward zero, as int() does
+        np.copyto(steps, step_numbers, where=has_step, casting="unsafe")
+    if np.ndim(time_numbers) == 0:  # no row has a time
+        walls = np.full(rows, np.nan)
+    else:  # milliseconds since the epoch, as tables.to_timestamp reads them
+        walls = np.where(time_numbers > 1e11, time_numbers / 1000.0, time_numbers)
     long_tags = _long_tags(columns, TAG_KEYS, rows)
     if long_tags is False:
         return False
@@ -196,12 +200,22 @@ def _chosen(
     keys: tuple[str, ...],
     rows: int,
     has_key: Callable[[pa.Array], np.ndarray],
-) -> tuple[np.ndarray, np.ndarray, bool]:
+) -> tuple[Any, Any, bool]:
     """Per row: which of ``keys`` it uses (the first present; -1: none), that key's number
     (NaN where it holds none), and False if some chosen cell is text that is not a number (a
-    date, which only the line-by-line reader interprets)."""
+    date, which only the line-by-line reader interprets).
+
+    The choice and the numbers are scalars, not arrays of a million equal rows, when no key is
+    there (-1, NaN) or one key is in every row (its index, its column's numbers).
+    """
     import numpy as np
 
+    found = [index for index, key in enumerate(keys) if key in columns]
+    if not found:
+        return np.int64(-1), np.float64(np.nan), True
+    if len(found) == 1 and has_key(column := columns[keys[found[0]]]).all():
+        values, is_number = _numbers(column)
+        return np.int64(found[0]), values, not (_is_text(column) and not is_number.all())
     choice = np.full(rows, -1, np.int64)
     numbers = np.full(rows, np.nan)
     texts = np.zeros(rows, bool)
@@ -211,10 +225,9 @@ def _chosen(
             continue
         present = has_key(column)
         values, is_number = _numbers(column)
-        is_text = present & ~is_number if _is_text(column) else np.zeros(rows, bool)
-        choice[present] = index
-        numbers[present] = values[present]
-        texts[present] = is_text[present]
+        np.copyto(choice, index, where=present)
+        np.copyto(numbers, values, where=present)
+        np.copyto(texts, present & ~is_number if _is_text(column) else False, where=present)
     return choice, numbers, not texts.any()
 
 
@@ -259,7 +272,9 @@ def _add_wide(
         for keys, choice in key_choices:
             if top in keys:  # the row's step or time key is no metric of that row
                 keep = keep & (choice != keys.index(top))
-        if keep.any():
+        if keep.all():  # the common case: a metric in every row
+            cursor.buffer(name).extend(steps, values, walls)
+        elif keep.any():
             cursor.buffer(name).extend(steps[keep], values[keep], walls[keep])
     return True
 

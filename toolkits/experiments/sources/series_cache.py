@@ -7,8 +7,9 @@ by appending: same device and inode, at least as long as the offset saved, and t
 bytes before that offset (a file rewritten in place fails that check). It then reads on from the
 offset, so a restarted server reads only what the run logged since.
 
-Saving happens on a background thread from the frozen (immutable) columns, so the read that
-produced them does not wait on the disk. Files are 0600 in 0700 directories, written atomically,
+Saving happens on a background thread from the frozen (immutable) columns, and a moment
+later (SAVE_DELAY_S), so the read that produced them neither waits on the disk nor shares the
+CPU with the save while its answer is still being built and sent. Files are 0600 in 0700 directories, written atomically,
 opened without following symlinks, loaded without pickle; a cursor whose tag names or notes look
 like secrets is not saved at all (secrets never rest under MLINTERN_HOME).
 """
@@ -41,6 +42,7 @@ MAX_TAGS = 2000  # beyond this a file of many tiny series is cheaper to parse ag
 # The whole cache on disk (a 1M-point tag is 24 MB); least recently used copies go first.
 MAX_BYTES = 1 << 30
 STALE_TMP_S = 600.0
+SAVE_DELAY_S = 0.5
 
 _saving: set[str] = set()
 _saving_lock = threading.Lock()
@@ -153,9 +155,8 @@ def remember(cursor: FileCursor, kind: str) -> None:
         "tags": tags,
     }
     folder = _folder()
-    worker = threading.Thread(
-        target=_save, args=(folder, key, cursor.path, meta, frozen), daemon=True
-    )
+    worker = threading.Timer(SAVE_DELAY_S, _save, args=(folder, key, cursor.path, meta, frozen))
+    worker.daemon = True
     worker.start()
 
 
