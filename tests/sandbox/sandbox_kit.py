@@ -77,8 +77,11 @@ def host_has(*paths: str) -> bool:
 
 
 def processes_named(name: str) -> set[int]:
-    """PIDs of live processes whose command name is ``name`` (zombies excluded)."""
-    found = set()
+    """PIDs of live processes whose command name is ``name`` (zombies excluded) that this test
+    process started, or that nobody holds any more (orphans, adopted by init): another test run
+    sharing the machine does not count, a helper that escaped this one does."""
+    parents: dict[int, int] = {}
+    named: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -88,9 +91,21 @@ def processes_named(name: str) -> set[int]:
         except OSError:
             continue
         comm, rest = stat.split("(", 1)[1].rsplit(")", 1)
-        if comm == name and rest.split()[0] != "Z":
-            found.add(int(entry))
-    return found
+        fields = rest.split()
+        parents[int(entry)] = int(fields[1])
+        if comm == name and fields[0] != "Z":
+            named.add(int(entry))
+    return {pid for pid in named if parents.get(pid) == 1 or _descends(pid, os.getpid(), parents)}
+
+
+def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    seen: set[int] = set()
+    while pid not in seen and pid > 1:
+        if pid == ancestor:
+            return True
+        seen.add(pid)
+        pid = parents.get(pid, 0)
+    return False
 
 
 @contextlib.contextmanager
