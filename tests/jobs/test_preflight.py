@@ -37,15 +37,29 @@ async def test_example_preflight_estimates_time_and_cost(settings, tmp_path) -> 
     assert measured["last_step"] == 60 and measured["loss_tag"] == "train/loss"
     assert measured["loss_finite"] is True and measured["loss_moving"] is True
     assert measured["peak_host_mb"] > 50
-    assert measured["samples_per_second"] == pytest.approx(64 / measured["seconds_per_step"], 1e-3)
+    timing = measured["timing"]
+    assert measured["samples_per_second"] == pytest.approx(64 / timing["seconds_per_step"], 1e-3)
+    # The parts: start-up, warm-up once, the steps after it at the steady time, the evaluations
+    # (every 50 steps, seen at 50 and in the config; plus the script's own at its last step, 60)
+    # and the teardown the preflight measured.
+    assert timing["basis"] == "metrics" and timing["first_step"] == 1
+    assert (timing["eval_every"], timing["eval_at_end"]) == (50, True)
+    assert 0 < timing["startup_s"] < measured["wall_s"] and 0 <= timing["teardown_s"] < 30
+    warm = 1 + timing["warmup_steps"]
     wall = data["estimated_full_wall_s"]
-    remaining = 240 * measured["seconds_per_step"]
-    teardown = measured["wall_s"] - measured["elapsed_to_last_step_s"]
-    assert wall == pytest.approx(measured["wall_s"] + remaining, abs=0.01) and teardown >= 0
+    parts = (
+        timing["startup_s"]
+        + timing["warmup_s"]
+        + (300 - warm) * timing["seconds_per_step"]
+        + (6 - warm // 50) * timing["eval_s"]
+        + timing["teardown_s"]
+    )
+    assert wall == pytest.approx(parts, abs=2e-3)
+    assert f"{300 - warm} steps x " in data["estimate_basis"]
     t4 = next(h for h in data["hardware"] if h["flavor"] == "t4-small")
     assert t4["estimated_usd"] == pytest.approx(wall / 3600 * 0.40, abs=1e-6)  # 6 decimals
     assert not (tmp_path / "elsewhere").exists()  # the copy's log_dir was redirected
-    assert "full run (300 steps): ~" in result.content[0].text
+    assert f"full run (300 steps): ~{wall:.0f}s here = " in result.content[0].text
     assert list((settings.home / "preflight").iterdir()) == []  # nothing left once reported
 
 
@@ -88,6 +102,7 @@ async def test_stdout_only_script_and_no_credentials(settings, tmp_path, monkeyp
         )
     measured = result.structured_content["measured"]
     assert measured["last_step"] == 40 and measured["steps_seen"] == 40
-    assert 0.04 < measured["seconds_per_step"] < 0.2
+    assert 0.04 < measured["timing"]["seconds_per_step"] < 0.2
+    assert measured["timing"]["basis"] == "stdout"
     assert "token None mode fast" in measured["output_tail"]  # scrubbed; plain env passes
     assert PLANTED not in str(result.structured_content)
