@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from toolkits.jobs.preflight_timing import full_run_seconds, step_timing
 
 STARTED = 1000.0
@@ -78,19 +76,21 @@ def test_one_evaluation_at_the_last_step_takes_the_configs_period_or_counts_once
     assert full_run_seconds(configured, 400)[0] == base + 16 * 1.0 == 67.875
 
 
-def test_a_single_stall_is_not_extrapolated_but_steady_contention_is() -> None:
-    # One 5 s stall (the disk, a neighbour) in the steady window: the median of the 5 block means
-    # ignores the block it falls in.
-    intervals = [0.125] * 30 + [5.125] + [0.125] * 9
-    stalled = step_timing(STARTED, series(2.0, intervals), set(), None, "stdout")
-    assert stalled is not None and stalled.seconds_per_step == 0.125
-    assert stalled.teardown_s is None and stalled.basis == "stdout"
-    # Waiting for a core every third step, all along: the full run waits too, so the rate is the
-    # mean (0.875 / 3 s), not the median interval (0.125 s). 8 warm-up intervals, then 30.
+def test_waits_in_the_steady_window_count_at_their_rate_a_mean_not_a_median() -> None:
+    # Waiting for a core every third step, all along (a shared machine): the full run waits as
+    # often, so the rate is the mean, 0.875 / 3 s, not the median interval, 0.125 s.
+    # 38 intervals: ceil(0.2 x 38) = 8 warm-up, then 30 steady.
     contended = [0.125] * 8 + [0.125, 0.125, 0.625] * 10
     timing = step_timing(STARTED, series(2.0, contended), set(), None, "stdout")
     assert timing is not None and timing.warmup_steps == 8 and timing.steady_steps == 30
-    assert timing.seconds_per_step == pytest.approx(0.875 / 3, abs=1e-6)
+    assert timing.seconds_per_step == round(0.875 / 3, 6) == 0.291667
+    assert timing.teardown_s is None and timing.basis == "stdout"
+    # One 5 s wait among 32 steady intervals (40, 8 of them warm-up) counts at its share too:
+    # (31 x 0.125 + 5.125) / 32 = 9 / 32.
+    stalled = [0.125] * 30 + [5.125] + [0.125] * 9
+    once = step_timing(STARTED, series(2.0, stalled), set(), None, "stdout")
+    assert once is not None and once.warmup_steps == 8
+    assert once.seconds_per_step == 9 / 32 == 0.28125
 
 
 def test_a_log_every_ten_steps_gives_the_time_per_step() -> None:
