@@ -101,7 +101,9 @@ def test_a_log_every_ten_steps_gives_the_time_per_step() -> None:
     # Start-up covers steps 1..10; 4 intervals of warm-up (40 steps, 5 s) to step 50.
     assert (timing.first_step, timing.warmup_steps, timing.warmup_s) == (10, 40, 5.0)
     assert (timing.seconds_per_step, timing.steady_steps) == (0.125, 150)
-    assert full_run_seconds(timing, 1000)[0] == 2 + 5 + 950 * 0.125 == 125.75
+    wall, basis = full_run_seconds(timing, 1000)
+    assert wall == 2 + 5 + 950 * 0.125 == 125.75
+    assert basis.endswith("950 steps x 0.125s + teardown not seen (from stdout, 150 steady steps)")
 
 
 def test_too_few_points_give_no_timing_and_repeated_steps_count_once() -> None:
@@ -110,3 +112,6 @@ def test_too_few_points_give_no_timing_and_repeated_steps_count_once() -> None:
     points = [(1001.0, 1), (1001.5, 2), (1009.0, 2), (1002.0, 3)]
     timing = step_timing(STARTED, points, set(), None, "stdout")
     assert timing is not None and timing.seconds_per_step == 0.5
+    # Times running backwards (a clock step, a mixed-up log) give no rate rather than a negative one.
+    backwards = [(1005.0, 1), (1004.0, 2), (1003.0, 3)]
+    assert step_timing(STARTED, backwards, set(), None, "stdout") is None

@@ -81,9 +81,9 @@ def step_timing(
     ]
     skip = _warmup(intervals)
     steady = [iv for iv in intervals[skip:] if not iv.evaluates]
-    if not steady:
+    per_step = sum(iv.seconds for iv in steady) / max(1, sum(iv.steps for iv in steady))
+    if per_step <= 0:  # no steady interval, or times running backwards
         return None
-    per_step = sum(iv.seconds for iv in steady) / sum(iv.steps for iv in steady)
     first_time, first_step = points[0]
     warm_time, warm_step = points[skip]
     timing = StepTiming(
@@ -184,6 +184,6 @@ def full_run_seconds(timing: StepTiming, full_steps: int) -> tuple[float, str]:
     parts.append(f"{steps_left} steps x {timing.seconds_per_step:.4g}s")
     if evals:
         parts.append(f"{evals} evals x {timing.eval_s:.3g}s")
-    parts.append(f"{teardown:.3g}s teardown")
+    parts.append("teardown not seen" if timing.teardown_s is None else f"{teardown:.3g}s teardown")
     basis = f"{' + '.join(parts)} (from {timing.basis}, {timing.steady_steps} steady steps)"
     return round(total, 3), basis
