@@ -16,9 +16,11 @@ session (the baseline; the order alternates, so a drift in load favours neither)
 The summary gives the median absolute error over the rows at load below the core count, and
 over all rows. ``--nice 10`` (root only) runs the preflights and the real runs at a higher
 priority, so that on a shared machine they wait less for a core and the figures say more about
-the estimate than about the neighbours.
+the estimate than about the neighbours; ``--calm 120`` waits up to that many seconds before each
+row for the load to fall below the core count.
 
     python benchmarks/preflight.py [--steps 0] [--full 300 1000 3000] [--runs 3] [--nice 0]
+        [--calm 0]
 """
 
 from __future__ import annotations
@@ -132,6 +134,12 @@ def summary(rows: list[dict], cores: int) -> list[str]:
     return lines
 
 
+def wait_for_calm(limit_s: float, cores: int) -> None:
+    deadline = time.monotonic() + limit_s
+    while os.getloadavg()[0] >= cores and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -140,6 +148,7 @@ def main() -> None:
     parser.add_argument("--full", type=int, nargs="+", default=[300, 1000, 3000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--nice", type=int, default=0, help="raise priority by N (root only)")
+    parser.add_argument("--calm", type=float, default=0, help="wait up to N s for a low load")
     args = parser.parse_args()
     if args.nice:
         os.nice(-args.nice)  # the children (preflights, real runs) inherit it
@@ -157,6 +166,7 @@ def main() -> None:
                 config = workdir / f"config-{full}.yaml"
                 config.write_text(yaml.safe_dump({**base, "steps": full, "log_dir": None}))
                 steps = args.steps or max(50, full // 10)
+                wait_for_calm(args.calm, cores)
                 load = os.getloadavg()[0]
                 real = None
                 if run % 2:  # the real run first every other round
