@@ -7,7 +7,8 @@ The model is the one an ML engineer reasons with:
              + warm-up                  the next few steps (first-time allocation, autotuning,
                                         compilation), counted once, as measured
              + steps left x steady time per step
-             + evaluations left x their extra time (when the log shows periodic evaluations)
+             + evaluations left x their extra time (the periodic events the log shows as
+                                        sparser series: evaluations, epoch ends, checkpoints)
              + teardown                 last step to exit: final save, writers closing
 
 The steady time per step is the slope over the steady window (past warm-up, the intervals of
