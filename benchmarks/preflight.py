@@ -40,6 +40,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
+from scripts.core_only import skip_mcp_layers  # noqa: E402
+
+skip_mcp_layers()  # the preflight core alone: this runs where fastmcp is not installed, too
 from server.roots import Roots, in_force  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from toolkits.jobs.preflight import _metric_points  # noqa: E402
