@@ -3,12 +3,19 @@ run (a memory cap) answered by a smaller batch that was tried, and a stdout-only
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
-from jobs_support import TRAIN, jobs_server, mcp_client
+from jobs_support import TRAIN, jobs_server, mcp_client, text_of
 
 pytestmark = pytest.mark.slow
 PLANTED = "hf_preflightplantedtoken42"
+
+
+def _data(result) -> dict[str, Any]:
+    assert result.structured_content is not None, result.content
+    return result.structured_content
 
 
 def _config(tmp_path, **changes) -> str:
@@ -30,7 +37,7 @@ async def test_example_preflight_estimates_time_and_cost(settings, tmp_path) -> 
                 "steps": 60,
             },
         )
-    data = result.structured_content
+    data = _data(result)
     measured = data["measured"]
     assert data["fits"] is True and measured["exit_code"] == 0
     assert data["full_steps"] == 300 and data["preflight_steps"] == 60
@@ -59,7 +66,7 @@ async def test_example_preflight_estimates_time_and_cost(settings, tmp_path) -> 
     t4 = next(h for h in data["hardware"] if h["flavor"] == "t4-small")
     assert t4["estimated_usd"] == pytest.approx(wall / 3600 * 0.40, abs=1e-6)  # 6 decimals
     assert not (tmp_path / "elsewhere").exists()  # the copy's log_dir was redirected
-    assert f"full run (300 steps): ~{wall:.0f}s here = " in result.content[0].text
+    assert f"full run (300 steps): ~{wall:.0f}s here = " in text_of(result)
     assert list((settings.home / "preflight").iterdir()) == []  # nothing left once reported
 
 
@@ -70,7 +77,7 @@ async def test_out_of_memory_recommends_a_smaller_batch_that_fits(settings, tmp_
             "jobs_preflight",
             {"script": str(TRAIN), "config_file": config, "steps": 5, "memory_mb": 1500},
         )
-    data = result.structured_content
+    data = _data(result)
     assert data["measured"]["out_of_memory"] is True and data["fits"] is False
     first = data["recommendations"][0]
     assert first["verified"] is True
@@ -83,7 +90,7 @@ async def test_out_of_memory_recommends_a_smaller_batch_that_fits(settings, tmp_
         "bigger hardware",
     ]
     assert data["recommendations"][-1]["usd_per_hour"] == 0.01
-    assert result.content[0].text.startswith("Preflight OUT OF MEMORY")
+    assert text_of(result).startswith("Preflight OUT OF MEMORY")
 
 
 async def test_stdout_only_script_and_no_credentials(settings, tmp_path, monkeypatch) -> None:
@@ -100,9 +107,24 @@ async def test_stdout_only_script_and_no_credentials(settings, tmp_path, monkeyp
         result = await c.call_tool(
             "jobs_preflight", {"script": str(script), "env": {"MODE": "fast"}, "seconds": 30}
         )
-    measured = result.structured_content["measured"]
+    measured = _data(result)["measured"]
     assert measured["last_step"] == 40 and measured["steps_seen"] == 40
     assert 0.04 < measured["timing"]["seconds_per_step"] < 0.2
     assert measured["timing"]["basis"] == "stdout"
     assert "token None mode fast" in measured["output_tail"]  # scrubbed; plain env passes
-    assert PLANTED not in str(result.structured_content)
+    assert PLANTED not in str(_data(result))
+
+
+@pytest.mark.parametrize(("load", "busy"), [(9.0, True), (0.5, False)])
+async def test_a_busy_machine_is_said_to_make_the_times_rough(
+    settings, tmp_path, monkeypatch, load, busy
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
+    script = tmp_path / "steps.py"
+    script.write_text("for step in range(1, 6):\n    print(f'step {step}', flush=True)\n")
+    async with mcp_client(jobs_server(settings)) as c:
+        result = await c.call_tool("jobs_preflight", {"script": str(script), "seconds": 20})
+    note = "machine busy (load 9.0, 4 cores): the times are rough"
+    assert (note in _data(result)["notes"]) is busy
+    assert _data(result)["measured"]["last_step"] == 5

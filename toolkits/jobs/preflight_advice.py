@@ -4,6 +4,7 @@ bigger hardware."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -256,6 +257,11 @@ def run_preflight(
             notes.append("no step count in the config: the full run's time is not estimated")
         if measured.peak_gpu_mb is None:
             notes.append("no GPU memory measured (no nvidia-smi or no GPU use)")
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if (
+            load >= 2 * cores
+        ):  # its waits for a core are in the times, and vary from minute to minute
+            notes.append(f"machine busy (load {load:.1f}, {cores} cores): the times are rough")
         report = PreflightReport(
             command=" ".join(argv),
             preflight_steps=steps if full_steps is not None else None,
