@@ -138,21 +138,28 @@ def run_bounded(
     output = bytearray()
     reader = threading.Thread(target=_read, args=(proc, output, lines), daemon=True)
     reader.start()
+    exits: list[float] = []  # when it exited: the teardown ends there
+    exited = threading.Event()
+
+    # A thread blocked in wait() sees the exit at once; polling for it would wake this process
+    # (and take a core from the job) far more often than the samples need.
+    def wait_for_exit() -> None:
+        proc.wait()
+        exits.append(time.time())
+        exited.set()
+
+    threading.Thread(target=wait_for_exit, daemon=True).start()
     peak_host = 0.0
     deadline = started + seconds
-    ended = None  # when it exited by itself: the teardown ends there
-    while ended is None and time.time() < deadline:
+    while not exited.is_set() and time.time() < deadline:
         peak_host = max(peak_host, _group_rss_mb(proc.pid))
         gpu.sample(proc.pid)
-        try:
-            proc.wait(timeout=0.05)
-            ended = time.time()
-        except subprocess.TimeoutExpired:
-            pass
-    timed_out = ended is None
+        exited.wait(0.05)
+    timed_out = not exited.is_set()
     if timed_out:
         _kill_group(proc)
     proc.wait(timeout=30)
+    ended = None if timed_out else exits[0]
     reader.join(timeout=10)
     measured = Measured(
         exit_code=None if timed_out else proc.returncode,
