@@ -16,16 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-# The preflight core, without the jobs toolkit's MCP layer (fastmcp need not be installed here).
-for _name in ("jobs", "experiments"):
-    _package = types.ModuleType(f"toolkits.{_name}")
-    _package.__path__ = [str(REPO / "toolkits" / _name)]
-    sys.modules[f"toolkits.{_name}"] = _package
+from scripts.core_only import skip_mcp_layers  # noqa: E402
+
+skip_mcp_layers()  # the preflight core: fastmcp need not be installed here
 
 TRAIN = """
 import sys, time, yaml, torch

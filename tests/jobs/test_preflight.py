@@ -3,12 +3,19 @@ run (a memory cap) answered by a smaller batch that was tried, and a stdout-only
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
-from jobs_support import TRAIN, jobs_server, mcp_client
+from jobs_support import TRAIN, jobs_server, mcp_client, text_of
 
 pytestmark = pytest.mark.slow
 PLANTED = "hf_preflightplantedtoken42"
+
+
+def _data(result) -> dict[str, Any]:
+    assert result.structured_content is not None, result.content
+    return result.structured_content
 
 
 def _config(tmp_path, **changes) -> str:
@@ -30,22 +37,36 @@ async def test_example_preflight_estimates_time_and_cost(settings, tmp_path) -> 
                 "steps": 60,
             },
         )
-    data = result.structured_content
+    data = _data(result)
     measured = data["measured"]
     assert data["fits"] is True and measured["exit_code"] == 0
     assert data["full_steps"] == 300 and data["preflight_steps"] == 60
     assert measured["last_step"] == 60 and measured["loss_tag"] == "train/loss"
     assert measured["loss_finite"] is True and measured["loss_moving"] is True
     assert measured["peak_host_mb"] > 50
-    assert measured["samples_per_second"] == pytest.approx(64 / measured["seconds_per_step"], 1e-3)
+    timing = measured["timing"]
+    assert measured["samples_per_second"] == pytest.approx(64 / timing["seconds_per_step"], 1e-3)
+    # The parts: start-up, warm-up once, the steps after it at the steady time, the evaluations
+    # (every 50 steps, seen at 50 and in the config; plus the script's own at its last step, 60)
+    # and the teardown the preflight measured.
+    assert timing["basis"] == "metrics" and timing["first_step"] == 1
+    assert (timing["eval_every"], timing["eval_at_end"]) == (50, True)
+    assert 0 < timing["startup_s"] < measured["wall_s"] and 0 <= timing["teardown_s"] < 30
+    warm = 1 + timing["warmup_steps"]
     wall = data["estimated_full_wall_s"]
-    remaining = 240 * measured["seconds_per_step"]
-    teardown = measured["wall_s"] - measured["elapsed_to_last_step_s"]
-    assert wall == pytest.approx(measured["wall_s"] + remaining, abs=0.01) and teardown >= 0
+    parts = (
+        timing["startup_s"]
+        + timing["warmup_s"]
+        + (300 - warm) * timing["seconds_per_step"]
+        + (6 - warm // 50) * timing["eval_s"]
+        + timing["teardown_s"]
+    )
+    assert wall == pytest.approx(parts, abs=2e-3)
+    assert f"{300 - warm} steps x " in data["estimate_basis"]
     t4 = next(h for h in data["hardware"] if h["flavor"] == "t4-small")
     assert t4["estimated_usd"] == pytest.approx(wall / 3600 * 0.40, abs=1e-6)  # 6 decimals
     assert not (tmp_path / "elsewhere").exists()  # the copy's log_dir was redirected
-    assert "full run (300 steps): ~" in result.content[0].text
+    assert f"full run (300 steps): ~{wall:.0f}s here = " in text_of(result)
     assert list((settings.home / "preflight").iterdir()) == []  # nothing left once reported
 
 
@@ -56,7 +77,7 @@ async def test_out_of_memory_recommends_a_smaller_batch_that_fits(settings, tmp_
             "jobs_preflight",
             {"script": str(TRAIN), "config_file": config, "steps": 5, "memory_mb": 1500},
         )
-    data = result.structured_content
+    data = _data(result)
     assert data["measured"]["out_of_memory"] is True and data["fits"] is False
     first = data["recommendations"][0]
     assert first["verified"] is True
@@ -69,7 +90,7 @@ async def test_out_of_memory_recommends_a_smaller_batch_that_fits(settings, tmp_
         "bigger hardware",
     ]
     assert data["recommendations"][-1]["usd_per_hour"] == 0.01
-    assert result.content[0].text.startswith("Preflight OUT OF MEMORY")
+    assert text_of(result).startswith("Preflight OUT OF MEMORY")
 
 
 async def test_stdout_only_script_and_no_credentials(settings, tmp_path, monkeypatch) -> None:
@@ -86,8 +107,24 @@ async def test_stdout_only_script_and_no_credentials(settings, tmp_path, monkeyp
         result = await c.call_tool(
             "jobs_preflight", {"script": str(script), "env": {"MODE": "fast"}, "seconds": 30}
         )
-    measured = result.structured_content["measured"]
+    measured = _data(result)["measured"]
     assert measured["last_step"] == 40 and measured["steps_seen"] == 40
-    assert 0.04 < measured["seconds_per_step"] < 0.2
+    assert 0.04 < measured["timing"]["seconds_per_step"] < 0.2
+    assert measured["timing"]["basis"] == "stdout"
     assert "token None mode fast" in measured["output_tail"]  # scrubbed; plain env passes
-    assert PLANTED not in str(result.structured_content)
+    assert PLANTED not in str(_data(result))
+
+
+@pytest.mark.parametrize(("load", "busy"), [(9.0, True), (0.5, False)])
+async def test_a_busy_machine_is_said_to_make_the_times_rough(
+    settings, tmp_path, monkeypatch, load, busy
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
+    script = tmp_path / "steps.py"
+    script.write_text("for step in range(1, 6):\n    print(f'step {step}', flush=True)\n")
+    async with mcp_client(jobs_server(settings)) as c:
+        result = await c.call_tool("jobs_preflight", {"script": str(script), "seconds": 20})
+    note = "machine busy (load 9.0, 4 cores): the times are rough"
+    assert (note in _data(result)["notes"]) is busy
+    assert _data(result)["measured"]["last_step"] == 5

@@ -27,8 +27,10 @@ from server.child_env import child_environment
 from server.errors import UserError
 from server.redact import redact
 from server.settings import Settings
+from toolkits.jobs.preflight_timing import StepTiming, step_timing
 
 STEP_KEYS = ("steps", "max_steps", "num_steps", "total_steps", "max_train_steps", "iterations")
+EVAL_KEYS = ("eval_every", "eval_steps", "eval_interval", "evaluation_steps", "val_every")
 _STEP_LINE = re.compile(rb"\bstep[\s:=#]+(\d+)", re.IGNORECASE)
 _OOM = re.compile(
     r"out of memory|MemoryError|can't allocate memory|Cannot allocate memory|std::bad_alloc",
@@ -45,11 +47,9 @@ class Measured(BaseModel):
 
     exit_code: int | None = Field(description="None when preflight stopped it at its time limit.")
     wall_s: float
-    startup_s: float | None = Field(default=None, description="Process start to its first step.")
-    elapsed_to_last_step_s: float | None = None
     steps_seen: int = 0
     last_step: int | None = None
-    seconds_per_step: float | None = None
+    timing: StepTiming | None = None
     samples_per_second: float | None = None
     peak_host_mb: float | None = None
     peak_gpu_mb: float | None = Field(
@@ -107,6 +107,7 @@ def run_bounded(
     memory_mb: int | None,
     work: Path,
     batch_size: int | None,
+    eval_every: int | None = None,
 ) -> Measured:
     metrics_dir = work / "metrics"
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -137,16 +138,28 @@ def run_bounded(
     output = bytearray()
     reader = threading.Thread(target=_read, args=(proc, output, lines), daemon=True)
     reader.start()
+    exits: list[float] = []  # when it exited: the teardown ends there
+    exited = threading.Event()
+
+    # A thread blocked in wait() sees the exit at once; polling for it would wake this process
+    # (and take a core from the job) far more often than the samples need.
+    def wait_for_exit() -> None:
+        proc.wait()
+        exits.append(time.time())
+        exited.set()
+
+    threading.Thread(target=wait_for_exit, daemon=True).start()
     peak_host = 0.0
     deadline = started + seconds
-    while proc.poll() is None and time.time() < deadline:
+    while not exited.is_set() and time.time() < deadline:
         peak_host = max(peak_host, _group_rss_mb(proc.pid))
         gpu.sample(proc.pid)
-        time.sleep(0.05)
-    timed_out = proc.poll() is None
+        exited.wait(0.05)
+    timed_out = not exited.is_set()
     if timed_out:
         _kill_group(proc)
     proc.wait(timeout=30)
+    ended = None if timed_out else exits[0]
     reader.join(timeout=10)
     measured = Measured(
         exit_code=None if timed_out else proc.returncode,
@@ -160,7 +173,7 @@ def run_bounded(
     measured.out_of_memory = bool(proc.returncode and not timed_out and _OOM.search(text))
     if measured.out_of_memory:
         measured.out_of_memory_on = "gpu" if _GPU_OOM.search(text) else "host"
-    _timing(measured, metrics_dir, lines, started, batch_size)
+    _timing(measured, metrics_dir, lines, (started, ended), batch_size, eval_every)
     return measured
 
 
@@ -178,12 +191,14 @@ def _timing(
     measured: Measured,
     metrics_dir: Path,
     lines: list[tuple[float, int]],
-    started: float,
+    span: tuple[float, float | None],
     batch_size: int | None,
+    eval_every: int | None,
 ) -> None:
-    points, loss = _metric_points(metrics_dir)
+    points, eval_steps, loss = _metric_points(metrics_dir)
+    basis: Literal["metrics", "stdout"] = "metrics"
     if len(points) < 2:
-        points = sorted(lines, key=lambda p: p[1])
+        points, eval_steps, basis = lines, set(), "stdout"
     if loss is not None:
         tag, values = loss
         import math
@@ -196,37 +211,27 @@ def _timing(
         return
     measured.steps_seen = len({step for _t, step in points})
     measured.last_step = max(step for _t, step in points)
-    (t0, s0), (t1, s1) = points[0], points[-1]
-    measured.startup_s = round(max(0.0, t0 - started), 3)
-    measured.elapsed_to_last_step_s = round(t1 - started, 3)
-    # The steady rate: the second half of the steps seen, past the first steps' warm-up.
-    tm, sm = points[len(points) // 2]
-    if s1 > sm and t1 > tm:
-        per_step = (t1 - tm) / (s1 - sm)
-    elif s1 > s0 and t1 > t0:
-        per_step = (t1 - t0) / (s1 - s0)
-    else:
-        return
-    measured.seconds_per_step = round(per_step, 6)
-    if batch_size:
-        measured.samples_per_second = round(batch_size / per_step, 1)
+    measured.timing = step_timing(span[0], points, eval_steps, span[1], basis, eval_every)
+    if measured.timing is not None and batch_size:
+        measured.samples_per_second = round(batch_size / measured.timing.seconds_per_step, 1)
 
 
 def _metric_points(metrics_dir: Path):
-    """(wall time, step) of each distinct step, and the first loss-like series, from metrics."""
+    """(wall time, step) of each step of the densest series, preferably a training loss; the
+    steps where sparser series were logged (evaluations, most likely); that loss series."""
     try:
         from toolkits.experiments.sources import Located, read
     except ImportError:
-        return [], None
+        return [], set(), None
     if not any(metrics_dir.iterdir()):
-        return [], None
+        return [], set(), None
     snapshot = read(Located(str(metrics_dir), path=metrics_dir))
     tags = sorted(
         snapshot.series, key=lambda t: (not t.startswith("train"), len(snapshot.series[t]) * -1)
     )
     chosen = next((t for t in tags if "loss" in t.lower()), None) or (tags[0] if tags else None)
     if chosen is None:
-        return [], None
+        return [], set(), None
     series = snapshot.series[chosen]
     points = [
         (float(w), int(s))
@@ -236,7 +241,8 @@ def _metric_points(metrics_dir: Path):
     loss = (
         (chosen, [float(v) for v in series.values.tolist()]) if "loss" in chosen.lower() else None
     )
-    return points, loss
+    sparse = [s for s in snapshot.series.values() if 0 < len(s) <= len(series) / 2]
+    return points, {int(step) for s in sparse for step in s.steps.tolist()}, loss
 
 
 def _group_pids(pgid: int) -> dict[int, int]:

@@ -4,6 +4,7 @@ bigger hardware."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from toolkits.jobs import preflight as pf
 from toolkits.jobs.credentials import check_plain_env
 from toolkits.jobs.hardware import HF_FALLBACK_FLAVORS
 from toolkits.jobs.inputs import resolve_file, resolve_working_dir
+from toolkits.jobs.preflight_timing import full_run_seconds
 
 BATCH_KEYS = ("batch_size", "per_device_train_batch_size", "train_batch_size", "micro_batch_size")
 ACCUM_KEYS = ("gradient_accumulation_steps", "grad_accum", "accumulate_grad_batches")
@@ -45,6 +47,7 @@ class PreflightReport(BaseModel):
     full_steps: int | None = Field(description="Steps of the full run (from the config).")
     measured: pf.Measured
     estimated_full_wall_s: float | None = None
+    estimate_basis: str | None = Field(default=None, description="The parts it adds up.")
     hardware: list[HardwareCost] = Field(default_factory=list)
     fits: bool
     recommendations: list[Change] = Field(default_factory=list)
@@ -54,11 +57,11 @@ class PreflightReport(BaseModel):
         m = self.measured
         head = "OUT OF MEMORY" if m.out_of_memory else ("OK" if self.fits else "FAILED")
         lines = [f"Preflight {head}: {self.command} ({m.wall_s:.1f}s, {m.steps_seen} step(s))"]
-        if m.seconds_per_step is not None:
+        if m.timing is not None:
             lines.append(
-                f"{m.seconds_per_step:.4g} s/step"
+                f"{m.timing.seconds_per_step:.4g} s/step"
                 + (f", {m.samples_per_second:g} samples/s" if m.samples_per_second else "")
-                + f", start-up {m.startup_s:.1f}s"
+                + f", start-up {m.timing.startup_s:.1f}s"
             )
         gpu = f"{m.peak_gpu_mb} MB" + (" (device-wide)" if m.gpu_memory_basis == "device" else "")
         lines.append(f"peak host memory {m.peak_host_mb} MB, peak GPU memory {gpu}")
@@ -70,6 +73,7 @@ class PreflightReport(BaseModel):
         if self.estimated_full_wall_s is not None:
             lines.append(
                 f"full run ({self.full_steps} steps): ~{self.estimated_full_wall_s:.0f}s here"
+                f" = {self.estimate_basis}"
             )
             lines += [
                 f"  {h.flavor}: ${h.estimated_usd:.4f} at ${h.usd_per_hour}/h"
@@ -85,15 +89,15 @@ class PreflightReport(BaseModel):
         return "\n".join(lines)
 
 
-def estimate(measured: pf.Measured, full_steps: int | None) -> float | None:
-    """Time to the last step seen, the remaining steps at the steady rate, then the teardown."""
-    if full_steps is None or measured.seconds_per_step is None or measured.last_step is None:
+def estimate(measured: pf.Measured, full_steps: int | None) -> tuple[float, str] | None:
+    """The full run's wall time (preflight_timing.py says how) and the parts it adds up."""
+    if full_steps is None or measured.last_step is None:
         return None
-    remaining = max(0, full_steps - measured.last_step)
-    elapsed = measured.elapsed_to_last_step_s or 0.0
-    # What came after the last step (final eval, saving, exit), when the run got that far.
-    teardown = max(0.0, measured.wall_s - elapsed) if measured.exit_code == 0 else 0.0
-    return round(elapsed + remaining * measured.seconds_per_step + teardown, 2)
+    if measured.exit_code == 0 and measured.last_step >= full_steps:
+        return measured.wall_s, f"the preflight ran all {full_steps} steps"
+    if measured.timing is None:
+        return None
+    return full_run_seconds(measured.timing, full_steps)
 
 
 def costs(wall_s: float) -> list[HardwareCost]:
@@ -234,6 +238,7 @@ def run_preflight(
                 args = [str(config_path) if a in (config_file, str(original)) else a for a in args]
                 extra["MLINTERN_CONFIG_FILE"] = str(config_path)
             batch = next((config.get(k) for k in BATCH_KEYS if config and k in config), None)
+            period = next((config.get(k) for k in pf.EVAL_KEYS if config and k in config), None)
             return pf.run_bounded(
                 settings,
                 args,
@@ -243,6 +248,7 @@ def run_preflight(
                 memory_mb=memory_mb,
                 work=work / f"run-{len(list(work.glob('run-*')))}",
                 batch_size=batch if isinstance(batch, int) else None,
+                eval_every=period if isinstance(period, int) and period > 0 else None,
             )
 
         measured = run(work / "config.yaml" if config else None, seconds)
@@ -251,6 +257,11 @@ def run_preflight(
             notes.append("no step count in the config: the full run's time is not estimated")
         if measured.peak_gpu_mb is None:
             notes.append("no GPU memory measured (no nvidia-smi or no GPU use)")
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if (
+            load >= 2 * cores
+        ):  # its waits for a core are in the times, and vary from minute to minute
+            notes.append(f"machine busy (load {load:.1f}, {cores} cores): the times are rough")
         report = PreflightReport(
             command=" ".join(argv),
             preflight_steps=steps if full_steps is not None else None,
@@ -275,9 +286,10 @@ def run_preflight(
                 settings, config, rerun, memory_mb, gpu_gb
             )
             return report
-        report.estimated_full_wall_s = estimate(measured, full_steps)
-        if report.estimated_full_wall_s is not None:
-            report.hardware = costs(report.estimated_full_wall_s)
+        found = estimate(measured, full_steps)
+        if found is not None:
+            report.estimated_full_wall_s, report.estimate_basis = found
+            report.hardware = costs(found[0])
         return report
 
     finally:  # the cut-down configs and the runs' metrics are of no use once reported
