@@ -42,24 +42,31 @@ print(fired)
 GUARD = "from server.crash_guards import collect_garbage_between_steps as g; assert g(0.001)"
 
 
-def python(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def python(code: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path), **env},
     )
 
 
 @pytest.mark.skipif(not OLD_PYTHON, reason="the collector no longer runs there from 3.12 on")
 def test_no_collection_starts_inside_contextvar_set() -> None:
-    guarded = python(REENTRANT_SET.format(guard=GUARD))
+    # The debug allocator overwrites freed memory, so reading it crashes instead of passing.
+    guarded = python(REENTRANT_SET.format(guard=GUARD), PYTHONMALLOC="debug")
     assert guarded.returncode == 0, guarded.stderr[-2000:]
     assert int(guarded.stdout) > 100_000  # the finalisers did run: from the timer thread
-    # The control: the same program with automatic collection crashes.
-    bare = python(REENTRANT_SET.format(guard=""))
-    assert bare.returncode == -11, (bare.returncode, bare.stderr[-2000:])
+    # The control: the same program with automatic collection crashes, in about two runs of
+    # three (whether the collection lands inside the call varies): ten tries.
+    outcomes = []
+    for _ in range(10):
+        bare = python(REENTRANT_SET.format(guard=""), PYTHONMALLOC="debug")
+        outcomes.append(bare.returncode)
+        if bare.returncode == -11:
+            break
+    assert outcomes[-1] == -11, outcomes
 
 
 def test_the_timer_collects_cyclic_garbage() -> None:
