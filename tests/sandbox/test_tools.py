@@ -235,22 +235,26 @@ async def test_progress_is_reported_and_the_loop_stays_free(settings: Settings) 
 
     async with Client(sandbox_server(settings), progress_handler=on_progress) as mcp:
         sandbox_id = data(await mcp.call_tool("sandbox_create", {}))["sandbox_id"]
+        # The command runs until the test has seen two progress reports (however slow the
+        # machine), then lets it finish by writing a file through another tool call.
+        wait = "echo started; while [ ! -e go ]; do sleep 0.1; done; echo done"
         slow = asyncio.create_task(
-            mcp.call_tool(
-                "sandbox_exec",
-                {"sandbox_id": sandbox_id, "command": "echo started; sleep 2.5; echo done"},
-            )
+            mcp.call_tool("sandbox_exec", {"sandbox_id": sandbox_id, "command": wait})
         )
-        await poll_until(lambda: bool(updates), 10, "the exec to report progress")
+        await poll_until(lambda: len(updates) >= 2, 30, "the exec to report progress twice")
         started = time.monotonic()
         listed = data(await mcp.call_tool("sandbox_list", {}))
         answered_in = time.monotonic() - started
+        await mcp.call_tool(
+            "sandbox_files", {"op": "write", "sandbox_id": sandbox_id, "path": "go", "content": ""}
+        )
         result = data(await slow)
     assert answered_in < 1.0, "a running exec must not hold up other calls"
     assert listed["active_count"] == 1
     assert result["stdout"]["text"] == "started\ndone\n"
-    assert len(updates) >= 2
-    assert updates[-1][1] == 120 and "last line: started" in (updates[-1][2] or "")
+    assert [total for _, total, _ in updates] == [120] * len(updates)
+    assert "last line: started" in (updates[-1][2] or "")
+    assert [progress for progress, _, _ in updates] == sorted(p for p, _, _ in updates)
 
 
 async def test_sandboxes_survive_a_restart_and_idle_ones_are_reaped(settings: Settings) -> None:
