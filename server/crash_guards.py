@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import sys
 import threading
 import time
@@ -58,4 +59,7 @@ def _collect_forever(period_s: float) -> None:
     while True:
         time.sleep(period_s)
         rounds += 1
-        gc.collect(2 if rounds % FULL_EVERY == 0 else 1)
+        try:
+            gc.collect(2 if rounds % FULL_EVERY == 0 else 1)
+        except Exception:  # a finaliser's error must not end collection for the process
+            logging.getLogger(__name__).exception("garbage collection")
