@@ -257,10 +257,9 @@ def run_preflight(
             notes.append("no step count in the config: the full run's time is not estimated")
         if measured.peak_gpu_mb is None:
             notes.append("no GPU memory measured (no nvidia-smi or no GPU use)")
+        # On a busy machine the run's waits for a core are in its times, and vary by the minute.
         load, cores = os.getloadavg()[0], os.cpu_count() or 1
-        if (
-            load >= 2 * cores
-        ):  # its waits for a core are in the times, and vary from minute to minute
+        if load >= 2 * cores:
             notes.append(f"machine busy (load {load:.1f}, {cores} cores): the times are rough")
         report = PreflightReport(
             command=" ".join(argv),

@@ -9,9 +9,10 @@ offset, so a restarted server reads only what the run logged since.
 
 Saving happens on a background thread from the frozen (immutable) columns, and a moment
 later (SAVE_DELAY_S), so the read that produced them neither waits on the disk nor shares the
-CPU with the save while its answer is still being built and sent. Files are 0600 in 0700 directories, written atomically,
-opened without following symlinks, loaded without pickle; a cursor whose tag names or notes look
-like secrets is not saved at all (secrets never rest under MLINTERN_HOME).
+CPU with the save while its answer is still being built and sent. Files are 0600 in 0700
+directories, written atomically, opened without following symlinks, loaded without pickle; a
+cursor whose tag names or notes look like secrets is not saved at all (secrets never rest under
+MLINTERN_HOME).
 """
 
 from __future__ import annotations
